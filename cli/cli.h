@@ -1,0 +1,55 @@
+/* Shared pieces of the cachectl commands. */
+#ifndef CACHECTL_CLI_H
+#define CACHECTL_CLI_H
+
+#include <stdbool.h>
+
+#include "core/options.h"
+#include "core/progress.h"
+#include "transport/transport.h"
+
+/* Exit codes, documented in docs/cachectl.1.md. */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILURE_ = 1, /* damaged or unreadable cache, I/O error */
+	EXIT_USAGE = 2,    /* bad command line or option */
+	EXIT_NO_CACHE = 3, /* no cache at any source */
+};
+
+struct common_options {
+	enum progress_mode progress;
+	unsigned jobs;
+};
+
+/* Parses a source or destination in BuildKit's syntax: one CSV record of
+ * key=value fields (double quotes allow commas; "" is a quote), keys
+ * lower-cased.  A value without '=' is a path (type=local) when it looks like
+ * one, else a registry reference as buildctl's legacy form. */
+int cache_spec_parse(struct cache_options *out, const char *text, enum transport_direction dir);
+
+/* Handles --progress and --jobs; returns 1 when the option was one of them. */
+int common_option(struct common_options *c, int opt, const char *arg, int *rc);
+void common_options_init(struct common_options *c);
+
+/* Prints "cachectl: <message>" for the current error and maps rc to an exit code. */
+int report_error(int rc);
+int exit_code_of(int rc);
+
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+#define OPT_PROGRESS 1000
+#define OPT_JOBS 1001
+#define COMMON_LONG_OPTIONS                                        \
+	{"progress", required_argument, NULL, OPT_PROGRESS},       \
+	{"jobs", required_argument, NULL, OPT_JOBS},               \
+	{"help", no_argument, NULL, 'h'}
+
+#define COMMON_HELP                                                                   \
+	"  --progress MODE   auto, tty, plain, json or quiet (default auto)\n"         \
+	"  --jobs N          blobs processed at once (default: processors)\n"         \
+	"  -h, --help        this help\n"
+
+#endif

@@ -1,0 +1,114 @@
+/* cachectl import --import-cache SRC... --dest DIR */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "transport/cache_transfer.h"
+
+static const char help[] =
+	"usage: cachectl import --import-cache SRC [--import-cache SRC ...] --dest DIR [--tag T]\n"
+	"\n"
+	"Pulls caches, merged, into the OCI layout DIR that BuildKit imports with\n"
+	"--import-cache type=local,src=DIR.  Blobs are copied as they are; a single\n"
+	"source keeps its document form.\n"
+	"\n"
+	"  --import-cache SRC, --from SRC   a cache to read (type=local,src=DIR[,tag=T|,digest=D])\n"
+	"  --dest DIR                       the local cache to write (created if missing)\n"
+	"  --tag T                          tag in DIR/index.json (default latest)\n" COMMON_HELP;
+
+int cmd_import(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"import-cache", required_argument, NULL, 'f'},
+		{"from", required_argument, NULL, 'f'},
+		{"dest", required_argument, NULL, 'd'},
+		{"tag", required_argument, NULL, 't'},
+		COMMON_LONG_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct common_options common;
+	const char **from = calloc((size_t)argc, sizeof(char *));
+	const char *dest_dir = NULL, *tag = NULL;
+	size_t n_from = 0, n_src = 0;
+	struct cache_options *specs = NULL, dest_spec = {0};
+	struct transport **sources = NULL;
+	struct destination dest = {0};
+	struct progress *progress = NULL;
+	struct source_set set = {0};
+	struct progress_totals totals = {0};
+	int rc = 0, opt;
+	common_options_init(&common);
+	if (!from) {
+		rc = error_set(ERR_FAILURE, "out of memory");
+		goto out;
+	}
+	while (!rc && (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (common_option(&common, opt, optarg, &rc))
+			continue;
+		switch (opt) {
+		case 'f':
+			from[n_from++] = optarg;
+			break;
+		case 'd':
+			dest_dir = optarg;
+			break;
+		case 't':
+			tag = optarg;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			goto out;
+		default:
+			rc = error_set(ERR_USAGE, "import: bad option (see cachectl import --help)");
+		}
+	}
+	if (!rc && optind < argc)
+		rc = error_set(ERR_USAGE, "import: unexpected argument \"%s\"", argv[optind]);
+	if (!rc && !n_from)
+		rc = error_set(ERR_USAGE, "import needs at least one --import-cache");
+	if (!rc && (!dest_dir || !*dest_dir))
+		rc = error_set(ERR_USAGE, "import needs --dest DIR");
+	if (rc)
+		goto out;
+	specs = calloc(n_from, sizeof(*specs));
+	sources = calloc(n_from, sizeof(*sources));
+	if (!specs || !sources || progress_new(&progress, common.progress, stderr)) {
+		rc = error_set(ERR_FAILURE, "out of memory");
+		goto out;
+	}
+	if (!(dest_spec.type = strdup("local")) || cache_options_add(&dest_spec, "dest", dest_dir) ||
+	    (tag && cache_options_add(&dest_spec, "tag", tag)) ||
+	    (rc = transport_open(&dest.transport, &dest_spec, TRANSPORT_DESTINATION, progress))) {
+		rc = rc ? rc : ERR_FAILURE;
+		goto out;
+	}
+	/* Copied as they are: no mode, no re-encoding, the source's form. */
+	for (size_t i = 0; i < n_from && !rc; i++) {
+		if ((rc = cache_spec_parse(&specs[i], from[i], TRANSPORT_SOURCE)) ||
+		    (rc = transport_open(&sources[i], &specs[i], TRANSPORT_SOURCE, progress)))
+			break;
+		n_src++;
+	}
+	if (rc || (rc = source_set_load(&set, sources, n_src, progress)))
+		goto out;
+	rc = cache_export(&set, &dest, 1, common.jobs, progress, &totals);
+	if (!rc)
+		progress_summary(progress, "import", &totals);
+out:
+	source_set_free(&set);
+	progress_free(progress);
+	for (size_t i = 0; i < n_src; i++)
+		transport_free(sources[i]);
+	free(sources);
+	transport_free(dest.transport);
+	if (specs)
+		for (size_t i = 0; i < n_from; i++)
+			cache_options_free(&specs[i]);
+	free(specs);
+	cache_options_free(&dest_spec);
+	free(from);
+	return report_error(rc);
+}

@@ -1,0 +1,115 @@
+/* cachectl verify SRC */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/layer_pipeline.h"
+#include "core/parallel.h"
+#include "transport/cache_transfer.h"
+
+static const char help[] =
+	"usage: cachectl verify SRC\n"
+	"\n"
+	"Re-reads every blob the cache references and checks its digest, its size and, for\n"
+	"layers, the diffID of its uncompressed content.  Names each damaged or missing blob;\n"
+	"exits 1 if there is any.\n"
+	"\n" COMMON_HELP;
+
+struct verify_ctx {
+	struct source_set *set;
+	const struct descriptor **blobs;
+	char (*problems)[512];
+	struct progress *progress;
+};
+
+static int verify_one(void *arg, size_t i)
+{
+	struct verify_ctx *v = arg;
+	const struct descriptor *d = v->blobs[i];
+	struct byte_source *src;
+	struct layer_outcome o;
+	enum compression enc = media_type_compression(d->media_type);
+	struct layer_task t = {.source = d, .encoding = enc, .want_diff_id = true};
+	int task = progress_task_begin(v->progress, d->digest, "verify", d->size);
+	int rc = source_set_open_blob(v->set, d, &src);
+	if (!rc)
+		rc = layer_process(&o, src, &t, NULL);
+	if (!rc && enc != COMPRESSION_UNKNOWN && !descriptor_annotation(d, ANN_UNCOMPRESSED))
+		rc = error_set(ERR_CORRUPT, "layer %s has no %s annotation (BuildKit will not load it)", d->digest,
+			       ANN_UNCOMPRESSED);
+	if (rc)
+		snprintf(v->problems[i], sizeof(v->problems[i]), "%s: %s",
+			 rc == ERR_NOT_FOUND ? "missing" : "damaged", error_message());
+	progress_task_add(v->progress, task, d->size);
+	progress_task_end(v->progress, task, rc ? "failed" : "ok", NULL);
+	return rc;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		COMMON_LONG_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct common_options common;
+	struct cache_options spec = {0};
+	struct transport *t = NULL;
+	struct progress *progress = NULL;
+	struct source_set set = {0};
+	const struct descriptor **blobs = NULL;
+	char (*problems)[512] = NULL;
+	size_t n = 0, bad = 0;
+	int rc = 0, opt;
+	common_options_init(&common);
+	while (!rc && (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (common_option(&common, opt, optarg, &rc))
+			continue;
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return EXIT_OK;
+		}
+		rc = error_set(ERR_USAGE, "verify: bad option (see cachectl verify --help)");
+	}
+	if (!rc && optind != argc - 1)
+		rc = error_set(ERR_USAGE, "verify takes exactly one SRC");
+	if (rc || (rc = progress_new(&progress, common.progress == PROGRESS_AUTO ? PROGRESS_QUIET : common.progress,
+				     stderr)))
+		goto out;
+	if ((rc = cache_spec_parse(&spec, argv[optind], TRANSPORT_SOURCE)) ||
+	    (rc = transport_open(&t, &spec, TRANSPORT_SOURCE, progress)) ||
+	    (rc = source_set_load(&set, &t, 1, progress)) ||
+	    (rc = cache_referenced_blobs(set.merged, &blobs, &n)))
+		goto out;
+	if (!(problems = calloc(n + 1, sizeof(*problems)))) {
+		rc = error_set(ERR_FAILURE, "out of memory");
+		goto out;
+	}
+	struct verify_ctx v = {&set, blobs, problems, progress};
+	parallel_for(n, common.jobs, true, verify_one, &v);
+	for (size_t i = 0; i < n; i++) {
+		if (problems[i][0]) {
+			printf("%s\n", problems[i]);
+			bad++;
+		}
+	}
+	if (set.merged->dropped_results) {
+		printf("damaged: %zu results name layers the root document does not list\n",
+		       set.merged->dropped_results);
+		bad++;
+	}
+	if (bad)
+		rc = error_set(ERR_CORRUPT, "%s: %zu of %zu blobs damaged or missing", t->display, bad, n);
+	else
+		printf("ok: %zu blobs, root and config verified (%s)\n", n, t->display);
+out:
+	free(problems);
+	free(blobs);
+	source_set_free(&set);
+	transport_free(t);
+	progress_free(progress);
+	cache_options_free(&spec);
+	return report_error(rc);
+}

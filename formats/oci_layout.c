@@ -1,0 +1,314 @@
+#include "formats/oci_layout.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/json_out.h"
+#include "core/media_type.h"
+
+void oci_index_free(struct oci_index *idx)
+{
+	free(idx->media_type);
+	free(idx->artifact_type);
+	for (size_t i = 0; i < idx->n_manifests; i++)
+		descriptor_free(&idx->manifests[i]);
+	free(idx->manifests);
+	if (idx->subject) {
+		descriptor_free(idx->subject);
+		free(idx->subject);
+	}
+	descriptor_free(&idx->annotations);
+	memset(idx, 0, sizeof(*idx));
+}
+
+static int opt_string(char **out, const cJSON *doc, const char *name, const char *what)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
+	*out = NULL;
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v))
+		return error_set(ERR_FAILURE, "%s: %s is not a string", what, name);
+	*out = strdup(v->valuestring);
+	return *out ? 0 : error_set(ERR_FAILURE, "out of memory");
+}
+
+int oci_index_parse(struct oci_index *out, const char *json, size_t len, const char *what)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *doc = cJSON_ParseWithLength(json, len);
+	if (!doc)
+		return error_set(ERR_FAILURE, "%s is not valid JSON", what);
+	int rc = ERR_FAILURE;
+	if (!cJSON_IsObject(doc)) {
+		error_set(ERR_FAILURE, "%s is not a JSON object", what);
+		goto out;
+	}
+	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(doc, "schemaVersion");
+	if (sv && !cJSON_IsNull(sv)) {
+		if (!cJSON_IsNumber(sv) || floor(sv->valuedouble) != sv->valuedouble) {
+			error_set(ERR_FAILURE, "%s: schemaVersion is not an integer", what);
+			goto out;
+		}
+		out->schema_version = (int)sv->valuedouble;
+	}
+	if (opt_string(&out->media_type, doc, "mediaType", what) ||
+	    opt_string(&out->artifact_type, doc, "artifactType", what))
+		goto out;
+	const cJSON *manifests = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
+	if (manifests && !cJSON_IsNull(manifests)) {
+		if (!cJSON_IsArray(manifests)) {
+			error_set(ERR_FAILURE, "%s: manifests is not an array", what);
+			goto out;
+		}
+		size_t n = (size_t)cJSON_GetArraySize(manifests);
+		out->manifests = calloc(n + 1, sizeof(*out->manifests));
+		if (!out->manifests) {
+			error_set(ERR_FAILURE, "out of memory");
+			goto out;
+		}
+		const cJSON *it;
+		cJSON_ArrayForEach(it, manifests) {
+			char label[256];
+			snprintf(label, sizeof(label), "%s entry %zu", what, out->n_manifests);
+			if (descriptor_parse_json(&out->manifests[out->n_manifests], it, label))
+				goto out;
+			out->n_manifests++;
+		}
+	}
+	const cJSON *subject = cJSON_GetObjectItemCaseSensitive(doc, "subject");
+	if (subject && !cJSON_IsNull(subject)) {
+		if (!(out->subject = calloc(1, sizeof(*out->subject)))) {
+			error_set(ERR_FAILURE, "out of memory");
+			goto out;
+		}
+		if (descriptor_parse_json(out->subject, subject, "index subject")) {
+			free(out->subject);
+			out->subject = NULL;
+			goto out;
+		}
+	}
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(doc, "annotations");
+	if (ann && !cJSON_IsNull(ann)) {
+		const cJSON *it;
+		if (!cJSON_IsObject(ann)) {
+			error_set(ERR_FAILURE, "%s: annotations is not an object", what);
+			goto out;
+		}
+		cJSON_ArrayForEach(it, ann) {
+			if (!cJSON_IsString(it)) {
+				error_set(ERR_FAILURE, "%s: annotation %s is not a string", what, it->string);
+				goto out;
+			}
+			if (descriptor_annotation_set(&out->annotations, it->string, it->valuestring))
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	cJSON_Delete(doc);
+	if (rc)
+		oci_index_free(out);
+	return rc;
+}
+
+int oci_index_read(struct oci_index *out, const char *dir)
+{
+	struct buffer b = BUFFER_INIT;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/index.json", dir);
+	int rc = buffer_read_file(&b, path, 64u << 20);
+	if (rc == ERR_NOT_FOUND)
+		rc = error_set(ERR_NOT_FOUND, "no cache at %s: it has no index.json", dir);
+	if (!rc)
+		rc = oci_index_parse(out, b.data, b.len, path);
+	buffer_free(&b);
+	return rc;
+}
+
+int oci_index_serialize(const struct oci_index *idx, struct buffer *out)
+{
+	struct json_out j;
+	buffer_reset(out);
+	json_out_init(&j, out);
+	json_object_begin(&j);
+	json_member_int(&j, "schemaVersion", idx->schema_version);
+	if (idx->media_type && *idx->media_type)
+		json_member_string(&j, "mediaType", idx->media_type);
+	if (idx->artifact_type && *idx->artifact_type)
+		json_member_string(&j, "artifactType", idx->artifact_type);
+	json_key(&j, "manifests");
+	json_array_begin(&j);
+	for (size_t i = 0; i < idx->n_manifests; i++)
+		descriptor_write_json(&j, &idx->manifests[i]);
+	json_array_end(&j);
+	if (idx->subject) {
+		json_key(&j, "subject");
+		descriptor_write_json(&j, idx->subject);
+	}
+	if (idx->annotations.n_annotations) {
+		json_key(&j, "annotations");
+		json_object_begin(&j);
+		for (size_t i = 0; i < idx->annotations.n_annotations; i++)
+			json_member_string(&j, idx->annotations.annotations[i].key,
+					   idx->annotations.annotations[i].value);
+		json_object_end(&j);
+	}
+	json_object_end(&j);
+	return json_out_status(&j);
+}
+
+const struct descriptor *oci_index_find(const struct oci_index *idx, const char *tag)
+{
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		const char *name = descriptor_annotation(&idx->manifests[i], ANN_IMAGE_NAME);
+		if (name && strcmp(name, tag) == 0)
+			return &idx->manifests[i];
+	}
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		const char *ref = descriptor_annotation(&idx->manifests[i], ANN_REF_NAME);
+		if (ref && strcmp(ref, tag) == 0)
+			return &idx->manifests[i];
+	}
+	return NULL;
+}
+
+int oci_layout_lock(int *fd, const char *dir, bool exclusive)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (*fd < 0) {
+		if (!exclusive && (errno == EROFS || errno == EPERM || errno == EACCES))
+			return 0; /* read-only store: read without a lock */
+		return error_set_errno(ERR_FAILURE, errno, "could not create %s", path);
+	}
+	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return error_set(ERR_FAILURE, "could not lock %s: another export is writing this cache",
+					 path);
+		return error_set_errno(ERR_FAILURE, e, "could not lock %s", path);
+	}
+	return 0;
+}
+
+void oci_layout_unlock(int fd, const char *dir)
+{
+	char path[4096];
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
+	unlink(path);
+	close(fd);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, int mode)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return error_set_errno(ERR_FAILURE, errno, "cannot create a temporary file beside %s", path);
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			unlink(tmp);
+			return error_set_errno(ERR_FAILURE, e, "write %s", path);
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return error_set_errno(ERR_FAILURE, e, "write %s", path);
+	}
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return error_set_errno(ERR_FAILURE, e, "replace %s", path);
+	}
+	return 0;
+}
+
+int oci_layout_put_root(const char *dir, const struct descriptor *root, const char *tag)
+{
+	struct oci_index idx;
+	struct buffer out = BUFFER_INIT;
+	char path[4096];
+	int lock, rc = oci_layout_lock(&lock, dir, true);
+	if (rc)
+		return rc;
+	memset(&idx, 0, sizeof(idx));
+	snprintf(path, sizeof(path), "%s/oci-layout", dir);
+	rc = write_file_atomic(path, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 0644);
+	if (rc)
+		goto out;
+	rc = oci_index_read(&idx, dir);
+	if (rc == ERR_NOT_FOUND) {
+		memset(&idx, 0, sizeof(idx));
+		rc = 0;
+	}
+	if (rc)
+		goto out;
+	if (idx.schema_version == 0)
+		idx.schema_version = 2;
+	if ((!idx.media_type || !*idx.media_type)) {
+		free(idx.media_type);
+		if (!(idx.media_type = strdup(MT_OCI_INDEX))) {
+			rc = error_set(ERR_FAILURE, "out of memory");
+			goto out;
+		}
+	}
+	/* Drop same-tag cache entries; image entries (with an image name) stay. */
+	size_t kept = 0;
+	for (size_t i = 0; i < idx.n_manifests; i++) {
+		const char *ref = descriptor_annotation(&idx.manifests[i], ANN_REF_NAME);
+		const char *image = descriptor_annotation(&idx.manifests[i], ANN_IMAGE_NAME);
+		if (strcmp(ref ? ref : "", tag) == 0 && (!image || !*image))
+			descriptor_free(&idx.manifests[i]);
+		else
+			idx.manifests[kept++] = idx.manifests[i];
+	}
+	idx.n_manifests = kept;
+	struct descriptor *m = realloc(idx.manifests, (kept + 1) * sizeof(*m));
+	if (!m) {
+		rc = error_set(ERR_FAILURE, "out of memory");
+		goto out;
+	}
+	idx.manifests = m;
+	struct descriptor *entry = &idx.manifests[idx.n_manifests];
+	descriptor_init(entry);
+	memcpy(entry->digest, root->digest, DIGEST_BUF);
+	entry->size = root->size;
+	idx.n_manifests++;
+	if ((rc = descriptor_set_media_type(entry, root->media_type)) ||
+	    (rc = descriptor_annotation_set(entry, ANN_REF_NAME, tag)) ||
+	    (rc = oci_index_serialize(&idx, &out)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/index.json", dir);
+	rc = write_file_atomic(path, out.data, out.len, 0644);
+out:
+	oci_index_free(&idx);
+	buffer_free(&out);
+	oci_layout_unlock(lock, dir);
+	return rc;
+}

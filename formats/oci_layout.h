@@ -1,0 +1,50 @@
+/* The OCI image layout directory as BuildKit's client keeps it: the
+ * oci-layout marker, index.json (merged under a tag, written compactly) and
+ * the advisory lock on index.json.lock that buildctl also takes. */
+#ifndef CACHECTL_OCI_LAYOUT_H
+#define CACHECTL_OCI_LAYOUT_H
+
+#include <stdbool.h>
+
+#include "core/buffer.h"
+#include "core/descriptor.h"
+
+#define OCI_LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
+
+struct oci_index {
+	int schema_version;
+	char *media_type;
+	char *artifact_type;
+	struct descriptor *manifests;
+	size_t n_manifests;
+	struct descriptor *subject;
+	/* Index-level annotations, kept in a descriptor for its sorted map. */
+	struct descriptor annotations;
+};
+
+void oci_index_free(struct oci_index *idx);
+/* ERR_NOT_FOUND when there is no index.json; ERR_FAILURE when unreadable. */
+int oci_index_read(struct oci_index *out, const char *dir);
+int oci_index_parse(struct oci_index *out, const char *json, size_t len, const char *what);
+int oci_index_serialize(const struct oci_index *idx, struct buffer *out);
+
+/* BuildKit's lookup of a tag: first entry whose io.containerd.image.name is
+ * the tag, else first whose org.opencontainers.image.ref.name is. */
+const struct descriptor *oci_index_find(const struct oci_index *idx, const char *tag);
+
+/* Takes the index.json.lock flock without waiting (exclusive to write,
+ * shared to read).  On a read-only filesystem reading proceeds unlocked
+ * (*fd = -1). */
+int oci_layout_lock(int *fd, const char *dir, bool exclusive);
+/* Releases the lock and removes the lock file, as buildctl does. */
+void oci_layout_unlock(int fd, const char *dir);
+
+/* Writes oci-layout and merges root under tag into index.json: same-tag
+ * cache entries are replaced, everything else kept, the new entry last.
+ * Files are replaced atomically (temporary file and rename). */
+int oci_layout_put_root(const char *dir, const struct descriptor *root, const char *tag);
+
+/* Writes data to path through a temporary file in the same directory. */
+int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+
+#endif
