@@ -31,6 +31,9 @@ int cache_spec_parse(struct cache_options *out, const char *text, enum transport
 int common_option(struct common_options *c, int opt, const char *arg, int *rc);
 void common_options_init(struct common_options *c);
 
+/* The message for an option getopt refused ('?' unknown, ':' missing value). */
+int bad_option(int opt, char **argv);
+
 /* Prints "cachectl: <message>" for the current error and maps rc to an exit code. */
 int report_error(int rc);
 int exit_code_of(int rc);

@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,14 @@ int common_option(struct common_options *c, int opt, const char *arg, int *rc)
 		return 1;
 	}
 	return 0;
+}
+
+int bad_option(int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	if (opt == ':')
+		return error_set(ERR_USAGE, "%s: option %s needs a value", argv[0], arg);
+	return error_set(ERR_USAGE, "%s: unknown option %s (see cachectl %s --help)", argv[0], arg, argv[0]);
 }
 
 int exit_code_of(int rc)

@@ -50,7 +50,7 @@ int cmd_export(int argc, char **argv)
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;
 	}
-	while (!rc && (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (common_option(&common, opt, optarg, &rc))
 			continue;
 		switch (opt) {
@@ -64,7 +64,7 @@ int cmd_export(int argc, char **argv)
 			fputs(help, stdout);
 			goto out;
 		default:
-			rc = error_set(ERR_USAGE, "export: bad option (see cachectl export --help)");
+			rc = bad_option(opt, argv);
 		}
 	}
 	if (!rc && optind < argc)

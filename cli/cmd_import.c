@@ -45,7 +45,7 @@ int cmd_import(int argc, char **argv)
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;
 	}
-	while (!rc && (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (common_option(&common, opt, optarg, &rc))
 			continue;
 		switch (opt) {
@@ -62,7 +62,7 @@ int cmd_import(int argc, char **argv)
 			fputs(help, stdout);
 			goto out;
 		default:
-			rc = error_set(ERR_USAGE, "import: bad option (see cachectl import --help)");
+			rc = bad_option(opt, argv);
 		}
 	}
 	if (!rc && optind < argc)

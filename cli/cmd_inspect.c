@@ -311,7 +311,7 @@ int cmd_inspect(int argc, char **argv)
 	size_t n = 0;
 	int rc = 0, opt;
 	common_options_init(&common);
-	while (!rc && (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (common_option(&common, opt, optarg, &rc))
 			continue;
 		switch (opt) {
@@ -325,7 +325,7 @@ int cmd_inspect(int argc, char **argv)
 			fputs(help, stdout);
 			return EXIT_OK;
 		default:
-			rc = error_set(ERR_USAGE, "inspect: bad option (see cachectl inspect --help)");
+			rc = bad_option(opt, argv);
 		}
 	}
 	if (!rc && strcmp(format, "text") != 0 && strcmp(format, "json") != 0)

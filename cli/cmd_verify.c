@@ -64,14 +64,14 @@ int cmd_verify(int argc, char **argv)
 	size_t n = 0, bad = 0;
 	int rc = 0, opt;
 	common_options_init(&common);
-	while (!rc && (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (common_option(&common, opt, optarg, &rc))
 			continue;
 		if (opt == 'h') {
 			fputs(help, stdout);
 			return EXIT_OK;
 		}
-		rc = error_set(ERR_USAGE, "verify: bad option (see cachectl verify --help)");
+		rc = bad_option(opt, argv);
 	}
 	if (!rc && optind != argc - 1)
 		rc = error_set(ERR_USAGE, "verify takes exactly one SRC");

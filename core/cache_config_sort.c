@@ -96,6 +96,8 @@ static size_t *identity(size_t n)
 /* Rearranges arr (n elements of size) by order: new[i] = old[order[i]]. */
 static int permute(void *arr, const size_t *order, size_t n, size_t size)
 {
+	if (n == 0)
+		return 0;
 	char *tmp = malloc((n ? n : 1) * size);
 	if (!tmp)
 		return error_set(ERR_FAILURE, "out of memory");

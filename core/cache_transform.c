@@ -176,6 +176,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 	size_t *order = NULL, n_dropped = 0;
 	struct result_ref **results = NULL;
 	size_t *n_results = NULL;
+	const size_t n_old_records = old->n_records; /* old is freed on success */
 	int rc = cache_config_check(old);
 	if (rc)
 		return rc;
@@ -352,7 +353,7 @@ oom:
 	error_set(ERR_FAILURE, "out of memory");
 out:
 	if (results)
-		for (size_t i = 0; i < old->n_records; i++)
+		for (size_t i = 0; i < n_old_records; i++)
 			free(results[i]);
 	free(results);
 	free(n_results);

@@ -139,6 +139,8 @@ struct delivery {
 	size_t dest;
 	bool done;      /* stored or found present */
 	bool existed;   /* found present: nothing written */
+	bool failed;    /* this destination could not take it */
+	struct error_state error;
 };
 
 /* One source blob, read once, delivered in one encoding to several
@@ -279,19 +281,66 @@ static int measure_diff_id(struct export_run *run, struct job *j, enum compressi
 	return rc;
 }
 
+/* Shields the other destinations of a blob from one that fails: the first
+ * error of its writer is kept for that delivery alone, later bytes are
+ * dropped; only when every destination has failed does the stream stop. */
+struct guarded_sink {
+	struct byte_sink base;
+	struct blob_writer *writer;
+	struct delivery *delivery;
+	size_t *alive;
+};
+
+static int guarded_write(struct byte_sink *s, const void *buf, size_t len)
+{
+	struct guarded_sink *g = (struct guarded_sink *)s;
+	if (g->delivery->failed)
+		return 0;
+	int rc = sink_write(&g->writer->sink, buf, len);
+	if (!rc)
+		return 0;
+	g->delivery->failed = true;
+	error_save(&g->delivery->error, rc);
+	return --*g->alive ? 0 : rc;
+}
+
+static int guarded_finish(struct byte_sink *s)
+{
+	struct guarded_sink *g = (struct guarded_sink *)s;
+	if (g->delivery->failed)
+		return 0;
+	int rc = sink_finish(&g->writer->sink);
+	if (!rc)
+		return 0;
+	g->delivery->failed = true;
+	error_save(&g->delivery->error, rc);
+	return --*g->alive ? 0 : rc;
+}
+
+static void guarded_close(struct byte_sink *s)
+{
+	(void)s;
+}
+
+static void delivery_fail(struct delivery *dl, int rc)
+{
+	dl->failed = true;
+	error_save(&dl->error, rc);
+}
+
+/* Reads the blob once and hands it to every destination still missing it. */
 static int run_job(void *ctx, size_t index)
 {
 	struct export_run *run = ctx;
 	struct job *j = &run->jobs[index];
-	struct blob_writer **writers = calloc(j->n_deliveries + 1, sizeof(*writers));
+	struct guarded_sink *guards = calloc(j->n_deliveries + 1, sizeof(*guards));
 	struct byte_sink **sinks = calloc(j->n_deliveries + 1, sizeof(*sinks));
-	size_t *which = calloc(j->n_deliveries + 1, sizeof(*which));
 	struct byte_sink *tee = NULL;
-	size_t n_writers = 0, skipped = 0;
+	size_t n_writers = 0, skipped = 0, alive = 0;
 	struct job_progress jp = {run, -1};
 	enum compression enc = blob_encoding(j->source);
 	int rc = 0;
-	if (!writers || !sinks || !which) {
+	if (!guards || !sinks) {
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;
 	}
@@ -299,31 +348,39 @@ static int run_job(void *ctx, size_t index)
 		enc = COMPRESSION_GZIP; /* plain gzip to a reader that ignores the TOC */
 
 	for (size_t i = 0; i < j->n_deliveries; i++) {
-		struct transport *t = run->dests[j->deliveries[i].dest].transport;
+		struct delivery *dl = &j->deliveries[i];
+		struct transport *t = run->dests[dl->dest].transport;
+		struct blob_writer *w;
 		int64_t have;
 		if (!j->reencode) {
 			int st = t->ops->blob_stat(t, j->source->digest, &have);
 			if (st == 0 && have == j->source->size) {
-				j->deliveries[i].done = j->deliveries[i].existed = true;
+				dl->done = dl->existed = true;
 				skipped++;
 				continue;
 			}
 			if (st && st != ERR_NOT_FOUND) {
-				rc = st;
-				goto out;
+				delivery_fail(dl, st);
+				continue;
 			}
 		}
-		if ((rc = t->ops->blob_create(t, j->source, &writers[n_writers])))
-			goto out;
-		sinks[n_writers] = &writers[n_writers]->sink;
-		which[n_writers++] = i;
+		int cr = t->ops->blob_create(t, j->source, &w);
+		if (cr) {
+			delivery_fail(dl, cr);
+			continue;
+		}
+		guards[n_writers] = (struct guarded_sink){
+			{guarded_write, guarded_finish, guarded_close}, w, dl, &alive};
+		sinks[n_writers] = &guards[n_writers].base;
+		n_writers++;
 	}
+	alive = n_writers;
 	if (!descriptor_annotation(j->source, ANN_UNCOMPRESSED) && enc != COMPRESSION_UNKNOWN &&
 	    !j->reencode && (rc = measure_diff_id(run, j, enc)))
 		goto out;
 	if (n_writers == 0) {
-		/* Every destination has it; the source must still hold it, or it is
-		 * a damaged cache that this export would silently vouch for. */
+		/* Every destination has it (or failed); the source must still hold
+		 * it, or it is a damaged cache that this export would vouch for. */
 		size_t origin;
 		int64_t have;
 		struct transport *s = strmap_get(&run->src->origin, j->source->digest, &origin)
@@ -358,15 +415,23 @@ static int run_job(void *ctx, size_t index)
 		.progress_ctx = &jp,
 	};
 	struct byte_source *src;
-	if ((rc = tee_sink_new(&tee, sinks, n_writers)) ||
-	    (rc = source_set_open_blob(run->src, j->source, &src)) ||
-	    (rc = layer_process(&j->outcome, src, &task, tee)))
+	if ((rc = tee_sink_new(&tee, sinks, n_writers)))
+		goto out;
+	rc = source_set_open_blob(run->src, j->source, &src);
+	if (rc == ERR_NOT_FOUND)
+		rc = ERR_CORRUPT; /* a cache that names a blob it lacks is damaged */
+	if (rc || (rc = layer_process(&j->outcome, src, &task, tee)))
 		goto out;
 	size_t stored = 0;
 	for (size_t w = 0; w < n_writers; w++) {
-		struct delivery *dl = &j->deliveries[which[w]];
-		if ((rc = writers[w]->commit(writers[w], j->outcome.digest, j->outcome.size, &dl->existed)))
-			goto out;
+		struct delivery *dl = guards[w].delivery;
+		if (dl->failed)
+			continue;
+		int cr = guards[w].writer->commit(guards[w].writer, j->outcome.digest, j->outcome.size, &dl->existed);
+		if (cr) {
+			delivery_fail(dl, cr);
+			continue;
+		}
 		dl->done = true;
 		if (dl->existed)
 			skipped++;
@@ -385,11 +450,10 @@ out:
 	run->totals->layers_skipped += (unsigned)skipped;
 	pthread_mutex_unlock(&run->lock);
 	for (size_t w = 0; w < n_writers; w++)
-		writers[w]->close(writers[w]);
+		guards[w].writer->close(guards[w].writer);
 	sink_close(tee);
-	free(writers);
+	free(guards);
 	free(sinks);
-	free(which);
 	if (rc) {
 		j->failed = true;
 		error_save(&j->error, rc);
@@ -426,8 +490,10 @@ static int finish_destination(struct export_run *run, size_t di)
 		for (size_t k = 0; k < j->n_deliveries; k++) {
 			if (j->deliveries[k].dest != di)
 				continue;
-			if (j->failed || !j->deliveries[k].done)
+			if (j->failed)
 				return error_restore(&j->error);
+			if (j->deliveries[k].failed)
+				return error_restore(&j->deliveries[k].error);
 			if (j->reencode) {
 				struct descriptor nd;
 				int rc = reencoded_descriptor(&nd, j);

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs what cachectl needs on Debian 12, as root: `build` for the
+# libraries and tools to compile it, `test` for those plus every real peer
+# the test suite runs against.
+set -eu
+what=${1:-test}
+build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev libssl-dev
+       libcurl4-openssl-dev libcjson-dev"
+test="python3 zstd skopeo umoci"
+pkgs=$build
+[ "$what" = test ] && pkgs="$build $test"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $pkgs >/dev/null

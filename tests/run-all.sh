@@ -1,0 +1,20 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: installs what it needs, then builds
+# and tests twice -- an optimised build and an ASan+UBSan build.
+set -eu
+cd "$(dirname "$0")/.."
+tests/install-deps.sh test
+export CACHECTL_REQUIRE_PEERS=1
+jobs=$(nproc)
+for kind in release sanitize; do
+	if [ $kind = release ]; then
+		dir=build flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo"
+	else
+		dir=build-asan flags="-DCMAKE_BUILD_TYPE=Debug -DCACHECTL_SANITIZE=ON"
+	fi
+	# shellcheck disable=SC2086
+	cmake -S . -B $dir $flags >/dev/null
+	cmake --build $dir -j"$jobs"
+	(cd $dir && ctest --output-on-failure -j"$jobs")
+done
+echo "all tests passed (release and sanitizer builds)"

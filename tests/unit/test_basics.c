@@ -1,0 +1,130 @@
+/* Digests, Go-compatible JSON text, RFC 3339 times. */
+#include "check.h"
+#include "core/buffer.h"
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/json_out.h"
+#include "core/timestamp.h"
+
+static void test_digest(void)
+{
+	char d[DIGEST_BUF];
+	CHECK(digest_of_bytes(d, "abc", 3) == 0);
+	CHECK_STR(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	CHECK(digest_of_bytes(d, "", 0) == 0);
+	CHECK_STR(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	CHECK(digest_is_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+	CHECK(digest_is_valid("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855") != 0);
+	CHECK(digest_is_valid("sha256:e3b0") != 0);
+	CHECK(digest_is_valid("sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") != 0);
+	CHECK(digest_is_valid("") != 0);
+	CHECK(digest_check("nope", ERR_USAGE, "digest=") == ERR_USAGE);
+	CHECK(strstr(error_message(), "digest=") != NULL);
+
+	/* Streaming in pieces gives the one-shot digest. */
+	struct sha256 *h;
+	CHECK(sha256_new(&h) == 0);
+	sha256_update(h, "a", 1);
+	sha256_update(h, "bc", 2);
+	sha256_final(h, d);
+	CHECK_STR(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_free(h);
+}
+
+static void quoted(const char *in, const char *want)
+{
+	struct buffer b = BUFFER_INIT;
+	CHECK(json_append_quoted(&b, in) == 0);
+	CHECK_STR(b.data, want);
+	buffer_free(&b);
+}
+
+static void test_json(void)
+{
+	/* Go's encoding/json: HTML characters, control characters, U+2028/9. */
+	quoted("plain sha256:abc", "\"plain sha256:abc\"");
+	quoted("a<b>&c", "\"a\\u003cb\\u003e\\u0026c\"");
+	quoted("q\"b\\", "\"q\\\"b\\\\\"");
+	quoted("\n\r\t\b\f", "\"\\n\\r\\t\\b\\f\"");
+	quoted("\x01\x1f", "\"\\u0001\\u001f\"");
+	quoted("\x7f", "\"\x7f\"");
+	quoted("caf\xc3\xa9", "\"caf\xc3\xa9\"");
+	quoted("bad\xff", "\"bad\\ufffd\"");
+	quoted("\xe2\x80\xa8\xe2\x80\xa9", "\"\\u2028\\u2029\"");
+	quoted("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""); /* a UTF-16 surrogate is invalid */
+
+	struct buffer b = BUFFER_INIT;
+	struct json_out j;
+	json_out_init(&j, &b);
+	json_object_begin(&j);
+	json_key(&j, "a");
+	json_array_begin(&j);
+	json_int(&j, 1);
+	json_int(&j, -2);
+	json_object_begin(&j);
+	json_key(&j, "b");
+	json_null(&j);
+	json_object_end(&j);
+	json_array_end(&j);
+	json_key(&j, "c");
+	json_bool(&j, true);
+	json_member_int(&j, "big", 9007199254740993LL);
+	json_object_end(&j);
+	CHECK(json_out_status(&j) == 0);
+	CHECK_STR(b.data, "{\"a\":[1,-2,{\"b\":null}],\"c\":true,\"big\":9007199254740993}");
+	buffer_free(&b);
+}
+
+static void roundtrip_time(const char *in, const char *want_local, const char *want_utc)
+{
+	struct timestamp t;
+	char out[TIMESTAMP_BUF];
+	CHECK(timestamp_parse(&t, in) == 0);
+	timestamp_format(out, &t, false);
+	CHECK_STR(out, want_local);
+	timestamp_format(out, &t, true);
+	CHECK_STR(out, want_utc);
+}
+
+static void test_time(void)
+{
+	roundtrip_time("2026-11-28T07:21:10.993111236Z", "2026-11-28T07:21:10.993111236Z",
+		       "2026-11-28T07:21:10.993111236Z");
+	roundtrip_time("2025-01-02T03:04:06.500Z", "2025-01-02T03:04:06.5Z", "2025-01-02T03:04:06.5Z");
+	roundtrip_time("2025-01-02T03:04:07.000000000Z", "2025-01-02T03:04:07Z", "2025-01-02T03:04:07Z");
+	roundtrip_time("2025-01-02T05:04:05.25+02:00", "2025-01-02T05:04:05.25+02:00", "2025-01-02T03:04:05.25Z");
+	roundtrip_time("2025-01-01T23:30:00-01:30", "2025-01-01T23:30:00-01:30", "2025-01-02T01:00:00Z");
+	roundtrip_time("2025-01-02T03:04:05+00:00", "2025-01-02T03:04:05Z", "2025-01-02T03:04:05Z");
+	roundtrip_time("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.5Z");
+	roundtrip_time("2024-02-29T00:00:00Z", "2024-02-29T00:00:00Z", "2024-02-29T00:00:00Z");
+	roundtrip_time(TIMESTAMP_ZERO, TIMESTAMP_ZERO, TIMESTAMP_ZERO);
+	/* More than nine fraction digits: Go keeps nanoseconds. */
+	roundtrip_time("2025-01-02T03:04:05.1234567891Z", "2025-01-02T03:04:05.123456789Z",
+		       "2025-01-02T03:04:05.123456789Z");
+
+	struct timestamp z, a, b;
+	CHECK(timestamp_parse(&z, TIMESTAMP_ZERO) == 0);
+	CHECK(timestamp_is_zero(&z));
+	CHECK(timestamp_parse(&a, "2025-01-02T03:04:05Z") == 0);
+	CHECK(timestamp_parse(&b, "2025-01-02T05:04:05.1+02:00") == 0);
+	CHECK(timestamp_compare(&a, &b) < 0);
+	CHECK(timestamp_compare(&b, &a) > 0);
+	CHECK(!timestamp_is_zero(&a));
+
+	const char *bad[] = {"2025-13-01T00:00:00Z", "2025-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
+			     "garbage", "2025-01-02 03:04:05Z", "2025-01-02T03:04:05", "2025-01-02T03:04:05.Z",
+			     "2025-01-02T24:00:00Z", "2025-01-02T03:04:05+0200", "2025-01-02T03:04:05Zjunk"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct timestamp t;
+		CHECK(timestamp_parse(&t, bad[i]) != 0);
+		CHECK(strstr(error_message(), "RFC 3339") != NULL);
+	}
+}
+
+int main(void)
+{
+	test_digest();
+	test_json();
+	test_time();
+	CHECK_DONE();
+}

@@ -1,0 +1,250 @@
+/* The stream codecs: round trips at every level, multi-member gzip and
+ * multi-frame zstd, and clear errors on truncated or damaged streams. */
+#include "check.h"
+#include "core/codec.h"
+#include "core/error.h"
+#include "core/layer_pipeline.h"
+
+/* A sink that keeps everything in memory. */
+struct mem_sink {
+	struct byte_sink base;
+	struct buffer b;
+	int finished;
+};
+
+static int mem_write(struct byte_sink *s, const void *buf, size_t len)
+{
+	return buffer_append(&((struct mem_sink *)s)->b, buf, len);
+}
+static int mem_finish(struct byte_sink *s)
+{
+	((struct mem_sink *)s)->finished++;
+	return 0;
+}
+static void mem_close(struct byte_sink *s)
+{
+	(void)s;
+}
+static void mem_init(struct mem_sink *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->base.write = mem_write;
+	m->base.finish = mem_finish;
+	m->base.close = mem_close;
+}
+
+static void sample(struct buffer *b, size_t n)
+{
+	unsigned x = 12345;
+	buffer_reset(b);
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		/* half text, half noise, so every level has work to do */
+		char c = (i / 4096) % 2 ? (char)(x >> 16) : "cache layer text "[i % 17];
+		buffer_append(b, &c, 1);
+	}
+}
+
+static int compress(struct buffer *out, const struct buffer *in, enum compression c, bool level_set, int level)
+{
+	struct mem_sink m;
+	struct byte_sink *z;
+	struct codec_options o = {c, level_set, level};
+	mem_init(&m);
+	int rc = compress_sink_new(&z, &m.base, &o);
+	if (rc)
+		return rc;
+	/* uneven pieces, as a stream would deliver them */
+	for (size_t off = 0; off < in->len && !rc;) {
+		size_t n = in->len - off < 7777 ? in->len - off : 7777;
+		rc = sink_write(z, in->data + off, n);
+		off += n;
+	}
+	if (!rc)
+		rc = sink_finish(z);
+	sink_close(z);
+	CHECK_INT(m.finished, rc ? 0 : 1);
+	buffer_reset(out);
+	buffer_append(out, m.b.data, m.b.len);
+	buffer_free(&m.b);
+	return rc;
+}
+
+static int decompress(struct buffer *out, const void *data, size_t len, enum compression c)
+{
+	struct byte_source *mem, *d;
+	char buf[5000];
+	CHECK(memory_source_new(&mem, data, len) == 0);
+	int rc = decompress_source_new(&d, mem, c, "test stream");
+	if (rc)
+		return rc;
+	buffer_reset(out);
+	for (;;) {
+		ssize_t n = source_read(d, buf, sizeof(buf));
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		if (n == 0)
+			break;
+		buffer_append(out, buf, (size_t)n);
+	}
+	source_close(d);
+	return rc;
+}
+
+static void test_roundtrips(void)
+{
+	struct buffer in = BUFFER_INIT, z = BUFFER_INIT, back = BUFFER_INIT;
+	sample(&in, 300000);
+	int gzip_levels[] = {-2, -1, 0, 1, 6, 9};
+	for (size_t i = 0; i < 6; i++) {
+		CHECK(compress(&z, &in, COMPRESSION_GZIP, true, gzip_levels[i]) == 0);
+		CHECK(compression_sniff((unsigned char *)z.data, z.len) == COMPRESSION_GZIP);
+		CHECK(decompress(&back, z.data, z.len, COMPRESSION_GZIP) == 0);
+		CHECK(back.len == in.len && memcmp(back.data, in.data, in.len) == 0);
+	}
+	size_t sizes[3];
+	int zstd_levels[] = {1, 3, 19};
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(compress(&z, &in, COMPRESSION_ZSTD, true, zstd_levels[i]) == 0);
+		sizes[i] = z.len;
+		CHECK(compression_sniff((unsigned char *)z.data, z.len) == COMPRESSION_ZSTD);
+		CHECK(decompress(&back, z.data, z.len, COMPRESSION_ZSTD) == 0);
+		CHECK(back.len == in.len && memcmp(back.data, in.data, in.len) == 0);
+	}
+	CHECK(sizes[2] < sizes[0]); /* the level is applied */
+	/* Same input, same bytes: digests of re-encoded layers are stable. */
+	struct buffer again = BUFFER_INIT;
+	CHECK(compress(&z, &in, COMPRESSION_ZSTD, false, 0) == 0);
+	CHECK(compress(&again, &in, COMPRESSION_ZSTD, false, 0) == 0);
+	CHECK(z.len == again.len && memcmp(z.data, again.data, z.len) == 0);
+	CHECK(compress(&z, &in, COMPRESSION_UNCOMPRESSED, false, 0) == 0);
+	CHECK(z.len == in.len && memcmp(z.data, in.data, in.len) == 0);
+	buffer_free(&in);
+	buffer_free(&z);
+	buffer_free(&back);
+	buffer_free(&again);
+}
+
+static void test_concatenated(void)
+{
+	struct buffer a = BUFFER_INIT, b = BUFFER_INIT, za = BUFFER_INIT, zb = BUFFER_INIT, both = BUFFER_INIT,
+		      back = BUFFER_INIT;
+	sample(&a, 5000);
+	sample(&b, 9000);
+	enum compression kinds[] = {COMPRESSION_GZIP, COMPRESSION_ZSTD};
+	for (size_t k = 0; k < 2; k++) {
+		compress(&za, &a, kinds[k], false, 0);
+		compress(&zb, &b, kinds[k], false, 0);
+		buffer_reset(&both);
+		buffer_append(&both, za.data, za.len);
+		buffer_append(&both, zb.data, zb.len);
+		CHECK(decompress(&back, both.data, both.len, kinds[k]) == 0);
+		CHECK_INT(back.len, a.len + b.len);
+		CHECK(memcmp(back.data, a.data, a.len) == 0 && memcmp(back.data + a.len, b.data, b.len) == 0);
+
+		/* cut short */
+		CHECK(decompress(&back, both.data, both.len - 5, kinds[k]) == ERR_CORRUPT);
+		CHECK(strstr(error_message(), "truncated") != NULL || strstr(error_message(), "corrupt") != NULL);
+		CHECK(strstr(error_message(), "test stream") != NULL);
+		CHECK(decompress(&back, za.data, za.len / 2, kinds[k]) == ERR_CORRUPT);
+		CHECK(strstr(error_message(), "truncated") != NULL);
+		/* nothing at all */
+		CHECK(decompress(&back, "", 0, kinds[k]) == ERR_CORRUPT);
+		/* trailing garbage after a complete stream */
+		buffer_append(&za, "garbage!", 8);
+		CHECK(decompress(&back, za.data, za.len, kinds[k]) == ERR_CORRUPT);
+		/* damage in the middle */
+		compress(&za, &a, kinds[k], false, 0);
+		za.data[za.len / 2] ^= 0x55;
+		CHECK(decompress(&back, za.data, za.len, kinds[k]) != 0);
+	}
+	buffer_free(&a);
+	buffer_free(&b);
+	buffer_free(&za);
+	buffer_free(&zb);
+	buffer_free(&both);
+	buffer_free(&back);
+}
+
+static void test_levels(void)
+{
+	CHECK(codec_check_level(COMPRESSION_GZIP, 9) == 0);
+	CHECK(codec_check_level(COMPRESSION_GZIP, -2) == 0);
+	CHECK(codec_check_level(COMPRESSION_GZIP, 10) == ERR_USAGE);
+	CHECK(strstr(error_message(), "10") != NULL);
+	CHECK(codec_check_level(COMPRESSION_ZSTD, 22) == 0);
+	CHECK(codec_check_level(COMPRESSION_ZSTD, 99) == ERR_USAGE);
+	CHECK(strstr(error_message(), "99") != NULL);
+	CHECK(codec_check_level(COMPRESSION_ZSTD, 0) == ERR_USAGE);
+	CHECK(codec_check_level(COMPRESSION_UNCOMPRESSED, 42) == 0);
+}
+
+/* BuildKit's empty layer (32 bytes of gzip holding 1024 zero bytes) through the pipeline. */
+static void test_pipeline(const char *fixtures)
+{
+	char path[4096];
+	struct buffer blob = BUFFER_INIT;
+	snprintf(path, sizeof(path),
+		 "%s/buildkit-v0.23.2/local-gzip-max/export/blobs/sha256/4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1",
+		 fixtures);
+	CHECK(buffer_read_file(&blob, path, 1 << 20) == 0);
+	struct descriptor d;
+	descriptor_init(&d);
+	snprintf(d.digest, sizeof(d.digest), "%s", "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1");
+	d.size = 32;
+	descriptor_annotation_set(&d, ANN_UNCOMPRESSED,
+				  "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+
+	/* re-encode to plain tar: the new digest is the diffID */
+	struct byte_source *src;
+	struct layer_outcome o;
+	struct mem_sink m;
+	mem_init(&m);
+	struct layer_task t = {.source = &d, .encoding = COMPRESSION_GZIP, .reencode = true,
+			       .target = {COMPRESSION_UNCOMPRESSED, false, 0}};
+	memory_source_new(&src, blob.data, blob.len);
+	CHECK(layer_process(&o, src, &t, &m.base) == 0);
+	CHECK_STR(o.digest, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+	CHECK_STR(o.diff_id, o.digest);
+	CHECK_INT(o.size, 1024);
+	CHECK_INT(m.b.len, 1024);
+
+	/* a lying diffID annotation is caught */
+	descriptor_annotation_set(&d, ANN_UNCOMPRESSED,
+				  "sha256:0000000000000000000000000000000000000000000000000000000000000000");
+	memory_source_new(&src, blob.data, blob.len);
+	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
+	CHECK(strstr(error_message(), "diffID") != NULL);
+
+	/* so is a wrong digest, and a wrong size, on a plain copy */
+	t.reencode = false;
+	blob.data[20] ^= 1;
+	memory_source_new(&src, blob.data, blob.len);
+	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
+	CHECK(strstr(error_message(), "does not match its digest") != NULL);
+	blob.data[20] ^= 1;
+	d.size = 31;
+	memory_source_new(&src, blob.data, blob.len);
+	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
+	CHECK(strstr(error_message(), "larger than") != NULL);
+	d.size = 33;
+	memory_source_new(&src, blob.data, blob.len);
+	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
+	CHECK(strstr(error_message(), "32 bytes") != NULL);
+
+	descriptor_free(&d);
+	buffer_free(&blob);
+	buffer_free(&m.b);
+}
+
+int main(int argc, char **argv)
+{
+	const char *fixtures = fixture_dir(argc, argv);
+	test_roundtrips();
+	test_concatenated();
+	test_levels();
+	test_pipeline(fixtures);
+	CHECK_DONE();
+}

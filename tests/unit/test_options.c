@@ -1,0 +1,157 @@
+/* BuildKit's option syntax: one CSV record of key=value fields, and the
+ * typed values cachectl reads from it. */
+#include "check.h"
+#include "cli/cli.h"
+#include "core/error.h"
+#include "transport/cache_transfer.h"
+
+static void parses(const char *text, enum transport_direction dir, const char *type, const char *k1,
+		   const char *v1, const char *k2, const char *v2)
+{
+	struct cache_options o;
+	int rc = cache_spec_parse(&o, text, dir);
+	CHECK_INT(rc, 0);
+	if (!rc) {
+		CHECK_STR(o.type, type);
+		if (k1)
+			CHECK_STR(options_get(&o, k1), v1);
+		if (k2)
+			CHECK_STR(options_get(&o, k2), v2);
+	}
+	cache_options_free(&o);
+}
+
+static void refuses(const char *text, const char *phrase)
+{
+	struct cache_options o;
+	int rc = cache_spec_parse(&o, text, TRANSPORT_SOURCE);
+	CHECK_INT(rc, ERR_USAGE);
+	if (rc && !strstr(error_message(), phrase)) {
+		fprintf(stderr, "\"%s\": message \"%s\" lacks \"%s\"\n", text, error_message(), phrase);
+		check_failures++;
+	}
+	cache_options_free(&o);
+}
+
+static void test_csv(void)
+{
+	parses("type=local,dest=/tmp/x", TRANSPORT_DESTINATION, "local", "dest", "/tmp/x", NULL, NULL);
+	parses("TYPE=local,Src=/a/b,TAG=Main", TRANSPORT_SOURCE, "local", "src", "/a/b", "tag", "Main");
+	parses("type=s3,\"name=a,b\",bucket=x", TRANSPORT_SOURCE, "s3", "name", "a,b", "bucket", "x");
+	parses("type=local,\"src=say \"\"hi\"\"\"", TRANSPORT_SOURCE, "local", "src", "say \"hi\"", NULL, NULL);
+	parses("type=local,src=a=b", TRANSPORT_SOURCE, "local", "src", "a=b", NULL, NULL);
+	parses("type=local,src=", TRANSPORT_SOURCE, "local", "src", "", NULL, NULL);
+	parses("./some/dir", TRANSPORT_SOURCE, "local", "src", "./some/dir", NULL, NULL);
+	parses("/abs/dir", TRANSPORT_DESTINATION, "local", "dest", "/abs/dir", NULL, NULL);
+	parses("registry.example.com/team/app:cache", TRANSPORT_SOURCE, "registry", "ref",
+	       "registry.example.com/team/app:cache", NULL, NULL);
+
+	refuses("type=local,src=\"x", "quote");
+	refuses("type=local,\"src=x\"y", "closing quote");
+	refuses("type=local,\"src=x", "unterminated");
+	refuses("type=local,foo", "not key=value");
+	refuses("type=local,src=a,src=b", "twice");
+	refuses("src=x", "no type=");
+	refuses("type=,src=x", "no type=");
+	refuses("type=local,=x", "empty key");
+	refuses("", "empty");
+}
+
+static void settings(const char *text, int want_rc, const char *phrase)
+{
+	struct cache_options o;
+	struct export_settings s;
+	CHECK(cache_spec_parse(&o, text, TRANSPORT_DESTINATION) == 0);
+	int rc = export_settings_parse(&s, &o, transport_handler_find("local"));
+	CHECK_INT(rc, want_rc);
+	if (rc && phrase && !strstr(error_message(), phrase)) {
+		fprintf(stderr, "\"%s\": message \"%s\" lacks \"%s\"\n", text, error_message(), phrase);
+		check_failures++;
+	}
+	cache_options_free(&o);
+}
+
+static void test_export_settings(void)
+{
+	struct cache_options o;
+	struct export_settings s;
+	CHECK(cache_spec_parse(&o, "type=local,dest=d", TRANSPORT_DESTINATION) == 0);
+	CHECK(export_settings_parse(&s, &o, transport_handler_find("local")) == 0);
+	CHECK(s.mode == EXPORT_MODE_ALL);
+	CHECK(!s.compression_set);
+	CHECK(s.form.oci_mediatypes && s.form.image_manifest);
+	cache_options_free(&o);
+
+	CHECK(cache_spec_parse(&o, "type=local,dest=d,oci-mediatypes=false,force-compression=,mode=max",
+			       TRANSPORT_DESTINATION) == 0);
+	CHECK(export_settings_parse(&s, &o, transport_handler_find("local")) == 0);
+	CHECK(!s.form.oci_mediatypes && !s.form.image_manifest); /* image-manifest follows */
+	CHECK(s.force_compression);                              /* empty means true */
+	CHECK(s.compression_set && s.codec.compression == COMPRESSION_GZIP);
+	CHECK(s.mode == EXPORT_MODE_MAX);
+	cache_options_free(&o);
+
+	CHECK(cache_spec_parse(&o, "type=local,dest=d,compression=zstd,compression-level=19,ignore-error=True",
+			       TRANSPORT_DESTINATION) == 0);
+	CHECK(export_settings_parse(&s, &o, transport_handler_find("local")) == 0);
+	CHECK(s.codec.compression == COMPRESSION_ZSTD && s.codec.level_set && s.codec.level == 19);
+	CHECK(s.ignore_error);
+	cache_options_free(&o);
+
+	settings("type=local,dest=d,mode=maximum", ERR_USAGE, "maximum");
+	settings("type=local,dest=d,mode=MAX", ERR_USAGE, "MAX");
+	settings("type=local,dest=d,compression=lzma", ERR_USAGE, "lzma");
+	settings("type=local,dest=d,compression=zstd,compression-level=99", ERR_USAGE, "99");
+	settings("type=local,dest=d,compression-level=x", ERR_USAGE, "not an integer");
+	settings("type=local,dest=d,force-compression=yes", ERR_USAGE, "yes");
+	settings("type=local,dest=d,oci-mediatypes=false,image-manifest=true", ERR_USAGE, "image-manifest");
+	settings("type=local,dest=d,ignore-error=maybe", ERR_USAGE, "maybe");
+	settings("type=local,dest=d,compression=estargz", ERR_USAGE, "estargz");
+	settings("type=local,dest=d,oci-mediatypes=1,image-manifest=0", 0, NULL);
+}
+
+static void test_unknown_keys(void)
+{
+	struct cache_options o;
+	struct transport *t = NULL;
+	CHECK(cache_spec_parse(&o, "type=local,src=/tmp,bogus=1", TRANSPORT_SOURCE) == 0);
+	CHECK(transport_open(&t, &o, TRANSPORT_SOURCE, NULL) == ERR_USAGE);
+	CHECK(strstr(error_message(), "bogus") != NULL);
+	cache_options_free(&o);
+	CHECK(cache_spec_parse(&o, "type=floppy,src=/tmp", TRANSPORT_SOURCE) == 0);
+	CHECK(transport_open(&t, &o, TRANSPORT_SOURCE, NULL) == ERR_USAGE);
+	CHECK(strstr(error_message(), "floppy") != NULL);
+	cache_options_free(&o);
+	CHECK(cache_spec_parse(&o, "type=local,tag=x", TRANSPORT_SOURCE) == 0);
+	CHECK(transport_open(&t, &o, TRANSPORT_SOURCE, NULL) == ERR_USAGE);
+	CHECK(strstr(error_message(), "src") != NULL);
+	cache_options_free(&o);
+	CHECK(cache_spec_parse(&o, "type=local,src=/tmp,digest=sha256:abc", TRANSPORT_SOURCE) == 0);
+	CHECK(transport_open(&t, &o, TRANSPORT_SOURCE, NULL) == ERR_USAGE);
+	CHECK(strstr(error_message(), "digest") != NULL);
+	cache_options_free(&o);
+}
+
+static void test_display_hides_secrets(void)
+{
+	struct cache_options o = {0};
+	char text[256];
+	o.type = strdup("s3");
+	cache_options_add(&o, "bucket", "b");
+	cache_options_add(&o, "secret_access_key", "SUPERSECRET");
+	cache_options_add(&o, "session_token", "TOKEN123");
+	options_display(&o, text, sizeof(text));
+	CHECK(strstr(text, "SUPERSECRET") == NULL);
+	CHECK(strstr(text, "TOKEN123") == NULL);
+	CHECK(strstr(text, "bucket=b") != NULL);
+	cache_options_free(&o);
+}
+
+int main(void)
+{
+	test_csv();
+	test_export_settings();
+	test_unknown_keys();
+	test_display_hides_secrets();
+	CHECK_DONE();
+}
