@@ -15,8 +15,10 @@ static struct cache *load(const char *fixtures, const char *name)
 	snprintf(dir, sizeof(dir), "%s/buildkit-v0.23.2/%s/export", fixtures, name);
 	o.type = strdup("local");
 	cache_options_add(&o, "src", dir);
-	CHECK(transport_open(&t, &o, TRANSPORT_SOURCE, NULL) == 0);
-	CHECK(t->ops->read_cache(t, &c) == 0);
+	if (transport_open(&t, &o, TRANSPORT_SOURCE, NULL) || t->ops->read_cache(t, &c)) {
+		fprintf(stderr, "fixture %s: %s\n", name, error_message());
+		exit(1);
+	}
 	transport_free(t);
 	cache_options_free(&o);
 	return c;
