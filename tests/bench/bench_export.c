@@ -60,11 +60,14 @@
 #define MT_GZIP_LAYER "application/vnd.oci.image.layer.v1.tar+gzip"
 
 static volatile sig_atomic_t interrupted;
+static volatile pid_t running; /* the process group of the command being measured */
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	interrupted = 1;
+	if (running > 0)
+		kill(-running, SIGTERM);
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -581,6 +584,8 @@ static void run(struct measure *m, char *const argv[], const char *log)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
+		/* Its own process group, so that a pipeline can be stopped whole. */
+		setpgid(0, 0);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -590,10 +595,15 @@ static void run(struct measure *m, char *const argv[], const char *log)
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	setpgid(pid, pid); /* also here: no window in which a signal misses it */
+	running = pid;
+	if (interrupted)
+		kill(-pid, SIGTERM);
 	while (wait4(pid, &status, 0, &ru) < 0)
 		if (errno != EINTR)
 			die("wait4: %s", strerror(errno));
 	m->wall = now() - t0;
+	running = 0;
 	m->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 		 (double)ru.ru_stime.tv_usec / 1e6;
 	m->rss_mib = (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
@@ -613,7 +623,7 @@ static void run(struct measure *m, char *const argv[], const char *log)
 		if (WIFSIGNALED(status))
 			snprintf(m->error, sizeof(m->error), "killed by signal %d", WTERMSIG(status));
 		else
-			snprintf(m->error, sizeof(m->error), "exit %d: %s", WEXITSTATUS(status), line);
+			snprintf(m->error, sizeof(m->error), "exit %d: %.180s", WEXITSTATUS(status), line);
 	}
 }
 
@@ -631,6 +641,7 @@ struct config {
 	bool modes[N_MODES];
 	int random_percent;
 	int repeat;
+	int zstd19_max_mib;
 	const char *jobs;
 	bool tools, all, cold, check, keep;
 	bool have_pigz;
@@ -895,6 +906,11 @@ static void run_group(struct group *g)
 		bool wanted = cfg->modes[mode] || (mode == MODE_UNCOMPRESSED && cfg->modes[MODE_GZIP]);
 		if (!wanted)
 			continue;
+		if (mode == MODE_ZSTD19 && g->tar_bytes > ((int64_t)cfg->zstd19_max_mib << 20) + (1 << 20)) {
+			printf("  %-38s (skipped: level 19 runs at a few MiB/s; --zstd19-max-mib %d)\n",
+			       "cachectl export gzip->zstd (19)", cfg->zstd19_max_mib);
+			continue;
+		}
 		struct measure *m = run_cachectl(g, (enum mode)mode);
 		if (!cfg->tools)
 			continue;
@@ -970,6 +986,7 @@ static void usage(FILE *f)
 		"  --modes LIST          of copy,verify,zstd,zstd19,uncompressed,gzip (default: all)\n"
 		"  --random-percent N    share of random (incompressible) bytes in a layer (default 25)\n"
 		"  --repeat N            run each case N times, keep the fastest (default 1)\n"
+		"  --zstd19-max-mib N    run zstd19 only on caches of at most N MiB (default 128)\n"
 		"  --jobs N              pass --jobs N to cachectl (default: cachectl's own)\n"
 		"  --no-tools            do not run the command-line tools for comparison\n"
 		"  --no-all              no run over the cache holding every layer at once\n"
@@ -1064,6 +1081,7 @@ int main(int argc, char **argv)
 		{"modes", required_argument, NULL, 'm'},
 		{"random-percent", required_argument, NULL, 'r'},
 		{"repeat", required_argument, NULL, 'n'},
+		{"zstd19-max-mib", required_argument, NULL, 'x'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"no-tools", no_argument, NULL, 'T'},
 		{"no-all", no_argument, NULL, 'A'},
@@ -1080,6 +1098,7 @@ int main(int argc, char **argv)
 		.n_sizes = 4,
 		.random_percent = 25,
 		.repeat = 1,
+		.zstd19_max_mib = 128,
 		.tools = true,
 		.all = true,
 		.check = true,
@@ -1095,6 +1114,7 @@ int main(int argc, char **argv)
 		case 'm': parse_modes(&c, optarg); break;
 		case 'r': c.random_percent = parse_int(optarg, 0, 100, "--random-percent"); break;
 		case 'n': c.repeat = parse_int(optarg, 1, 100, "--repeat"); break;
+		case 'x': c.zstd19_max_mib = parse_int(optarg, 0, INT_MAX, "--zstd19-max-mib"); break;
 		case 'j': parse_int(optarg, 1, 256, "--jobs"); c.jobs = optarg; break;
 		case 'T': c.tools = false; break;
 		case 'A': c.all = false; break;
