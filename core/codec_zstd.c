@@ -1,9 +1,11 @@
 /* zstd through libzstd.  Encoding always uses libzstd's worker threads (at
  * least one): its output then does not depend on how many there are, so the
- * same layer gives the same digest on every machine. */
+ * same layer gives the same digest on every machine.  How many there are is
+ * therefore free to choose: as many as fit in a memory budget. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getCParams, ZSTD_estimateCCtxSize_usingCParams */
 #include <zstd.h>
 
 #include "core/codec.h"
@@ -121,10 +123,24 @@ static int zstd_pump(struct zstd_sink *z, ZSTD_inBuffer *in, ZSTD_EndDirective m
 	}
 }
 
+/* Input goes in by pieces of libzstd's recommended size, each call also
+ * draining up to one output buffer: taking a large piece at once would let
+ * finished jobs wait unflushed, each holding a job-sized buffer (88 MiB
+ * instead of 65 MiB at level 3 with two workers).  The pieces do not change
+ * the bytes: jobs are cut by size, not by calls. */
 static int zstd_write(struct byte_sink *s, const void *buf, size_t len)
 {
-	ZSTD_inBuffer in = {buf, len, 0};
-	return zstd_pump((struct zstd_sink *)s, &in, ZSTD_e_continue);
+	const size_t piece = ZSTD_CStreamInSize();
+	const char *p = buf;
+	while (len) {
+		ZSTD_inBuffer in = {p, len < piece ? len : piece, 0};
+		int rc = zstd_pump((struct zstd_sink *)s, &in, ZSTD_e_continue);
+		if (rc)
+			return rc;
+		p += in.size;
+		len -= in.size;
+	}
+	return 0;
 }
 
 static int zstd_finish(struct byte_sink *s)
@@ -143,10 +159,39 @@ static void zstd_sink_close(struct byte_sink *s)
 	free(z);
 }
 
-static int worker_count(void)
+/* What the multi-threaded encoder may hold with `workers` threads: its
+ * round buffer of (workers + 3) jobs of input, a compressed buffer for each
+ * running job and the one being flushed, and a context per worker.  A job is
+ * 4 windows, at least 1 MiB (libzstd's ZSTDMT_computeTargetJobLog).  An
+ * estimate: if libzstd changes, only the worker count moves, not the bytes. */
+static size_t encoder_memory(const ZSTD_compressionParameters *cp, int workers)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+	unsigned job_log = cp->windowLog + 2 > 20 ? cp->windowLog + 2 : 20;
+	size_t job = (size_t)1 << job_log;
+	return (size_t)(workers + 3) * job + (size_t)(workers + 1) * ZSTD_compressBound(job) +
+	       (size_t)workers * ZSTD_estimateCCtxSize_usingCParams(*cp);
+}
+
+/* The most workers (up to the processors, at most 8) whose memory stays in
+ * ZSTD_MEMORY_BUDGET, so that a layer at the default level costs the same
+ * bounded memory on any machine (one worker at levels 3 to 8, about 50 MiB;
+ * four at level 2; eight at level 1 and the fast levels).  From level 9 on a
+ * single worker needs more than twice the budget (110 MiB to 3.7 GiB): that
+ * is the price of the level, and taking workers away would only make it slow
+ * as well, so those levels get the processors. */
+#define ZSTD_MEMORY_BUDGET ((size_t)52 << 20)
+
+static int worker_count(int level)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int max = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+	ZSTD_compressionParameters cp = ZSTD_getCParams(level, ZSTD_CONTENTSIZE_UNKNOWN, 0);
+	if (encoder_memory(&cp, 1) > 2 * ZSTD_MEMORY_BUDGET)
+		return max; /* nowhere near the budget: see above */
+	int n = 1;
+	while (n < max && encoder_memory(&cp, n + 1) <= ZSTD_MEMORY_BUDGET)
+		n++;
+	return n;
 }
 
 int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set, int level)
@@ -167,11 +212,13 @@ int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set
 		free(z);
 		return error_set(ERR_FAILURE, "cannot start a zstd encoder");
 	}
-	size_t rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_compressionLevel, level_set ? level : 3);
+	if (!level_set)
+		level = 3;
+	size_t rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(rc))
 		rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_checksumFlag, 1);
 	if (!ZSTD_isError(rc))
-		rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_nbWorkers, worker_count());
+		rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_nbWorkers, worker_count(level));
 	if (ZSTD_isError(rc)) {
 		zstd_sink_close(&z->base);
 		return error_set(ERR_FAILURE, "cannot configure the zstd encoder: %s", ZSTD_getErrorName(rc));
