@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/media_type.h"
+#include "core/readahead.h"
 
 /* Counts the raw bytes taken from the blob, for progress. */
 struct counting_source {
@@ -82,6 +83,8 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 		goto out;
 	}
 	if (!decode) {
+		/* Reading and the digest check overlap the writing. */
+		src = readahead_source(src);
 		if ((rc = copy_through(src, dest, buf)))
 			goto out;
 		memcpy(out->digest, d->digest, DIGEST_BUF);
@@ -93,6 +96,9 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 	snprintf(what, sizeof(what), "layer %s", d->digest);
 	if ((rc = decompress_source_new(&src, src, task->encoding, what)))
 		goto out;
+	/* Reading, the digest check and decompression on one thread; the
+	 * diffID, compression, its hash and the writing on this one. */
+	src = readahead_source(src);
 	if ((rc = sha256_new(&diff_hash)))
 		goto out;
 	if (task->reencode) {

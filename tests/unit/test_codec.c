@@ -1,9 +1,11 @@
 /* The stream codecs: round trips at every level, multi-member gzip and
- * multi-frame zstd, and clear errors on truncated or damaged streams. */
+ * multi-frame zstd, and clear errors on truncated or damaged streams; the
+ * same bytes however the input is cut; the read-ahead stage. */
 #include "check.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/layer_pipeline.h"
+#include "core/readahead.h"
 
 /* A sink that keeps everything in memory. */
 struct mem_sink {
@@ -45,7 +47,8 @@ static void sample(struct buffer *b, size_t n)
 	}
 }
 
-static int compress(struct buffer *out, const struct buffer *in, enum compression c, bool level_set, int level)
+static int compress_in_pieces(struct buffer *out, const struct buffer *in, enum compression c, bool level_set,
+			      int level, size_t piece)
 {
 	struct mem_sink m;
 	struct byte_sink *z;
@@ -54,9 +57,8 @@ static int compress(struct buffer *out, const struct buffer *in, enum compressio
 	int rc = compress_sink_new(&z, &m.base, &o);
 	if (rc)
 		return rc;
-	/* uneven pieces, as a stream would deliver them */
 	for (size_t off = 0; off < in->len && !rc;) {
-		size_t n = in->len - off < 7777 ? in->len - off : 7777;
+		size_t n = in->len - off < piece ? in->len - off : piece;
 		rc = sink_write(z, in->data + off, n);
 		off += n;
 	}
@@ -68,6 +70,12 @@ static int compress(struct buffer *out, const struct buffer *in, enum compressio
 	buffer_append(out, m.b.data, m.b.len);
 	buffer_free(&m.b);
 	return rc;
+}
+
+/* uneven pieces, as a stream would deliver them */
+static int compress(struct buffer *out, const struct buffer *in, enum compression c, bool level_set, int level)
+{
+	return compress_in_pieces(out, in, c, level_set, level, 7777);
 }
 
 static int decompress(struct buffer *out, const void *data, size_t len, enum compression c)
@@ -239,6 +247,137 @@ static void test_pipeline(const char *fixtures)
 	buffer_free(&m.b);
 }
 
+/* The digest of a re-encoded layer must not depend on how its bytes
+ * arrive: zstd jobs are cut by size (several jobs here), deflate sees one
+ * stream. */
+static void test_same_bytes_however_cut(void)
+{
+	struct buffer in = BUFFER_INIT, a = BUFFER_INIT, b = BUFFER_INIT;
+	sample(&in, 12u << 20);
+	struct {
+		enum compression c;
+		bool level_set;
+		int level;
+	} cases[] = {{COMPRESSION_ZSTD, false, 0}, {COMPRESSION_ZSTD, true, 1}, {COMPRESSION_GZIP, true, 1}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(compress_in_pieces(&a, &in, cases[i].c, cases[i].level_set, cases[i].level, 1000) == 0);
+		CHECK(compress_in_pieces(&b, &in, cases[i].c, cases[i].level_set, cases[i].level, in.len) == 0);
+		CHECK(a.len > 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	}
+	buffer_free(&in);
+	buffer_free(&a);
+	buffer_free(&b);
+}
+
+/* A source of `total` bytes (then `fail`, when set) in reads of `step`;
+ * counts its closes.  total < 0: never ends. */
+struct test_source {
+	struct byte_source base;
+	const unsigned char *data;
+	long long total, pos;
+	size_t step;
+	int fail;
+	int closed;
+};
+
+static ssize_t test_read(struct byte_source *s, void *buf, size_t len)
+{
+	struct test_source *t = (struct test_source *)s;
+	if (t->total >= 0 && t->pos == t->total)
+		return t->fail ? error_set(t->fail, "test source failed after %lld bytes", t->pos) : 0;
+	size_t n = len < t->step ? len : t->step;
+	if (t->total >= 0 && (long long)n > t->total - t->pos)
+		n = (size_t)(t->total - t->pos);
+	for (size_t i = 0; i < n; i++)
+		((unsigned char *)buf)[i] = t->data ? t->data[t->pos + (long long)i] : (unsigned char)(t->pos + (long long)i);
+	t->pos += (long long)n;
+	return (ssize_t)n;
+}
+
+static void test_close(struct byte_source *s)
+{
+	((struct test_source *)s)->closed++;
+}
+
+static void test_source_init(struct test_source *t, const void *data, long long total, size_t step, int fail)
+{
+	memset(t, 0, sizeof(*t));
+	t->base.read = test_read;
+	t->base.close = test_close;
+	t->data = data;
+	t->total = total;
+	t->step = step;
+	t->fail = fail;
+}
+
+/* Reads everything in pieces of `len`; returns the final code. */
+static int drain(struct byte_source *s, struct buffer *out, size_t len)
+{
+	char *buf = malloc(len);
+	int rc = 0;
+	buffer_reset(out);
+	for (;;) {
+		ssize_t n = source_read(s, buf, len);
+		if (n <= 0) {
+			rc = (int)n;
+			break;
+		}
+		buffer_append(out, buf, (size_t)n);
+	}
+	free(buf);
+	return rc;
+}
+
+static void test_readahead(void)
+{
+	struct buffer in = BUFFER_INIT, out = BUFFER_INIT;
+	struct test_source t;
+	struct byte_source *r;
+	/* the same bytes in the same order, across many buffer turns, for
+	 * reads smaller and larger than its buffers */
+	sample(&in, 5 * READAHEAD_BUFFER * READAHEAD_DEPTH + 17);
+	size_t reads[] = {1000, READAHEAD_BUFFER, 3 * READAHEAD_BUFFER + 5};
+	for (size_t i = 0; i < 3; i++) {
+		test_source_init(&t, in.data, (long long)in.len, 4097, 0);
+		r = readahead_source(&t.base);
+		CHECK(r != &t.base);
+		CHECK(drain(r, &out, reads[i]) == 0);
+		CHECK(out.len == in.len && memcmp(out.data, in.data, in.len) == 0);
+		char c;
+		CHECK(source_read(r, &c, 1) == 0); /* the end stays the end */
+		source_close(r);
+		CHECK_INT(t.closed, 1);
+	}
+	/* an error comes after the bytes before it, with its message, on the
+	 * reading thread */
+	test_source_init(&t, in.data, 3 * READAHEAD_BUFFER + 100, 65536, ERR_CORRUPT);
+	r = readahead_source(&t.base);
+	error_clear();
+	CHECK(drain(r, &out, 70000) == ERR_CORRUPT);
+	CHECK_INT(out.len, 3 * READAHEAD_BUFFER + 100);
+	CHECK(out.len <= in.len && memcmp(out.data, in.data, out.len) == 0);
+	CHECK_STR(error_message(), "test source failed after 786532 bytes");
+	source_close(r);
+	CHECK_INT(t.closed, 1);
+	/* an empty source */
+	test_source_init(&t, NULL, 0, 1, 0);
+	r = readahead_source(&t.base);
+	CHECK(drain(r, &out, 10) == 0);
+	CHECK_INT(out.len, 0);
+	source_close(r);
+	/* closed early on a source that never ends: the thread stops, the
+	 * source is closed once */
+	test_source_init(&t, NULL, -1, 100000, 0);
+	r = readahead_source(&t.base);
+	char buf[1000];
+	CHECK(source_read(r, buf, sizeof(buf)) == (ssize_t)sizeof(buf));
+	CHECK(buf[0] == 0 && buf[999] == (char)999);
+	source_close(r);
+	CHECK_INT(t.closed, 1);
+	buffer_free(&in);
+	buffer_free(&out);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fixtures = fixture_dir(argc, argv);
@@ -246,5 +385,7 @@ int main(int argc, char **argv)
 	test_concatenated();
 	test_levels();
 	test_pipeline(fixtures);
+	test_same_bytes_however_cut();
+	test_readahead();
 	CHECK_DONE();
 }
