@@ -84,7 +84,7 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 	}
 	if (!decode) {
 		/* Reading and the digest check overlap the writing. */
-		src = readahead_source(src);
+		src = readahead_source(src, d->size);
 		if ((rc = copy_through(src, dest, buf)))
 			goto out;
 		memcpy(out->digest, d->digest, DIGEST_BUF);
@@ -98,7 +98,7 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 		goto out;
 	/* Reading, the digest check and decompression on one thread; the
 	 * diffID, compression, its hash and the writing on this one. */
-	src = readahead_source(src);
+	src = readahead_source(src, d->size);
 	if ((rc = sha256_new(&diff_hash)))
 		goto out;
 	if (task->reencode) {

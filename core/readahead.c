@@ -126,8 +126,10 @@ static void readahead_close(struct byte_source *src)
 	free_readahead(r);
 }
 
-struct byte_source *readahead_source(struct byte_source *inner)
+struct byte_source *readahead_source(struct byte_source *inner, int64_t size)
 {
+	if (size >= 0 && size <= (int64_t)READAHEAD_DEPTH * READAHEAD_BUFFER)
+		return inner;
 	struct readahead *r = calloc(1, sizeof(*r));
 	if (!r)
 		return inner;

@@ -11,11 +11,13 @@
 
 #include "core/stream.h"
 
-/* Wraps inner (owned).  Holds a few buffers, READAHEAD_DEPTH x
- * READAHEAD_BUFFER bytes.  Cannot fail: without memory or a thread it
- * returns inner itself, read in the caller's thread.  Closing it early
- * stops the thread (after the read in progress) before inner is closed. */
-struct byte_source *readahead_source(struct byte_source *inner);
+/* Wraps inner (owned), which holds `size` bytes (-1: unknown).  Holds
+ * READAHEAD_DEPTH buffers of READAHEAD_BUFFER bytes.  Cannot fail: for a
+ * source that fits in those buffers anyway (not worth a thread), or without
+ * memory or a thread, it returns inner itself, read in the caller's thread.
+ * Closing it early stops the thread (after the read in progress) before
+ * inner is closed. */
+struct byte_source *readahead_source(struct byte_source *inner, int64_t size);
 
 #define READAHEAD_DEPTH 4
 #define READAHEAD_BUFFER (256u << 10)

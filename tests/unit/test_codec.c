@@ -339,7 +339,7 @@ static void test_readahead(void)
 	size_t reads[] = {1000, READAHEAD_BUFFER, 3 * READAHEAD_BUFFER + 5};
 	for (size_t i = 0; i < 3; i++) {
 		test_source_init(&t, in.data, (long long)in.len, 4097, 0);
-		r = readahead_source(&t.base);
+		r = readahead_source(&t.base, -1);
 		CHECK(r != &t.base);
 		CHECK(drain(r, &out, reads[i]) == 0);
 		CHECK(out.len == in.len && memcmp(out.data, in.data, in.len) == 0);
@@ -351,7 +351,8 @@ static void test_readahead(void)
 	/* an error comes after the bytes before it, with its message, on the
 	 * reading thread */
 	test_source_init(&t, in.data, 3 * READAHEAD_BUFFER + 100, 65536, ERR_CORRUPT);
-	r = readahead_source(&t.base);
+	r = readahead_source(&t.base, -1);
+	CHECK(r != &t.base);
 	error_clear();
 	CHECK(drain(r, &out, 70000) == ERR_CORRUPT);
 	CHECK_INT(out.len, 3 * READAHEAD_BUFFER + 100);
@@ -361,19 +362,25 @@ static void test_readahead(void)
 	CHECK_INT(t.closed, 1);
 	/* an empty source */
 	test_source_init(&t, NULL, 0, 1, 0);
-	r = readahead_source(&t.base);
+	r = readahead_source(&t.base, -1);
 	CHECK(drain(r, &out, 10) == 0);
 	CHECK_INT(out.len, 0);
 	source_close(r);
 	/* closed early on a source that never ends: the thread stops, the
 	 * source is closed once */
 	test_source_init(&t, NULL, -1, 100000, 0);
-	r = readahead_source(&t.base);
+	r = readahead_source(&t.base, -1);
 	char buf[1000];
 	CHECK(source_read(r, buf, sizeof(buf)) == (ssize_t)sizeof(buf));
 	CHECK(buf[0] == 0 && buf[999] == (char)999);
 	source_close(r);
 	CHECK_INT(t.closed, 1);
+	/* a small source is read directly; a large one is read ahead */
+	test_source_init(&t, in.data, 1000, 1000, 0);
+	CHECK(readahead_source(&t.base, 1000) == &t.base);
+	r = readahead_source(&t.base, 10 << 20);
+	CHECK(r != &t.base);
+	source_close(r);
 	buffer_free(&in);
 	buffer_free(&out);
 }
