@@ -61,7 +61,13 @@ struct local_writer {
 	int fd;
 	char tmp[4096];
 	bool committed;
+	off_t written, flushed; /* bytes written; handed to the disk so far */
 };
+
+/* The disk gets the bytes while the layer is still being produced, not all
+ * at once in the fdatasync of the commit; that also keeps a big layer from
+ * filling the page cache with dirty pages. */
+#define WRITEBACK_STEP ((off_t)8 << 20)
 
 static int writer_write(struct byte_sink *s, const void *buf, size_t len)
 {
@@ -75,6 +81,12 @@ static int writer_write(struct byte_sink *s, const void *buf, size_t len)
 			return error_set_errno(ERR_FAILURE, errno, "write %s", w->tmp);
 		p += n;
 		len -= (size_t)n;
+		w->written += n;
+	}
+	if (w->written - w->flushed >= WRITEBACK_STEP) {
+		/* Starts the writeback, does not wait for it; a hint only. */
+		sync_file_range(w->fd, w->flushed, w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->written;
 	}
 	return 0;
 }
