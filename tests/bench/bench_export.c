@@ -695,6 +695,8 @@ static void drop_caches(const struct group *g)
 static void print_row(const struct group *g, const struct row *r, bool tool)
 {
 	const struct measure *m = &r->m;
+	if (interrupted)
+		return; /* its numbers mean nothing */
 	if (r->skipped) {
 		printf("  %s%-38s %s\n", tool ? "  " : "", r->label, "(skipped: tool not installed)");
 		return;
