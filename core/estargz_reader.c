@@ -277,15 +277,26 @@ static int read_entry(struct reader *r, const struct tar_entry *e, bool *toc_her
 
 /* ---- the TOC member ----------------------------------------------------- */
 
+/* An octal tar header field, leading spaces allowed; -1 when malformed. */
+static int64_t octal_value(const unsigned char *f, size_t n)
+{
+	int64_t v = 0;
+	size_t i = 0;
+	while (i < n && f[i] == ' ')
+		i++;
+	if (i == n || f[i] < '0' || f[i] > '7')
+		return -1;
+	for (; i < n && f[i] >= '0' && f[i] <= '7'; i++)
+		v = v * 8 + (f[i] - '0');
+	return v;
+}
+
 static bool is_toc_header(const unsigned char *h)
 {
-	unsigned sum = 0;
-	int64_t want = 0;
+	int64_t sum = 0;
 	for (int i = 0; i < 512; i++)
 		sum += (i >= 148 && i < 156) ? ' ' : h[i];
-	for (int i = 148; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
-		want = want * 8 + (h[i] - '0');
-	return want == sum && memcmp(h, ESTARGZ_TOC_NAME, sizeof(ESTARGZ_TOC_NAME)) == 0;
+	return octal_value(h + 148, 8) == sum && memcmp(h, ESTARGZ_TOC_NAME, sizeof(ESTARGZ_TOC_NAME)) == 0;
 }
 
 /* After the end of the layer's tar: everything up to the member that holds
@@ -353,12 +364,12 @@ static int read_toc_tar(struct reader *r, int64_t toc_pos, struct buffer *toc)
 /* The TOC JSON out of the TOC tar: one entry, then nothing but zeros. */
 static int toc_json(struct reader *r, const struct buffer *tar, const char **json, size_t *len)
 {
-	int64_t size = 0;
 	const unsigned char *h = (const unsigned char *)tar->data;
 	if (tar->len < 512 || !is_toc_header(h))
 		return error_set(ERR_CORRUPT, "%s: the TOC member does not hold a %s tar entry", r->what, ESTARGZ_TOC_NAME);
-	for (int i = 124; i < 136 && h[i] >= '0' && h[i] <= '7'; i++)
-		size = size * 8 + (h[i] - '0');
+	int64_t size = octal_value(h + 124, 12);
+	if (size < 0)
+		return error_set(ERR_CORRUPT, "%s: the TOC entry has a malformed size", r->what);
 	if (size > (int64_t)tar->len - 512)
 		return error_set(ERR_CORRUPT, "%s: the TOC entry says %lld bytes, the TOC member holds %zu", r->what,
 				 (long long)size, tar->len - 512);

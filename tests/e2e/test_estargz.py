@@ -151,6 +151,9 @@ def small_entries():
         (dict(name="etc/", type=tarfile.DIRTYPE, mode=0o755), b""),
         (dict(name="etc/config", mode=0o600, uid=0, gid=0, uname="root", gname="root"), b"key=value\n" * 100),
         (dict(name="etc/link", type=tarfile.SYMTYPE, linkname="config", mode=0o777), b""),
+        # GNU long name and long link headers ('L', 'K')
+        (dict(name="etc/" + "n" * 150, mode=0o644), b"long name\n"),
+        (dict(name="etc/long-link", type=tarfile.SYMTYPE, linkname="../" + "t" * 150, mode=0o777), b""),
     ]
 
 
@@ -306,10 +309,10 @@ class Base(unittest.TestCase):
         return os.path.join(self.tmp, name)
 
     def source_cache(self):
-        """Three layers, one per source encoding: edge cases (gzip), a small
-        layer (zstd), the empty layer (uncompressed)."""
+        """Three layers, one per source encoding: edge cases in PAX format
+        (gzip), a small GNU-format layer (zstd), the empty layer (plain)."""
         self.edge_tar = build_tar(edge_entries())
-        self.small_tar = build_tar(small_entries())
+        self.small_tar = build_tar(small_entries(), fmt=tarfile.GNU_FORMAT)
         layers = [
             (gzip.compress(self.edge_tar, mtime=0), OCI_GZIP, sha256(self.edge_tar), {}),
             (zstd(self.small_tar), OCI_ZSTD, sha256(self.small_tar), {}),
