@@ -6,8 +6,13 @@
 // throws on service errors -- it warns -- so the caller judges the result.
 // Service URLs and the token come from the environment, as in a workflow;
 // NODE_MODULES names the folder holding the pinned install (npm_peers.py).
+import { webcrypto } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
+// Node 18 (Debian 12) has Web Crypto only as node:crypto's webcrypto; the
+// Azure SDK inside @actions/cache expects the global that node 20 has.
+if (!globalThis.crypto) globalThis.crypto = webcrypto;
 
 const cache = await import(
   pathToFileURL(join(process.env.NODE_MODULES, '@actions', 'cache', 'lib', 'cache.js')).href);

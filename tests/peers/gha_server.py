@@ -36,10 +36,12 @@ What it enforces, as GitHub does:
 * on demand (POST /_control/throttle) every service call answers 429 with
   Retry-After for a while.
 
-Control endpoints (no auth; tests only): GET /_control/entries,
-GET /_control/log, GET /_control/stats, POST /_control/throttle
-{"seconds","retry_after","match"}, POST /_control/expire-downloads {"count"},
-POST /_control/seed {"dir","scope","api","version"}, POST /_control/reset.
+Control endpoints (no auth; tests only): GET /_control/entries (with the
+sha256 of committed bytes), GET /_control/log, GET /_control/stats,
+POST /_control/throttle {"seconds","retry_after","match"},
+POST /_control/expire-downloads {"count"}, POST /_control/corrupt {"key"},
+POST /_control/seed {"dir","scope","api","version"}, POST /_control/reset-log,
+POST /_control/reset.
 """
 import argparse
 import base64
@@ -302,6 +304,22 @@ class Service:
     def path(self, e):
         return os.path.join(self.dir, e.blob)
 
+    def read(self, e):
+        if e.api == 1:
+            with open(self.path(e), "rb") as f:
+                return f.read()
+        status, _, data = self.az.request("GET", "", e.blob)
+        if status != 200:
+            raise Fail(500, "internal", "azurite answered %d for blob %s" % (status, e.blob))
+        return data
+
+    def write(self, e, data):
+        if e.api == 1:
+            with open(self.path(e), "wb") as f:
+                f.write(data)
+        else:
+            self.az.put(e.blob, data)
+
     def seed(self, folder, scope, api, version):
         """Loads files named by their keys as committed entries, as they are."""
         n = 0
@@ -311,11 +329,7 @@ class Service:
             with self.lock:
                 e = Entry(self.next_id, api, scope, name, version)
                 self.next_id += 1
-            if api == 1:
-                with open(self.path(e), "wb") as f:
-                    f.write(data)
-            else:
-                self.az.put(e.blob, data)
+            self.write(e, data)
             e.size, e.committed = len(data), True
             with self.lock:
                 self.entries[e.id] = e
@@ -364,9 +378,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def record(self, size):
         svc = self.server.svc
-        h = {k: v for k, v in self.headers.items()
+        h = {k.lower(): v for k, v in self.headers.items()
              if k.lower() in ("content-range", "content-type", "accept", "user-agent", "range",
-                              "transfer-encoding")}
+                              "transfer-encoding", "x-ms-version")}
         h["has-authorization"] = "Authorization" in self.headers
         with svc.lock:
             svc.log.append({"t": time.time(), "method": self.command, "path": self.path, "headers": h,
@@ -577,10 +591,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out = [e.public() for e in svc.entries.values()]
             for e in out:
                 full = svc.entries[e["id"]]
-                if full.committed and full.api == 1:
-                    with open(svc.path(full), "rb") as f:
-                        e["sha256"] = hashlib.sha256(f.read()).hexdigest()
+                if full.committed:
+                    e["sha256"] = hashlib.sha256(svc.read(full)).hexdigest()
             return self.answer(200, out)
+        if what == "corrupt":
+            with svc.lock:
+                hits = [e for e in svc.entries.values() if e.key == req["key"] and e.committed]
+            for e in hits:
+                data = bytearray(svc.read(e))
+                data[len(data) // 2] ^= 0xFF
+                svc.write(e, bytes(data))
+            return self.answer(200, {"corrupted": len(hits)})
         if what == "log":
             with svc.lock:
                 return self.answer(200, list(svc.log))
@@ -601,6 +622,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if what == "seed":
             n = svc.seed(req["dir"], req["scope"], int(req.get("api", 1)), req["version"])
             return self.answer(200, {"seeded": n})
+        if what == "reset-log":
+            with svc.lock:
+                svc.log = []
+            return self.answer(200, {"ok": True})
         if what == "reset":
             svc.reset()
             return self.answer(200, {"ok": True})
