@@ -16,6 +16,7 @@ struct entry_pacer {
 	double *times; /* creations within the window, oldest first (a ring) */
 	int head, count, in_flight;
 	double total_wait;
+	double last_note;
 	struct progress *progress;
 };
 
@@ -42,6 +43,7 @@ int entry_pacer_new(struct entry_pacer **out, int limit, double window, struct p
 	p->limit = limit;
 	p->window = window;
 	p->progress = prog;
+	p->last_note = -1e9;
 	*out = p;
 	return 0;
 }
@@ -77,8 +79,11 @@ void entry_pacer_acquire(struct entry_pacer *p, double *waited)
 		/* Full: wait for the oldest creation to leave the window, or for
 		 * a request in flight to give its slot back. */
 		double until = p->count ? p->times[p->head] + p->window : t + 1;
-		if (!noted && until - t > 0.1) {
+		/* Say so when the window is what holds us (not answers still to
+		 * come), at most once a second for all threads. */
+		if (!noted && p->count && until - t > 0.1 && t - p->last_note >= 1) {
 			noted = true;
+			p->last_note = t;
 			progress_note(p->progress,
 				      "gha: pacing new cache entries (at most %d per %gs): waiting %.1fs", p->limit,
 				      p->window, until - t);
