@@ -5,6 +5,7 @@ test_gha_client.py has shown that GitHub's own client agrees with the
 server.  Caches are judged by re-reading the stored entries and the local
 caches imported from them (cachelib.py), not by what cachectl prints.
 """
+import base64
 import hashlib
 import json
 import os
@@ -204,8 +205,55 @@ class RoundTrip(Base):
                             if r["path"].endswith("/caches/%d" % e["id"]))
             self.assertEqual(len(ranges), 5)
             self.assertIn("bytes 1048576-1068683/*", ranges)
+        else:
+            # Put Block x5 + Put Block List, as azurite committed them: 20-byte
+            # ids, one upload UUID, big-endian block numbers 0..4
+            blocks = self.server.control("blocklist", {"key": "buildkit-blob-1-" + big})
+            self.assertEqual(blocks["status"], 200)
+            raw = [base64.b64decode(b) for b in blocks["blocks"]]
+            self.assertEqual([len(r) for r in raw], [20] * 5)
+            self.assertEqual({r[:16] for r in raw}, {raw[0][:16]})
+            self.assertEqual([int.from_bytes(r[16:], "big") for r in raw], [0, 1, 2, 3, 4])
         back = self.import_to(self.dir("back"))
         self.assertEqual(back.problems(), [])
+
+
+    def test_v1_requests_are_shaped_as_buildkits(self):
+        """The requests BuildKit v0.23.2 made for gha-max (its meta/requests.jsonl),
+        blob by blob: lookup, reserve (174-byte body), one PATCH, commit."""
+        if self.api != 1:
+            self.skipTest("the fixture's request log is API v1")
+        src = cl.load(fixture("local-gzip-max"))
+        self.export(fixture("local-gzip-max"))
+        log = self.server.log()
+        for digest, d in src.layers.items():
+            key = "buildkit-blob-1-" + digest
+            lookup = "/_apis/artifactcache/cache?keys=buildkit-blob-1-sha256%%3A%s&version=%s" % (digest[7:],
+                                                                                               ghalib.VERSION)
+            self.assertEqual([r["status"] for r in log if r["path"] == lookup], [204])
+            cid = self.server.committed(1)[key]["id"]
+            patch = [r for r in log if r["method"] == "PATCH" and r["path"].endswith("/caches/%d" % cid)]
+            self.assertEqual([(r["headers"]["content-range"], r["body_size"]) for r in patch],
+                             [("bytes 0-%d/*" % (d["size"] - 1), d["size"])])
+            commit = [r for r in log if r["method"] == "POST" and r["path"].endswith("/caches/%d" % cid)]
+            self.assertEqual([r["body_size"] for r in commit], [len('{"size":%d}' % d["size"])])
+        reserves = [r for r in log if r["method"] == "POST" and r["path"] == "/_apis/artifactcache/caches"]
+        self.assertEqual(sorted(r["body_size"] for r in reserves), [117] + [174] * 9)
+        for r in log:
+            self.assertEqual(r["headers"].get("accept"), "application/json;api-version=6.0-preview.1")
+            self.assertTrue(r["headers"]["has-authorization"])
+        self.assertIn("/_apis/artifactcache/cache?keys=%s%%23&version=%s" % (INDEX_KEY, ghalib.VERSION),
+                      [r["path"] for r in log])
+
+    def test_compression_options_are_honoured(self):
+        """A cachectl extension: BuildKit's gha exporter ignores them."""
+        self.export(fixture("local-gzip-max"), ",compression=zstd,force-compression=true")
+        back = self.import_to(self.dir("zstd"))
+        self.assertEqual(back.problems(), [])
+        self.assertEqual({d["mediaType"] for d in back.layers.values()}, {"application/vnd.oci.image.layer.v1.tar+zstd"})
+        self.assertEqual(back.meaning(), cl.load(fixture("local-gzip-max")).meaning())
+        for digest in back.layers:
+            self.assertIn("buildkit-blob-1-" + digest, self.server.committed(self.api))
 
 
 class Index(Base):

@@ -40,6 +40,7 @@ Control endpoints (no auth; tests only): GET /_control/entries (with the
 sha256 of committed bytes), GET /_control/log, GET /_control/stats,
 POST /_control/throttle {"seconds","retry_after","match"},
 POST /_control/expire-downloads {"count"}, POST /_control/corrupt {"key"},
+POST /_control/blocklist {"key"} (a v2 blob's committed block ids),
 POST /_control/seed {"dir","scope","api","version"}, POST /_control/reset-log,
 POST /_control/reset.
 """
@@ -594,6 +595,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if full.committed:
                     e["sha256"] = hashlib.sha256(svc.read(full)).hexdigest()
             return self.answer(200, out)
+        if what == "blocklist":
+            # the committed blocks of a v2 entry's blob, as azurite lists them
+            with svc.lock:
+                hits = [e for e in svc.entries.values() if e.key == req["key"] and e.api == 2]
+            if not hits:
+                raise Fail(404, "not_found", "no v2 entry %s" % req["key"])
+            status, _, body = svc.az.request("GET", "?comp=blocklist&blocklisttype=committed", hits[0].blob)
+            ids = re.findall(r"<Name>([^<]*)</Name>", body.decode())
+            return self.answer(200, {"status": status, "blocks": ids})
         if what == "corrupt":
             with svc.lock:
                 hits = [e for e in svc.entries.values() if e.key == req["key"] and e.committed]
