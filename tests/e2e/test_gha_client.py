@@ -2,9 +2,10 @@
 
 The server (tests/peers/gha_server.py) is trusted as a stand-in for GitHub's
 service only once the official client saves and restores a directory
-through it, over API v1 and over API v2 (with azurite as the blob store),
-and sees the semantics it relies on: immutable keys, restore-key prefixes,
-versions, scopes.  CTest runs this before the cachectl gha tests
+through it, over API v1 and over API v2 (with azurite as the blob store;
+once more with SAS URLs on an Azure host name, so that the client uses the
+Azure SDK's segmented ranged downloads as on GitHub), and sees the semantics
+it relies on: immutable keys, restore-key prefixes, versions, scopes.  CTest runs this before the cachectl gha tests
 (FIXTURES_SETUP gha_server / FIXTURES_REQUIRED).
 """
 import hashlib
@@ -18,22 +19,26 @@ import unittest
 import ghalib
 
 CLIENT = os.path.join(ghalib.PEERS, "actions_cache_client.mjs")
+DNS = os.path.join(ghalib.PEERS, "blob_dns.cjs")
+AZURE_HOST = "devstoreaccount1.blob.core.windows.net"
 MODULES = None
-V1 = V2 = None
+SERVERS = {}
 
 
 def setUpModule():
-    global MODULES, V1, V2
+    global MODULES
     MODULES = ghalib.node_modules()
     if MODULES:
-        V1 = ghalib.Server()
-        V2 = ghalib.Server(azurite_modules=MODULES)
+        SERVERS["v1"] = ghalib.Server()
+        SERVERS["v2"] = ghalib.Server(azurite_modules=MODULES)
+        # SAS URLs on an Azure host name (resolved to azurite by blob_dns.cjs):
+        # the client then takes the Azure SDK's path, as on GitHub
+        SERVERS["v2-azure-host"] = ghalib.Server(azurite_modules=MODULES, blob_host=AZURE_HOST)
 
 
 def tearDownModule():
-    for s in (V1, V2):
-        if s:
-            s.stop()
+    for s in SERVERS.values():
+        s.stop()
 
 
 def tree(root):
@@ -55,11 +60,12 @@ def tree(root):
 
 class OfficialClient(unittest.TestCase):
     api = None
+    azure_host = False
 
     def setUp(self):
         if not MODULES:
             self.skipTest("node and npm are not installed")
-        self.server = V1 if self.api == 1 else V2
+        self.server = SERVERS["v1" if self.api == 1 else "v2-azure-host" if self.azure_host else "v2"]
         self.server.reset()
         self.tmp = tempfile.mkdtemp(prefix="cachectl-ghaclient-")
         self.ws = os.path.join(self.tmp, "workspace")
@@ -84,7 +90,8 @@ class OfficialClient(unittest.TestCase):
         else:
             env["ACTIONS_CACHE_SERVICE_V2"] = "true"
             env["ACTIONS_RESULTS_URL"] = self.server.url + "/"
-        p = subprocess.run(["node", CLIENT, *args], cwd=self.ws, env=env, capture_output=True, text=True,
+        node = ["node", "-r", DNS] if self.azure_host else ["node"]
+        p = subprocess.run(node + [CLIENT, *args], cwd=self.ws, env=env, capture_output=True, text=True,
                            timeout=180, stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 0, p.stderr[-3000:])
         return json.loads(p.stdout.strip().splitlines()[-1])["result"], p.stdout + p.stderr
@@ -106,6 +113,9 @@ class OfficialClient(unittest.TestCase):
         hit, out = self.client(main, "restore", "deps-linux-abc", "", "data")
         self.assertEqual(hit, "deps-linux-abc", out[-3000:])
         self.assertEqual(tree(os.path.join(self.ws, "data")), before)
+        if self.api == 2:
+            # plain GET of the SAS URL, or the SDK's segmented, ranged GETs for an Azure host
+            self.assertEqual("Downloading segment at offset 0" in out, self.azure_host)
 
         # A restore key is a prefix: the newest entry that starts with it.
         shutil.rmtree(os.path.join(self.ws, "data"))
@@ -123,6 +133,8 @@ class OfficialClient(unittest.TestCase):
         self.assertIsNone(miss, out[-3000:])
 
     def test_scopes_of_the_token(self):
+        if self.azure_host:
+            self.skipTest("scopes do not depend on the blob host")
         main = ghalib.MAIN_TOKEN
         pr = ghalib.token([(ghalib.MAIN, 1), ("refs/pull/7/merge", 3)])
         saved, out = self.client(main, "save", "k-main", "data")
@@ -146,6 +158,11 @@ class ApiV1(OfficialClient):
 
 class ApiV2(OfficialClient):
     api = 2
+
+
+class ApiV2AzureSdk(OfficialClient):
+    api = 2
+    azure_host = True
 
 
 del OfficialClient
