@@ -101,7 +101,7 @@ static int reserve(struct gha_service *s, const char *key, long long *id, bool *
 	http_response_free(&resp);
 	buffer_free(&url);
 	buffer_free(&body);
-	return rc ? error_wrap(rc, "%s", key) : 0;
+	return rc;
 }
 
 struct chunked_upload {
