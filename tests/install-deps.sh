@@ -8,6 +8,9 @@ build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev li
        libcurl4-openssl-dev libcjson-dev"
 test="python3 zstd skopeo umoci
       golang-go golang-github-containerd-stargz-snapshotter-dev"
+# node and npm run the gha tests' pinned npm peers; a node that brings its
+# own npm (and conflicts with Debian's) is kept as it is.
+command -v npm >/dev/null 2>&1 || test="$test nodejs npm"
 pkgs=$build
 [ "$what" = test ] && pkgs="$build $test"
 export DEBIAN_FRONTEND=noninteractive
