@@ -217,13 +217,34 @@ int auth_challenge_parse(struct auth_challenge *out, const char *value)
 
 /* ---- scopes ------------------------------------------------------------- */
 
+/* Whether `have` ("repository:x:pull,push") grants every action `want` asks on the same resource. */
+static bool scope_covers(const char *have, const char *want)
+{
+	const char *hc = strrchr(have, ':'), *wc = strrchr(want, ':');
+	if (!hc || !wc || hc - have != wc - want || strncmp(have, want, (size_t)(hc - have)) != 0)
+		return false;
+	for (const char *a = wc + 1; *a;) {
+		size_t n = strcspn(a, ",");
+		bool found = false;
+		for (const char *h = hc + 1; *h && !found;) {
+			size_t m = strcspn(h, ",");
+			found = m == n && strncmp(a, h, n) == 0;
+			h += m + (h[m] == ',');
+		}
+		if (!found)
+			return false;
+		a += n + (a[n] == ',');
+	}
+	return true;
+}
+
 static int add_scope_locked(struct registry_auth *a, const char *scope, bool *added)
 {
 	*added = false;
 	if (!*scope)
 		return 0;
 	for (size_t i = 0; i < a->n_scopes; i++)
-		if (strcmp(a->scopes[i], scope) == 0)
+		if (strcmp(a->scopes[i], scope) == 0 || scope_covers(a->scopes[i], scope))
 			return 0;
 	char **s = realloc(a->scopes, (a->n_scopes + 1) * sizeof(*s));
 	if (!s)
