@@ -94,6 +94,16 @@ const char *registry_ref_digest(const struct transport *t)
 
 /* ---- requests ----------------------------------------------------------- */
 
+static char *url_join(const char *a, const char *b, const char *c)
+{
+	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s%s%s", a, b, c);
+	return s;
+}
+
+
 /* What the registry said went wrong: its error JSON ({"errors":[{"code",
  * "message","detail"}]}) when there is one, else the status and the start
  * of the body. */
@@ -147,6 +157,42 @@ static int fail_answer(int code, const char *method, const char *url, const stru
 	return error_set(code, "%s %s: %s", method, u, why);
 }
 
+static int set_scheme(struct registry_transport *r, const char *scheme)
+{
+	struct buffer b = BUFFER_INIT;
+	free(r->origin);
+	free(r->api);
+	r->api = NULL;
+	if (buffer_appendf(&b, "%s://%s", scheme, reference_api_host(&r->ref)) || !(r->origin = buffer_detach(&b, NULL)) ||
+	    !(r->api = url_join(r->origin, "/v2/", r->ref.path)))
+		return error_set(ERR_FAILURE, "out of memory");
+	return 0;
+}
+
+/* registry.insecure=true: HTTPS without verification when the registry
+ * speaks TLS, else plain HTTP -- BuildKit's order for insecure hosts. */
+static int probe_scheme(struct registry_transport *r)
+{
+	struct http_response resp;
+	char *url = url_join(r->origin, "/v2/", "");
+	if (!url)
+		return error_set(ERR_FAILURE, "out of memory");
+	struct http_request req = {.method = "GET", .url = url, .no_retry = true};
+	int rc = http_do(r->http, &req, &resp);
+	free(url);
+	if (!rc) {
+		http_response_free(&resp);
+		return 0;
+	}
+	progress_note(r->base.progress, "registry %s: no TLS answer (%s); using plain HTTP (registry.insecure=true)",
+		      r->ref.domain, error_message());
+	error_clear();
+	return set_scheme(r, "http");
+}
+
+/* Makes the HTTP client on first use (when the progress display is
+ * known) and settles the scheme; every operation calls it before it
+ * builds a URL. */
 static int connect_once(struct registry_transport *r)
 {
 	int rc = 0;
@@ -156,8 +202,9 @@ static int connect_once(struct registry_transport *r)
 		snprintf(what, sizeof(what), "registry %s", r->ref.domain);
 		struct http_client_options ho = {.insecure = r->insecure, .progress = r->base.progress, .what = what};
 		if (!(rc = http_client_new(&r->http, &ho)) &&
-		    !(rc = registry_auth_new(&r->auth, r->http, r->ref.domain, r->insecure)))
-			rc = registry_auth_add_scope(r->auth, r->scope);
+		    !(rc = registry_auth_new(&r->auth, r->http, r->ref.domain, r->insecure)) &&
+		    !(rc = registry_auth_add_scope(r->auth, r->scope)) && r->insecure)
+			rc = probe_scheme(r);
 		if (rc) {
 			registry_auth_free(r->auth);
 			http_client_free(r->http);
@@ -315,15 +362,6 @@ static int reg_open(struct registry_transport *r, const struct http_request *in,
 	return 0;
 }
 
-static char *url_join(const char *a, const char *b, const char *c)
-{
-	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s%s%s", a, b, c);
-	return s;
-}
-
 /* The absolute URL a Location header means, relative to the URL that
  * answered (absolute, scheme-relative, absolute-path or relative). */
 static char *resolve_location(const char *base, const char *loc)
@@ -379,6 +417,9 @@ static int registry_blob_stat(struct transport *t, const char *digest, int64_t *
 {
 	struct registry_transport *r = (struct registry_transport *)t;
 	struct http_response resp;
+	int crc = connect_once(r);
+	if (crc)
+		return crc;
 	char *url = url_join(r->api, "/blobs/", digest);
 	if (!url)
 		return error_set(ERR_FAILURE, "out of memory");
@@ -405,6 +446,9 @@ static int registry_blob_open(struct transport *t, const struct descriptor *d, s
 {
 	struct registry_transport *r = (struct registry_transport *)t;
 	struct http_response resp;
+	int crc = connect_once(r);
+	if (crc)
+		return crc;
 	char *url = url_join(r->api, "/blobs/", d->digest);
 	if (!url)
 		return error_set(ERR_FAILURE, "out of memory");
@@ -530,6 +574,9 @@ static char *pending_take(struct registry_transport *r, const char *digest)
 static int start_upload(struct registry_transport *r, char **location, int64_t *min_chunk)
 {
 	struct http_response resp;
+	int crc = connect_once(r);
+	if (crc)
+		return crc;
 	char *url = url_join(r->api, "/blobs/uploads/", "");
 	if (!url)
 		return error_set(ERR_FAILURE, "out of memory");
@@ -823,13 +870,15 @@ static int try_mount(struct registry_transport *r, const char *digest, const cha
 {
 	struct http_response resp;
 	struct buffer scope = BUFFER_INIT, url = BUFFER_INIT;
-	int rc;
+	int rc = connect_once(r);
+	if (rc)
+		return rc;
 	if (buffer_appendf(&scope, "repository:%s:pull", from) || buffer_appendf(&url, "%s/blobs/uploads/?mount=", r->api) ||
 	    http_escape(&url, digest, false) || buffer_append_str(&url, "&from=") || http_escape(&url, from, true)) {
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;
 	}
-	if ((rc = connect_once(r)) || (rc = registry_auth_add_scope(r->auth, scope.data)))
+	if ((rc = registry_auth_add_scope(r->auth, scope.data)))
 		goto out;
 	struct http_request req = {.method = "POST", .url = url.data};
 	if ((rc = reg_call(r, &req, &resp)))
@@ -858,7 +907,8 @@ static int registry_blob_link(struct transport *t, const struct descriptor *d, s
 	struct registry_transport *r = (struct registry_transport *)t;
 	if (transport_is_registry(from)) {
 		struct registry_transport *f = (struct registry_transport *)from;
-		if (strcmp(f->origin, r->origin) != 0 || strcmp(f->ref.path, r->ref.path) == 0)
+		if (strcmp(f->ref.domain, r->ref.domain) != 0 || f->insecure != r->insecure ||
+		    strcmp(f->ref.path, r->ref.path) == 0)
 			return ERR_NOT_FOUND;
 		int rc = try_mount(r, d->digest, f->ref.path);
 		if (rc && rc != ERR_NOT_FOUND)
@@ -913,6 +963,8 @@ int registry_get_manifest(struct transport *t, const char *which, size_t max, st
 	if (!which)
 		which = *r->ref.digest ? r->ref.digest : r->ref.tag;
 	descriptor_init(desc);
+	if ((rc = connect_once(r)))
+		return rc;
 	if (!(url = url_join(r->api, "/manifests/", which)))
 		return error_set(ERR_FAILURE, "out of memory");
 	/* Resolve with HEAD, as BuildKit does (Docker Hub counts GETs). */
@@ -1013,6 +1065,9 @@ int registry_put_manifest(struct transport *t, const char *tag, const struct des
 	snprintf(content_type, sizeof(content_type), "Content-Type: %s", desc->media_type);
 	const char *head_headers[] = {accept, NULL};
 	const char *put_headers[] = {content_type, NULL};
+	int crc = connect_once(r);
+	if (crc)
+		return crc;
 	char *url = url_join(r->api, "/manifests/", tag ? tag : desc->digest);
 	if (!url)
 		return error_set(ERR_FAILURE, "out of memory");
@@ -1206,15 +1261,12 @@ static int open_ref(struct registry_transport **out, const char *ref, bool insec
 	if (rc)
 		goto fail;
 	reference_format(r->ref_text, sizeof(r->ref_text), &r->ref);
-	/* Loopback registries speak plain HTTP, as Docker assumes;
-	 * registry.insecure=true allows it (and unverified TLS) elsewhere. */
-	bool plain = insecure || reference_domain_is_loopback(r->ref.domain);
-	struct buffer b = BUFFER_INIT;
-	if (buffer_appendf(&b, "%s://%s", plain ? "http" : "https", reference_api_host(&r->ref)) ||
-	    !(r->origin = buffer_detach(&b, NULL)) || !(r->api = url_join(r->origin, "/v2/", r->ref.path))) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+	/* Loopback registries speak plain HTTP, as Docker assumes; others
+	 * HTTPS, verified unless registry.insecure=true (which also allows
+	 * plain HTTP: see probe_scheme). */
+	bool plain = !insecure && reference_domain_is_loopback(r->ref.domain);
+	if ((rc = set_scheme(r, plain ? "http" : "https")))
 		goto fail;
-	}
 	snprintf(r->scope, sizeof(r->scope), "repository:%s:%s", r->ref.path,
 		 dir == TRANSPORT_SOURCE ? "pull" : "pull,push");
 	*out = r;

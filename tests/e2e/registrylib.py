@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -53,12 +54,42 @@ def bcrypt(password):
     return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))
 
 
+UNVERIFIED = ssl._create_unverified_context()
+
+
+def self_signed(directory):
+    """A certificate and key for 127.0.0.1 and localhost."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(directory, "tls.crt"), os.path.join(directory, "tls.key")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 def wait_http(url, proc, what):
     for _ in range(200):
         if proc.poll() is not None:
             raise AssertionError("%s exited at start (status %s)" % (what, proc.returncode))
         try:
-            urllib.request.urlopen(url, timeout=1)
+            urllib.request.urlopen(url, timeout=1, context=UNVERIFIED)
             return
         except urllib.error.HTTPError:
             return  # it answers (401 for the auth configurations)
@@ -108,19 +139,22 @@ class TokenServer:
 class Registry:
     """kind: "none", "htpasswd" (users = {name: password}) or "token" (token = TokenServer)."""
 
-    def __init__(self, tmp, kind="none", users=None, token=None, relative_urls=False):
+    def __init__(self, tmp, kind="none", users=None, token=None, relative_urls=False, tls=False):
         exe = shutil.which("docker-registry")
         if not exe:
             raise Missing("docker-registry is not installed (apt-get install docker-registry)")
         self.kind, self.users, self.token = kind, users or {}, token
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
-        self.base = "http://" + self.host
+        self.base = ("https://" if tls else "http://") + self.host
         self.dir = tempfile.mkdtemp(dir=tmp, prefix="registry-")
         cfg = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true",
                "storage:", "  filesystem:", "    rootdirectory: %s/data" % self.dir,
                "  delete:", "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false",
                "http:", "  addr: %s" % self.host, "  relativeurls: %s" % ("true" if relative_urls else "false")]
+        if tls:
+            cert, key = self_signed(self.dir)
+            cfg += ["  tls:", "    certificate: " + cert, "    key: " + key]
         if kind == "htpasswd":
             path = os.path.join(self.dir, "htpasswd")
             with open(path, "w") as f:
@@ -165,7 +199,8 @@ class Registry:
         h = dict(headers or {})
         h.update(self._auth_header(repo, push))
         url = path if path.startswith("http") else self.base + path
-        return urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=h), timeout=30)
+        return urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=h), timeout=30,
+                                      context=UNVERIFIED)
 
     def push_blob(self, repo, data):
         dgst = sha256(data)

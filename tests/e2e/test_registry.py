@@ -255,6 +255,31 @@ class NoAuth(RegistryCase):
         self.assertIn("127.0.0.1:%d" % port, p.stderr)
 
 
+class Tls(RegistryCase):
+    @classmethod
+    def start(cls):
+        cls.reg = cls.peer(rl.Registry(cls.tmp, tls=True))
+
+    def test_insecure_speaks_unverified_tls_and_plain_http(self):
+        # registry.insecure=true: HTTPS without verification when the
+        # registry has TLS (this one, self-signed) ...
+        ref = self.reg.host + "/tls/app:t"
+        p = self.export(fixture("local-gzip-max"), ref, "registry.insecure=true")
+        self.assertNotIn("plain HTTP", p.stderr)
+        self.assertEqual(self.reg.manifest("tls/app", "t")[0], cl.load(fixture("local-gzip-max")).root_bytes)
+        back = self.import_(ref + ",registry.insecure=true")
+        self.assertEqual(back.problems(), [])
+        # ... and plain HTTP when it has none.
+        plain = self.peer(rl.Registry(self.tmp))
+        p = self.export(fixture("local-gzip-max"), plain.host + "/tls/app:t", "registry.insecure=true")
+        self.assertIn("using plain HTTP", p.stderr)
+        self.assertIsNotNone(plain.manifest("tls/app", "t"))
+        # Without it a loopback registry is spoken to in plain HTTP, which a
+        # TLS server refuses.
+        self.expect_fail(["import", "--progress", "quiet", "--import-cache", "type=registry,ref=" + ref,
+                          "--dest", self.dir("x")], 1, "HTTP 400")
+
+
 class Faults(RegistryCase):
     def test_transient_faults_are_retried(self):
         busy = {"errors": [{"code": "UNAVAILABLE", "message": "try later"}]}
