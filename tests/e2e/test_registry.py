@@ -201,11 +201,12 @@ class NoAuth(RegistryCase):
         self.assertEqual(cl.load(dump).problems(), [])
 
     def test_damaged_blob_in_the_registry_is_refused(self):
-        ref = self.reg.host + "/damaged/app:t"
+        reg = self.peer(rl.Registry(self.tmp))  # its storage gets damaged: a registry of its own
+        ref = reg.host + "/damaged/app:t"
         self.export(fixture("local-gzip-max"), ref)
         victim = "sha256:b568936b9c8fda0eff69a20a6cf838a35640ebbbe3309ac60f170767c2f4011e"
         hexd = victim.split(":")[1]
-        path = os.path.join(self.reg.dir, "data", "docker", "registry", "v2", "blobs", "sha256", hexd[:2], hexd, "data")
+        path = os.path.join(reg.dir, "data", "docker", "registry", "v2", "blobs", "sha256", hexd[:2], hexd, "data")
         data = bytearray(open(path, "rb").read())
         data[len(data) // 2] ^= 0xFF
         with open(path, "wb") as f:
