@@ -7,7 +7,7 @@
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int base64_encode(struct buffer *out, const void *data, size_t len)
+int base64_std_encode(struct buffer *out, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	if (buffer_reserve(out, (len + 2) / 3 * 4))
@@ -41,7 +41,7 @@ static int value_of(char c)
 	return -1;
 }
 
-int base64_decode(struct buffer *out, const char *text, size_t len)
+int base64_std_decode(struct buffer *out, const char *text, size_t len)
 {
 	int quad[4], n = 0;
 	bool ended = false;

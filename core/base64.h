@@ -9,11 +9,11 @@
 #include "core/buffer.h"
 
 /* Appends the encoding of data to out (no line breaks). */
-int base64_encode(struct buffer *out, const void *data, size_t len);
+int base64_std_encode(struct buffer *out, const void *data, size_t len);
 
 /* Appends the decoded bytes to out.  Padding is required and nothing but
  * the alphabet is accepted, except CR and LF which are skipped (Go's rule);
  * ERR_FAILURE (no message naming the text, which may be a secret) otherwise. */
-int base64_decode(struct buffer *out, const char *text, size_t len);
+int base64_std_decode(struct buffer *out, const char *text, size_t len);
 
 #endif

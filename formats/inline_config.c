@@ -122,7 +122,7 @@ int inline_cache_from_image(struct cache **out, const struct descriptor *layers,
 			       what, n_diff, n_layers);
 		goto out;
 	}
-	if (base64_decode(&records, value->valuestring, strlen(value->valuestring))) {
+	if (base64_std_decode(&records, value->valuestring, strlen(value->valuestring))) {
 		rc = error_wrap(ERR_FAILURE, "%s: %s", what, INLINE_CACHE_KEY);
 		goto out;
 	}
@@ -336,7 +336,7 @@ int inline_config_patch(struct buffer *out, const char *config, size_t len, cons
 	if (rc)
 		return rc;
 	buffer_reset(out);
-	if (buffer_append_str(&value, "\"") || base64_encode(&value, records, records_len) ||
+	if (buffer_append_str(&value, "\"") || base64_std_encode(&value, records, records_len) ||
 	    buffer_append_str(&value, "\"")) {
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;

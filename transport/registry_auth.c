@@ -398,7 +398,7 @@ static int fetch_get(struct registry_auth *a, struct http_response *resp)
 		goto oom;
 	if (a->creds.username && !a->creds.identity_token) {
 		if (buffer_appendf(&pair, "%s:%s", a->creds.username, a->creds.secret) ||
-		    buffer_append_str(&basic, "Authorization: Basic ") || base64_encode(&basic, pair.data, pair.len) ||
+		    buffer_append_str(&basic, "Authorization: Basic ") || base64_std_encode(&basic, pair.data, pair.len) ||
 		    buffer_append(&basic, "", 0))
 			goto oom;
 		headers[0] = basic.data;
@@ -486,7 +486,7 @@ int registry_auth_header(struct registry_auth *a, char **line, unsigned *generat
 			rc = error_set(ERR_FAILURE, "out of memory");
 	} else if (a->scheme == SCHEME_BASIC) {
 		if (buffer_appendf(&pair, "%s:%s", a->creds.username, a->creds.secret) ||
-		    buffer_append_str(&b, "Authorization: Basic ") || base64_encode(&b, pair.data, pair.len) ||
+		    buffer_append_str(&b, "Authorization: Basic ") || base64_std_encode(&b, pair.data, pair.len) ||
 		    buffer_append(&b, "", 0))
 			rc = error_set(ERR_FAILURE, "out of memory");
 	}

@@ -99,7 +99,7 @@ static int from_auths_entry(struct registry_credentials *out, const cJSON *e, co
 		rc = set_pair(out, "<token>", identity->valuestring, true);
 	} else if (cJSON_IsString(auth) && *auth->valuestring) {
 		const char *colon;
-		if (base64_decode(&plain, auth->valuestring, strlen(auth->valuestring)) || !plain.data ||
+		if (base64_std_decode(&plain, auth->valuestring, strlen(auth->valuestring)) || !plain.data ||
 		    strlen(plain.data) != plain.len || !(colon = strchr(plain.data, ':'))) {
 			rc = error_set(ERR_FAILURE, "%s: the \"auth\" value is not base64 of user:password", where);
 		} else {

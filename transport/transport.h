@@ -94,5 +94,6 @@ int transport_init(struct transport *t, const struct transport_ops *ops, const s
 extern const struct transport_handler local_transport_handler;
 extern const struct transport_handler registry_transport_handler;
 extern const struct transport_handler inline_transport_handler;
+extern const struct transport_handler gha_transport_handler;
 
 #endif

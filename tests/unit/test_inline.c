@@ -206,7 +206,7 @@ static void test_reading_refuses_what_does_not_fit(void)
 	struct buffer json = BUFFER_INIT, b64 = BUFFER_INIT;
 	const char *rec = "[{\"layers\":[{\"layer\":5,\"createdAt\":\"2025-01-01T00:00:00Z\"}],\"digest\":\"sha256:"
 			  "3333333333333333333333333333333333333333333333333333333333333333\"}]";
-	base64_encode(&b64, rec, strlen(rec));
+	base64_std_encode(&b64, rec, strlen(rec));
 	buffer_appendf(&json, "{\"moby.buildkit.cache.v0\":\"%.*s\",\"rootfs\":{\"diff_ids\":[\"sha256:"
 			      "2222222222222222222222222222222222222222222222222222222222222222\"]}}",
 		       (int)b64.len, b64.data);
