@@ -305,6 +305,28 @@ out:
 	return rc;
 }
 
+int inline_records_left_out(struct buffer *out, const struct cache *c, const struct inline_image_layer *layers,
+			    size_t n_layers)
+{
+	const struct cache_config *cfg = c->config;
+	buffer_reset(out);
+	for (size_t i = 0; i < cfg->n_records; i++) {
+		const struct cache_record *r = &cfg->records[i];
+		bool out_of_image = false;
+		for (size_t k = 0; k < r->n_results && !out_of_image; k++)
+			for (int l = r->results[k].layer; l >= 0 && (size_t)l < cfg->n_layers && !out_of_image;
+			     l = cfg->layers[l].parent) {
+				bool found = false;
+				for (size_t p = 0; p < n_layers && !found; p++)
+					found = blob_is_layer(c, cfg->layers[l].blob, &layers[p]);
+				out_of_image = !found;
+			}
+		if (out_of_image && buffer_appendf(out, "%s%s", out->len ? ", " : "", r->digest))
+			return ERR_FAILURE;
+	}
+	return buffer_append(out, "", 0);
+}
+
 /* ---- writing: the documents --------------------------------------------- */
 
 static int check_object(const char *text, size_t len, const char *what)

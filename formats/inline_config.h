@@ -43,6 +43,11 @@ int image_config_diff_ids(char ***out, size_t *n, const char *config, size_t len
 int inline_records_build(struct buffer *out, const struct cache *c, const struct inline_image_layer *layers,
 			 size_t n_layers, size_t *kept, size_t *left);
 
+/* The records (digests, ", "-separated) with a result that
+ * inline_records_build leaves out: one of its blobs is not in the image. */
+int inline_records_left_out(struct buffer *out, const struct cache *c, const struct inline_image_layer *layers,
+			    size_t n_layers);
+
 /* The config with "moby.buildkit.cache.v0" set to the base64 of records,
  * every other byte as it was: an existing value is replaced where it
  * stands, a new member goes before the first member whose key sorts after

@@ -302,6 +302,8 @@ static int inline_write_cache(struct transport *t, const struct cache *c, const 
 	if (!kept) {
 		progress_note(t->progress, "%s: no cache result has all its layers in %s (%zu left out): image left unchanged",
 			      t->display, it->where, left);
+		if (left && !inline_records_left_out(&records, c, layers, im.root.n_blobs))
+			progress_note(t->progress, "%s: records not inlined: %.600s", t->display, records.data);
 		goto out;
 	}
 	if ((rc = inline_config_patch(&config, im.config.data, im.config.len, records.data, records.len)))
@@ -315,9 +317,10 @@ static int inline_write_cache(struct transport *t, const struct cache *c, const 
 		goto out;
 	progress_note(t->progress, "%s: %zu cache results inlined into %s (config %s, manifest %s)", t->display, kept,
 		      it->target ? registry_ref_text(it->target) : it->where, config_desc.digest, manifest_desc.digest);
-	if (left)
-		progress_note(t->progress, "%s: %zu cache results not inlined: their layers are not in the image",
-			      t->display, left);
+	if (left && !inline_records_left_out(&records, c, layers, im.root.n_blobs))
+		progress_note(t->progress, "%s: %zu cache results not inlined, their layers are not in the image: "
+					   "records %.600s",
+			      t->display, left, records.data);
 out:
 	image_free(&im);
 	free(layers);

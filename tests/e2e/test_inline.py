@@ -162,6 +162,13 @@ class Inline(unittest.TestCase):
                         "--export-cache", "type=inline,ref=%s/app:partial" % self.reg.host)
         self.assertIn("3 cache results inlined", p.stderr)
         self.assertIn("3 cache results not inlined", p.stderr)
+        # The note names the records: the two builds share their cache keys,
+        # so the records of the other build's results are the image's own
+        # three, each also holding a result on the other build's layers.
+        note = [line for line in p.stderr.splitlines() if "not inlined" in line][0]
+        named = sorted(w.rstrip(",") for w in note.split("records ", 1)[1].split())
+        want = sorted(r["digest"] for r in records_of(self.blobs[CONFIG_DIGEST]) if r.get("layers"))
+        self.assertEqual(named, want)
         manifest, _, _ = self.reg.manifest("app", "partial")
         config = self.reg.blob("app", json.loads(manifest)["config"]["digest"])
         got = {r["digest"]: r["layers"] for r in records_of(config) if r.get("layers")}

@@ -122,6 +122,14 @@ static void test_fixture_round_trip(void)
 	CHECK_INT(kept, 1);
 	CHECK_INT(left, 2);
 	CHECK(strstr(records.data, "{\"layer\":1,") != NULL);
+	struct buffer names = BUFFER_INIT;
+	CHECK(inline_records_left_out(&names, c, layers, 2) == 0);
+	CHECK(names.data && strstr(names.data, "sha256:807b3e8722c68572736f54d83fd741a5b1d69ccbef218fae52b4149a56d232ce"));
+	CHECK(names.data && strstr(names.data, "sha256:83014e6b1a705b512397017e93c8f45c8b31aa869ba5e3aa7faecbecf870195c"));
+	CHECK(names.data && !strstr(names.data, "sha256:7dc70300ba80ac3b076b8ff1e0e1984f43dfaaf1affe442b6f3492e941d09922"));
+	CHECK(inline_records_left_out(&names, c, layers, 4) == 0);
+	CHECK_INT(names.len, 0);
+	buffer_free(&names);
 	/* The same layers in another order: chains with positions. */
 	struct inline_image_layer swapped[4] = {layers[1], layers[0], layers[2], layers[3]};
 	CHECK(inline_records_build(&records, c, swapped, 4, &kept, &left) == 0);
