@@ -896,3 +896,11 @@ double http_retry_after(const char *value)
 	double d = difftime(when, time(NULL));
 	return d < 0 ? 0 : d;
 }
+
+bool http_same_origin(const char *url, const char *origin)
+{
+	size_t n = strlen(origin);
+	while (n && origin[n - 1] == '/')
+		n--;
+	return strncasecmp(url, origin, n) == 0 && (url[n] == '\0' || url[n] == '/' || url[n] == '?' || url[n] == '#');
+}

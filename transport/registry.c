@@ -288,17 +288,20 @@ static int call_run(struct registry_transport *r, const struct http_request *in,
 	for (const char *const *h = in->headers; h && *h && n < 14; h++)
 		c->headers[n++] = *h;
 	c->auth_slot = n;
+	/* Credentials go to the registry only: an upload Location or a
+	 * redirect may name a storage host, which gets none (as containerd). */
+	bool ours = http_same_origin(in->url, r->origin);
 	for (unsigned attempt = 0;; attempt++) {
-		unsigned generation;
+		unsigned generation = 0;
 		free(c->line);
 		c->line = NULL;
-		if ((rc = registry_auth_header(r->auth, &c->line, &generation)))
+		if (ours && (rc = registry_auth_header(r->auth, &c->line, &generation)))
 			return rc;
 		c->headers[n] = c->line;
 		c->headers[n + 1] = NULL;
 		struct http_request req = *in;
 		req.headers = c->headers;
-		req.before_retry = refresh_auth;
+		req.before_retry = ours ? refresh_auth : NULL;
 		req.retry_ctx = c;
 		rc = stream ? http_open(r->http, &req, &c->resp, &c->inner) : http_do(r->http, &req, &c->resp);
 		if (rc && !c->resp.status) {
@@ -310,7 +313,7 @@ static int call_run(struct registry_transport *r, const struct http_request *in,
 			}
 			pthread_mutex_unlock(&r->lock);
 		}
-		if (rc || c->resp.status != 401 || attempt == 2)
+		if (rc || c->resp.status != 401 || attempt == 2 || !ours)
 			return rc;
 		if ((rc = registry_auth_challenge(r->auth, &c->resp, generation))) {
 			char u[1024], why[1200];

@@ -374,6 +374,25 @@ class Htpasswd(RegistryCase):
         self.assertEqual(open(seen).read(), self.reg.host)
         self.assertIsNotNone(self.reg.manifest("helped/app", "t"))
 
+    def test_upload_location_on_another_host_gets_no_credentials(self):
+        # The registry sends uploads to another host (as registries do to a
+        # storage host, whose URLs carry their own authorisation): followed,
+        # and that host never sees the registry's credentials.
+        vouch = "Basic " + base64.b64encode(b"alice:s3cret-w0rd").decode()
+        other = self.proxy([{"method": "PUT", "path": "/blobs/uploads/",
+                             "action": {"request_headers": {"Authorization": vouch}}}])
+        px = self.proxy([{"method": "POST", "path": "/blobs/uploads/$",
+                          "action": {"rewrite_location": "http://localhost:%d" % other.port}}])
+        self.export(fixture("local-gzip-max"), px.host + "/elsewhere/app:t", docker_config_dir=self.config(host=px.host))
+        puts = [e for e in other.log() if e["method"] == "PUT"]
+        self.assertEqual(len(puts), 10)
+        self.assertTrue(all(e["status"] == 201 and not e["auth"] for e in puts), puts)
+        self.assertTrue(all(e["auth"] for e in px.log() if e["status"] != 401))
+        self.assertEqual([e for e in px.log() if e["method"] == "PUT" and "/blobs/" in e["path"]], [])
+        dump = self.dir("dump")
+        self.reg.dump("elsewhere/app", "t", dump)
+        self.assertEqual(cl.load(dump).problems(), [])
+
     def test_redirect_to_another_host_drops_credentials(self):
         # The same cache in the authenticated registry and in a plain one;
         # the authenticated one's proxy sends the base layer's download to

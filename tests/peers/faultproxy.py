@@ -17,6 +17,11 @@ with its query), and applies to the matching requests numbered
   {"drop_request": true}  close the connection without answering
   {"delay": 0.5}          wait, then forward normally
   {"redirect": "http://localhost:PORT"}  answer 307 to that base URL + the path
+  {"rewrite_location": "http://localhost:PORT"}  forward, but point the answer's
+                          Location header at that base URL (same path and query)
+  {"request_headers": {"Authorization": "..."}}  forward with these headers set
+                          (a storage host that vouches for its own URLs)
+Actions that forward combine: {"delay": 0.2, "request_headers": {...}}.
 The log (one JSON line per request: method, path, rule index or null,
 status, whether it carried an Authorization header) lets a test assert
 what happened.
@@ -114,6 +119,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(action["delay"])
         conn = http.client.HTTPConnection(st.host, st.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        for k, v in (action.get("request_headers") or {}).items() if action else ():
+            headers = {hk: hv for hk, hv in headers.items() if hk.lower() != k.lower()}
+            headers[k] = v
         try:
             conn.request(self.command, self.path, body=body if (body or length) else None, headers=headers)
             resp = conn.getresponse()
@@ -128,8 +136,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         st.record(self.command, self.path, rule, resp.status, auth)
         self.send_response(resp.status)
+        base = action.get("rewrite_location") if action else None
         for k, v in resp.getheaders():
             if k.lower() not in HOP and k.lower() != "content-length":
+                if base and k.lower() == "location":
+                    u = urllib.parse.urlsplit(v)
+                    v = base + urllib.parse.urlunsplit(("", "", u.path, u.query, u.fragment))
                 self.send_header(k, v)
         # A HEAD answer has no body but tells the length of the GET's.
         length_out = resp.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data))

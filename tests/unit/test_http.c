@@ -253,6 +253,12 @@ static void test_helpers(void)
 	CHECK(http_retry_after("7") == 7);
 	CHECK(http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0); /* in the past */
 	CHECK(http_retry_after("soon") < 0);
+	CHECK(http_same_origin("https://ghcr.io/v2/a/blobs/uploads/x?y", "https://ghcr.io"));
+	CHECK(http_same_origin("HTTPS://GHCR.io", "https://ghcr.io/"));
+	CHECK(!http_same_origin("https://ghcr.io.evil.example/v2/", "https://ghcr.io"));
+	CHECK(!http_same_origin("https://ghcr.io:8443/v2/", "https://ghcr.io"));
+	CHECK(!http_same_origin("http://ghcr.io/v2/", "https://ghcr.io"));
+	CHECK(!http_same_origin("https://storage.example/upload?sig=1", "https://ghcr.io"));
 }
 
 int main(int argc, char **argv)
