@@ -6,7 +6,7 @@ set -eu
 what=${1:-test}
 build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev"
-test="python3 zstd skopeo umoci
+test="python3 zstd skopeo umoci docker-registry python3-cryptography
       golang-go golang-github-containerd-stargz-snapshotter-dev"
 # node and npm run the gha tests' pinned npm peers; a node that brings its
 # own npm (and conflicts with Debian's) is kept as it is.

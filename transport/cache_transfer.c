@@ -25,6 +25,11 @@ int export_settings_parse(struct export_settings *out, struct cache_options *o,
 		else
 			return error_set(ERR_USAGE, "mode=\"%s\" is not min or max", mode);
 	}
+	if (h->stores_no_blobs) {
+		/* BuildKit's inline exporter ignores mode: always min. */
+		out->stores_no_blobs = true;
+		out->mode = EXPORT_MODE_MIN;
+	}
 	const char *comp = options_get(o, "compression");
 	if (comp) {
 		if (compression_from_name(&out->codec.compression, comp))
@@ -218,6 +223,12 @@ static int plan_destination(struct export_run *run, size_t di)
 			      dest->transport->display);
 		goto out;
 	}
+	if (s->stores_no_blobs) {
+		/* Nothing to copy: write_cache finds the blobs where they are. */
+		run->caches[di] = c;
+		c = NULL;
+		goto out;
+	}
 	if ((rc = cache_referenced_blobs(c, &blobs, &n_blobs)))
 		goto out;
 	for (size_t i = 0; i < n_blobs; i++) {
@@ -355,6 +366,19 @@ static int run_job(void *ctx, size_t index)
 			if (st && st != ERR_NOT_FOUND) {
 				delivery_fail(dl, st);
 				continue;
+			}
+			size_t origin;
+			if (t->ops->blob_link && strmap_get(&run->src->origin, j->source->digest, &origin)) {
+				int lr = t->ops->blob_link(t, j->source, run->src->sources[origin]);
+				if (lr == 0) {
+					dl->done = dl->existed = true;
+					skipped++;
+					continue;
+				}
+				if (lr != ERR_NOT_FOUND) {
+					delivery_fail(dl, lr);
+					continue;
+				}
 			}
 		}
 		int cr = t->ops->blob_create(t, j->source, &w);

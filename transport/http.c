@@ -217,6 +217,30 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
 	return (size_t)got;
 }
 
+/* libcurl rewinds a body when it sends a request again by itself (a
+ * reused connection the server had closed, an authentication round):
+ * memory is re-read, a streamed body re-opened from its start. */
+static int on_seek(void *ctx, curl_off_t offset, int origin)
+{
+	struct body_state *b = ctx;
+	if (origin != SEEK_SET || offset < 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	if (!b->req->body_open) {
+		if ((size_t)offset > b->req->body_len)
+			return CURL_SEEKFUNC_FAIL;
+		b->pos = (size_t)offset;
+		return CURL_SEEKFUNC_OK;
+	}
+	if (offset != 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	struct byte_source *fresh;
+	if (b->req->body_open(b->req->body_ctx, &fresh))
+		return CURL_SEEKFUNC_FAIL;
+	source_close(b->src);
+	b->src = fresh;
+	return CURL_SEEKFUNC_OK;
+}
+
 /* ---- one attempt -------------------------------------------------------- */
 
 struct capture {
@@ -283,6 +307,8 @@ static CURL *new_easy(struct http_client *c, const struct http_request *req, str
 				 (curl_off_t)(req->body_open ? req->body_size : (int64_t)req->body_len));
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(e, CURLOPT_READDATA, body);
+		curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(e, CURLOPT_SEEKDATA, body);
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
 	} else if (strcmp(m, "GET") != 0) {
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
@@ -308,6 +334,7 @@ static bool retryable_curl(CURLcode rc)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SEND_FAIL_REWIND: /* every attempt re-opens the body */
 		return true;
 	default:
 		return false;
@@ -852,7 +879,7 @@ int http_escape(struct buffer *out, const char *s, bool keep_slash)
 				return ERR_FAILURE;
 		}
 	}
-	return buffer_reserve(out, 0);
+	return buffer_append(out, "", 0);
 }
 
 double http_retry_after(const char *value)
@@ -868,4 +895,12 @@ double http_retry_after(const char *value)
 		return -1;
 	double d = difftime(when, time(NULL));
 	return d < 0 ? 0 : d;
+}
+
+bool http_same_origin(const char *url, const char *origin)
+{
+	size_t n = strlen(origin);
+	while (n && origin[n - 1] == '/')
+		n--;
+	return strncasecmp(url, origin, n) == 0 && (url[n] == '\0' || url[n] == '/' || url[n] == '?' || url[n] == '#');
 }

@@ -105,4 +105,8 @@ int http_escape(struct buffer *out, const char *s, bool keep_slash);
  * or -1 when it does not parse. */
 double http_retry_after(const char *value);
 
+/* Whether url is on the origin "scheme://host[:port]" (scheme and host
+ * compared without case): where a backend's credentials may go. */
+bool http_same_origin(const char *url, const char *origin);
+
 #endif

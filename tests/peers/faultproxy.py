@@ -12,10 +12,19 @@ with its query), and applies to the matching requests numbered
   {"status": 503, "headers": {"Retry-After": "1"}, "body": "..."}  answer this instead
   {"reset_after": 4096}   forward, but cut the connection after that many
                           bytes of the upstream response body
+  {"reset_request_after": 4096}  read that many bytes of the request body,
+                          then cut the connection (an upload broken half-way)
   {"drop_request": true}  close the connection without answering
   {"delay": 0.5}          wait, then forward normally
+  {"redirect": "http://localhost:PORT"}  answer 307 to that base URL + the path
+  {"rewrite_location": "http://localhost:PORT"}  forward, but point the answer's
+                          Location header at that base URL (same path and query)
+  {"request_headers": {"Authorization": "..."}}  forward with these headers set
+                          (a storage host that vouches for its own URLs)
+Actions that forward combine: {"delay": 0.2, "request_headers": {...}}.
 The log (one JSON line per request: method, path, rule index or null,
-status) lets a test assert what happened.
+status, whether it carried an Authorization header) lets a test assert
+what happened.
 """
 import argparse
 import http.client
@@ -54,11 +63,12 @@ class State:
                     return i, r["action"]
         return None, None
 
-    def record(self, method, path, rule, status):
+    def record(self, method, path, rule, status, auth=False):
         if not self.log:
             return
         with self.lock:
-            self.log.write(json.dumps({"method": method, "path": path, "rule": rule, "status": status}) + "\n")
+            self.log.write(json.dumps({"method": method, "path": path, "rule": rule, "status": status,
+                                       "auth": auth}) + "\n")
             self.log.flush()
 
 
@@ -71,15 +81,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         st = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         rule, action = st.match(self.command, self.path)
+        auth = bool(self.headers.get("Authorization"))
+        if action and "reset_request_after" in action:
+            self.rfile.read(min(length, action["reset_request_after"]))
+            st.record(self.command, self.path, rule, None, auth)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        body = self.rfile.read(length) if length else b""
         if action and action.get("drop_request"):
-            st.record(self.command, self.path, rule, None)
+            st.record(self.command, self.path, rule, None, auth)
             self.close_connection = True
             self.connection.shutdown(2)
             return
         if action and "status" in action:
             data = action.get("body", "").encode()
+            # Logged before the answer goes out: a client that has its
+            # answer finds the request in the log.
+            st.record(self.command, self.path, rule, action["status"], auth)
             self.send_response(action["status"])
             for k, v in action.get("headers", {}).items():
                 self.send_header(k, v)
@@ -87,29 +107,45 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-            st.record(self.command, self.path, rule, action["status"])
+            return
+        if action and action.get("redirect"):
+            st.record(self.command, self.path, rule, 307, auth)
+            self.send_response(307)
+            self.send_header("Location", action["redirect"] + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if action and action.get("delay"):
             time.sleep(action["delay"])
         conn = http.client.HTTPConnection(st.host, st.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        for k, v in (action.get("request_headers") or {}).items() if action else ():
+            headers = {hk: hv for hk, hv in headers.items() if hk.lower() != k.lower()}
+            headers[k] = v
         try:
             conn.request(self.command, self.path, body=body if (body or length) else None, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
         except OSError as e:
             msg = ("upstream unreachable: %s" % e).encode()
+            st.record(self.command, self.path, rule, 502, auth)
             self.send_response(502)
             self.send_header("Content-Length", str(len(msg)))
             self.end_headers()
             self.wfile.write(msg)
-            st.record(self.command, self.path, rule, 502)
             return
+        st.record(self.command, self.path, rule, resp.status, auth)
         self.send_response(resp.status)
+        base = action.get("rewrite_location") if action else None
         for k, v in resp.getheaders():
             if k.lower() not in HOP and k.lower() != "content-length":
+                if base and k.lower() == "location":
+                    u = urllib.parse.urlsplit(v)
+                    v = base + urllib.parse.urlunsplit(("", "", u.path, u.query, u.fragment))
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD answer has no body but tells the length of the GET's.
+        length_out = resp.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data))
+        self.send_header("Content-Length", length_out)
         self.end_headers()
         cut = action.get("reset_after") if action else None
         if self.command != "HEAD":
@@ -120,7 +156,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
             else:
                 self.wfile.write(data)
-        st.record(self.command, self.path, rule, resp.status)
         conn.close()
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any

@@ -100,6 +100,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/flaky-put/") and seen(self.path) == 1:
             self.reply(500, b"try again")
             return
+        if self.path.startswith("/hangup-put/") and seen(self.path) == 1:
+            # Reads the request, then closes the (kept-alive) connection
+            # without a word, as servers do with idle connections.
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         self.reply(201, ("sha256:%s %d" % (hashlib.sha256(data).hexdigest(), len(data))).encode())
 
     do_POST = do_PUT

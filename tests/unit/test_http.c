@@ -205,6 +205,30 @@ static void test_upload(struct http_client *c)
 	CHECK_INT(m.opened, 2); /* sent whole again after the 500 */
 	http_response_free(&r);
 
+	/* The server hangs up on a reused connection: the body is sent again
+	 * from its start, on a new one. */
+	m.opened = 0;
+	url(u, "/ok");
+	struct http_request get = {.method = "GET", .url = u};
+	CHECK(http_do(c, &get, &r) == 0); /* leaves a connection to reuse */
+	http_response_free(&r);
+	url(u, "/hangup-put/a");
+	CHECK(http_do(c, &req, &r) == 0);
+	CHECK_INT(r.status, 201);
+	CHECK_STR(r.body.data, expect);
+	CHECK(m.opened >= 2);
+	http_response_free(&r);
+	const char small[] = "in memory";
+	struct http_request mem = {.method = "PUT", .url = u, .body = small, .body_len = sizeof(small) - 1};
+	url(u, "/ok");
+	CHECK(http_do(c, &get, &r) == 0);
+	http_response_free(&r);
+	url(u, "/hangup-put/b");
+	CHECK(http_do(c, &mem, &r) == 0);
+	CHECK_INT(r.status, 201);
+	CHECK(r.body.data && strstr(r.body.data, " 9") != NULL);
+	http_response_free(&r);
+
 	struct http_request post = {.method = "POST", .url = u};
 	url(u, "/empty");
 	CHECK(http_do(c, &post, &r) == 0);
@@ -229,6 +253,12 @@ static void test_helpers(void)
 	CHECK(http_retry_after("7") == 7);
 	CHECK(http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0); /* in the past */
 	CHECK(http_retry_after("soon") < 0);
+	CHECK(http_same_origin("https://ghcr.io/v2/a/blobs/uploads/x?y", "https://ghcr.io"));
+	CHECK(http_same_origin("HTTPS://GHCR.io", "https://ghcr.io/"));
+	CHECK(!http_same_origin("https://ghcr.io.evil.example/v2/", "https://ghcr.io"));
+	CHECK(!http_same_origin("https://ghcr.io:8443/v2/", "https://ghcr.io"));
+	CHECK(!http_same_origin("http://ghcr.io/v2/", "https://ghcr.io"));
+	CHECK(!http_same_origin("https://storage.example/upload?sig=1", "https://ghcr.io"));
 }
 
 int main(int argc, char **argv)
