@@ -831,7 +831,7 @@ int http_escape(struct buffer *out, const char *s, bool keep_slash)
 				return ERR_FAILURE;
 		}
 	}
-	return buffer_reserve(out, 0);
+	return buffer_append(out, "", 0); /* NUL-terminated even when s is empty */
 }
 
 double http_retry_after(const char *value)

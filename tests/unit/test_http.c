@@ -196,6 +196,9 @@ static void test_helpers(void)
 	CHECK(http_escape(&b, "blobs/sha256:ab", true) == 0);
 	CHECK_STR(b.data, "blobs/sha256%3Aab");
 	buffer_free(&b);
+	CHECK(http_escape(&b, "", false) == 0);
+	CHECK_STR(b.data, "");
+	buffer_free(&b);
 	CHECK(http_retry_after("7") == 7);
 	CHECK(http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0); /* in the past */
 	CHECK(http_retry_after("soon") < 0);
