@@ -12,6 +12,8 @@ with its query), and applies to the matching requests numbered
   {"status": 503, "headers": {"Retry-After": "1"}, "body": "..."}  answer this instead
   {"reset_after": 4096}   forward, but cut the connection after that many
                           bytes of the upstream response body
+  {"reset_request_after": 4096}  read that many bytes of the request body,
+                          then cut the connection (an upload broken mid-body)
   {"drop_request": true}  close the connection without answering
   {"delay": 0.5}          wait, then forward normally
 The log (one JSON line per request: method, path, rule index or null,
@@ -71,8 +73,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         st = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         rule, action = st.match(self.command, self.path)
+        if action and action.get("reset_request_after") is not None:
+            self.rfile.read(min(length, action["reset_request_after"]))
+            st.record(self.command, self.path, rule, None)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        body = self.rfile.read(length) if length else b""
         if action and action.get("drop_request"):
             st.record(self.command, self.path, rule, None)
             self.close_connection = True
@@ -80,6 +88,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if action and "status" in action:
             data = action.get("body", "").encode()
+            st.record(self.command, self.path, rule, action["status"])
             self.send_response(action["status"])
             for k, v in action.get("headers", {}).items():
                 self.send_header(k, v)
@@ -87,7 +96,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-            st.record(self.command, self.path, rule, action["status"])
             return
         if action and action.get("delay"):
             time.sleep(action["delay"])
@@ -96,11 +104,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body if (body or length) else None, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
+        conn.close()
+        # Logged before answering: the client may read the log next.
+        st.record(self.command, self.path, rule, resp.status)
         self.send_response(resp.status)
         for k, v in resp.getheaders():
-            if k.lower() not in HOP and k.lower() != "content-length":
+            # A HEAD answer's Content-Length is the size of what GET would send.
+            if k.lower() not in HOP and (k.lower() != "content-length" or self.command == "HEAD"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        if self.command != "HEAD":
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         cut = action.get("reset_after") if action else None
         if self.command != "HEAD":
@@ -111,8 +124,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
             else:
                 self.wfile.write(data)
-        st.record(self.command, self.path, rule, resp.status)
-        conn.close()
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
 
