@@ -17,6 +17,7 @@
 
 #define REFRESH_MARGIN 300 /* seconds before expiry */
 #define MAX_PROFILE_DEPTH 4
+#define FAILURE_MEMORY 30 /* seconds a failed walk of the chain is remembered */
 
 static void wipe_free(char *s)
 {
@@ -62,6 +63,11 @@ struct aws_credential_chain {
 	char *access_key_id, *secret_access_key, *session_token, *region;
 	struct aws_credentials current;
 	bool have;
+	/* A chain that found nothing is not walked again at once: every
+	 * request would otherwise wait for instance metadata to time out. */
+	bool failed;
+	int64_t failed_at;
+	struct error_state failure;
 	struct http_client *net;  /* STS, container endpoint */
 	struct http_client *imds; /* short timeouts: off EC2 nobody answers */
 	struct progress *progress;
@@ -443,9 +449,21 @@ int aws_credential_chain_get(struct aws_credential_chain *c, struct aws_credenti
 	int64_t now = (int64_t)time(NULL);
 	bool fresh = c->have && (c->current.expires == 0 || c->current.expires - now > REFRESH_MARGIN);
 	int rc = 0;
+	if (!fresh && !force_refresh && c->failed && now - c->failed_at < FAILURE_MEMORY) {
+		/* Tried a moment ago: the current ones while they last, else that error. */
+		rc = c->have && c->current.expires > now ? aws_credentials_copy(out, &c->current)
+							 : error_restore(&c->failure);
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
 	if (!fresh || force_refresh) {
 		struct aws_credentials next;
 		rc = resolve(c, &next);
+		c->failed = rc != 0;
+		if (rc) {
+			c->failed_at = now;
+			error_save(&c->failure, rc);
+		}
 		if (!rc) {
 			aws_credentials_clear(&c->current);
 			c->current = next;

@@ -205,10 +205,8 @@ struct signed_call {
 	double skew;       /* the clock offset it was signed with */
 };
 
-static void signed_call_clear(struct signed_call *s)
+static void signed_call_clear_headers(struct signed_call *s)
 {
-	free(s->url);
-	s->url = NULL;
 	for (size_t i = 0; i < MAX_HEADERS; i++) {
 		if (s->lines[i]) {
 			OPENSSL_cleanse(s->lines[i], strlen(s->lines[i]));
@@ -217,6 +215,13 @@ static void signed_call_clear(struct signed_call *s)
 		s->lines[i] = NULL;
 		s->headers[i] = NULL;
 	}
+}
+
+static void signed_call_clear(struct signed_call *s)
+{
+	free(s->url);
+	s->url = NULL;
+	signed_call_clear_headers(s);
 }
 
 static void debug_trace(struct s3_client *c, const char *canonical, const char *token)
@@ -237,7 +242,9 @@ static void debug_trace(struct s3_client *c, const char *canonical, const char *
 	buffer_free(&b);
 }
 
-static int sign_call(struct signed_call *s)
+/* Signs the call afresh.  On a retry (keep_url) the URL the HTTP layer
+ * holds stays as it is: only the header lines are rewritten. */
+static int sign_call(struct signed_call *s, bool keep_url)
 {
 	struct s3_client *c = s->c;
 	const struct s3_call *call = s->call;
@@ -251,7 +258,10 @@ static int sign_call(struct signed_call *s)
 	if (rc)
 		return rc;
 	snprintf(s->cred_source, sizeof(s->cred_source), "%s", cred.source);
-	signed_call_clear(s);
+	if (keep_url)
+		signed_call_clear_headers(s);
+	else
+		signed_call_clear(s);
 
 	pthread_mutex_lock(&c->lock);
 	snprintf(region, sizeof(region), "%s", c->region);
@@ -319,7 +329,7 @@ static int sign_call(struct signed_call *s)
 			rc = error_set(ERR_FAILURE, "out of memory");
 		s->headers[i] = s->lines[i];
 	}
-	if (!rc && !(s->url = buffer_detach(&url, NULL)))
+	if (!rc && !keep_url && !(s->url = buffer_detach(&url, NULL)))
 		rc = error_set(ERR_FAILURE, "out of memory");
 	buffer_free(&path);
 	buffer_free(&query);
@@ -332,11 +342,7 @@ static int sign_call(struct signed_call *s)
 static int before_retry(void *ctx, const struct http_response *failed)
 {
 	(void)failed;
-	struct signed_call *s = ctx;
-	int rc = sign_call(s);
-	if (rc)
-		return rc;
-	return 0;
+	return sign_call(ctx, true);
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -472,7 +478,7 @@ static int perform(struct s3_client *c, const struct s3_call *call, struct http_
 	s->c = c;
 	s->call = call;
 	for (unsigned attempt = 1;; attempt++) {
-		int rc = sign_call(s);
+		int rc = sign_call(s, false);
 		if (rc)
 			return rc;
 		struct http_request req = {

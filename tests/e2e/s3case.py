@@ -58,7 +58,7 @@ class Base(unittest.TestCase):
         return os.path.join(self.tmp, name)
 
     def run_cachectl(self, *args, ok=True, env=None):
-        p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, timeout=300,
+        p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, errors="replace", timeout=300,
                            stdin=subprocess.DEVNULL, env=env or self.env)
         if ok and p.returncode != 0:
             raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr))
