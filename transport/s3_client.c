@@ -626,6 +626,9 @@ struct get_source {
 	struct s3_call desc;
 	char range[64];
 	char *key;
+	/* The HTTP layer writes a resumed request's answer here: it must live
+	 * as long as the stream. */
+	struct http_response resp;
 };
 
 static ssize_t get_read(struct byte_source *src, void *buf, size_t len)
@@ -638,6 +641,7 @@ static void get_close(struct byte_source *src)
 {
 	struct get_source *g = (struct get_source *)src;
 	source_close(g->inner);
+	http_response_free(&g->resp);
 	signed_call_clear(g->call);
 	free(g->call);
 	free(g->key);
@@ -646,7 +650,6 @@ static void get_close(struct byte_source *src)
 
 int s3_get_object(struct s3_client *c, const char *key, int64_t offset, struct byte_source **out)
 {
-	struct http_response r;
 	struct get_source *g = calloc(1, sizeof(*g));
 	struct signed_call *s = calloc(1, sizeof(*s));
 	char *k = strdup(key);
@@ -662,17 +665,16 @@ int s3_get_object(struct s3_client *c, const char *key, int64_t offset, struct b
 	g->key = k;
 	snprintf(g->range, sizeof(g->range), "bytes=%lld-", (long long)offset);
 	g->desc = (struct s3_call){.method = "GET", .key = g->key, .range = offset > 0 ? g->range : NULL};
-	int rc = perform(c, &g->desc, &r, &g->inner, s);
+	int rc = perform(c, &g->desc, &g->resp, &g->inner, s);
 	if (!rc && g->inner) {
-		if (offset > 0 && r.status == 200)
+		if (offset > 0 && g->resp.status == 200)
 			rc = skip_bytes(g->inner, offset);
 	} else if (!rc) {
 		struct s3_answer_error e;
-		answer_error_parse(&e, &r);
-		rc = answer_fail(c, s, &r, r.status == 404 && !code_is(&e, "NoSuchBucket") ? ERR_NOT_FOUND : ERR_FAILURE);
+		answer_error_parse(&e, &g->resp);
+		rc = answer_fail(c, s, &g->resp, g->resp.status == 404 && !code_is(&e, "NoSuchBucket") ? ERR_NOT_FOUND : ERR_FAILURE);
 		answer_error_free(&e);
 	}
-	http_response_free(&r);
 	if (rc) {
 		get_close(&g->base);
 		return rc;
