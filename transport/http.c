@@ -308,6 +308,9 @@ static bool retryable_curl(CURLcode rc)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_SSL_CONNECT_ERROR:
+	/* A reused connection died while sending: libcurl cannot rewind a
+	 * streamed body, but the next attempt reopens it. */
+	case CURLE_SEND_FAIL_REWIND:
 		return true;
 	default:
 		return false;

@@ -6,10 +6,9 @@
  *
  * Export: blobs first (HEAD skips present ones; present ones older than
  * touch_refresh are copied onto themselves so lifecycle rules keep them),
- * then the document under every name.  Uploads are spooled to a temporary
- * file while hashed (the payload hash is signed), sent whole below 16 MiB
- * and as fixed-size parts (8 MiB, 5 at a time, aborted on failure) above,
- * at most upload_parallelism blobs at once.  Import reads the first name's
+ * then the document under every name.  Uploads (s3_upload.c) are spooled
+ * while hashed, sent whole below 16 MiB and as fixed-size parts above, at
+ * most upload_parallelism blobs at once.  Import reads the first name's
  * document and streams blobs, re-requesting the rest of a broken download. */
 #include <errno.h>
 #include <math.h>
@@ -28,15 +27,11 @@
 #include "transport/aws_credentials.h"
 #include "transport/aws_sigv4.h"
 #include "transport/s3_client.h"
+#include "transport/s3_upload.h"
 #include "transport/transport.h"
 #include "transport/url_parts.h"
 
-#define MIB (1024 * 1024LL)
-#define SINGLE_PUT_LIMIT (16 * MIB) /* BuildKit >= v0.31: single PUT below 16 MiB */
-#define PART_SIZE (8 * MIB)         /* ... else 8 MiB parts */
-#define MAX_PARTS 10000
-#define PART_CONCURRENCY 5
-#define COPY_LIMIT (5 * 1024 * MIB) /* CopyObject takes sources below 5 GiB */
+#define COPY_LIMIT (5LL << 30) /* CopyObject takes sources below 5 GiB */
 #define DOCUMENT_MAX (256u * 1024 * 1024)
 #define BLOB_REOPENS 3
 
@@ -139,7 +134,7 @@ static int touch_large(struct s3_transport *s, const char *key, int64_t size, co
 		return rc;
 	size_t n = (size_t)((size + COPY_LIMIT - 1) / COPY_LIMIT);
 	struct copy_parts p = {s->client, key, upload_id, size, calloc(n, sizeof(char *))};
-	rc = p.etags ? parallel_for(n, PART_CONCURRENCY, false, copy_one_part, &p)
+	rc = p.etags ? parallel_for(n, S3_PART_CONCURRENCY, false, copy_one_part, &p)
 		     : error_set(ERR_FAILURE, "out of memory");
 	if (!rc)
 		rc = s3_multipart_complete(s->client, key, upload_id, p.etags, (int)n);
@@ -330,82 +325,33 @@ static void slot_give(struct s3_transport *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Fixed-size parts (all but the last equal, as R2 requires), at least
- * 8 MiB, at most 10000 of them. */
-static int64_t part_size_for(int64_t size)
+static void slot_take_cb(void *ctx)
 {
-	int64_t p = PART_SIZE;
-	if (size > p * MAX_PARTS)
-		p = ((size + MAX_PARTS - 1) / MAX_PARTS + MIB - 1) / MIB * MIB;
-	return p;
+	slot_take(ctx);
+}
+
+static void slot_give_cb(void *ctx)
+{
+	slot_give(ctx);
 }
 
 struct s3_writer {
 	struct blob_writer base;
 	struct s3_transport *s;
-	char expected[DIGEST_BUF]; /* what the engine announced; may be empty or
-				    * another encoding's digest (re-encoding) */
-	char path[4096];
-	int fd;
-	int64_t written;
-	struct sha256 *whole;
-	/* Part hashes, computed while spooling for the part size the expected
-	 * size implies (recomputed at upload when the real size differs). */
-	int64_t part_size;
-	struct sha256 *part;
-	char (*part_hashes)[SIGV4_HASH_BUF];
-	size_t n_part_hashes, cap_part_hashes;
+	char expected[DIGEST_BUF]; /* the announced digest; empty when unknown */
+	struct s3_upload *upload;
 };
-
-static int finish_part_hash(struct s3_writer *w)
-{
-	char digest[DIGEST_BUF];
-	if (w->n_part_hashes == w->cap_part_hashes) {
-		size_t cap = w->cap_part_hashes ? w->cap_part_hashes * 2 : 16;
-		char(*p)[SIGV4_HASH_BUF] = realloc(w->part_hashes, cap * sizeof(*p));
-		if (!p)
-			return error_set(ERR_FAILURE, "out of memory");
-		w->part_hashes = p;
-		w->cap_part_hashes = cap;
-	}
-	if (sha256_final(w->part, digest) || sha256_reset(w->part))
-		return ERR_FAILURE;
-	memcpy(w->part_hashes[w->n_part_hashes++], digest_hex(digest), SIGV4_HASH_BUF);
-	return 0;
-}
 
 static int writer_write(struct byte_sink *sink, const void *buf, size_t len)
 {
 	struct s3_writer *w = (struct s3_writer *)sink;
-	const char *p = buf;
-	if (sha256_update(w->whole, buf, len))
-		return ERR_FAILURE;
-	while (len) {
-		/* Never past a part boundary in one step, so part hashes stay exact. */
-		int64_t room = w->part_size - w->written % w->part_size;
-		size_t n = (int64_t)len < room ? len : (size_t)room;
-		ssize_t done = write(w->fd, p, n);
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done < 0)
-			return error_set_errno(ERR_FAILURE, errno, "spool upload to %s", w->path);
-		if (sha256_update(w->part, p, (size_t)done))
-			return ERR_FAILURE;
-		w->written += done;
-		p += done;
-		len -= (size_t)done;
-		if (w->written % w->part_size == 0 && finish_part_hash(w))
-			return ERR_FAILURE;
-	}
-	return 0;
+	return s3_upload_write(w->upload, buf, len);
 }
 
 static int writer_finish(struct byte_sink *sink)
 {
 	struct s3_writer *w = (struct s3_writer *)sink;
-	if (w->written % w->part_size)
-		return finish_part_hash(w);
-	return 0;
+	return s3_upload_end(w->upload);
 }
 
 static void writer_sink_close(struct byte_sink *sink)
@@ -413,106 +359,15 @@ static void writer_sink_close(struct byte_sink *sink)
 	(void)sink; /* the writer's close frees it */
 }
 
-struct part_upload {
-	struct s3_transport *s;
-	struct s3_writer *w;
-	const char *key, *upload_id;
-	int64_t size, part_size;
-	char **etags;
-	bool hashes_known;
-};
-
-/* The hex SHA-256 of a range of the spool file. */
-static int hash_range(char out[SIGV4_HASH_BUF], int fd, int64_t offset, int64_t length)
-{
-	struct sha256 *h;
-	char *buf = malloc(1 << 20), digest[DIGEST_BUF];
-	int rc = buf ? sha256_new(&h) : error_set(ERR_FAILURE, "out of memory");
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	while (!rc && length > 0) {
-		ssize_t n = pread(fd, buf, length < (1 << 20) ? (size_t)length : (1 << 20), offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			rc = error_set_errno(ERR_FAILURE, n < 0 ? errno : EIO, "read spooled upload");
-		else {
-			rc = sha256_update(h, buf, (size_t)n);
-			offset += n;
-			length -= n;
-		}
-	}
-	if (!rc && !(rc = sha256_final(h, digest)))
-		memcpy(out, digest_hex(digest), SIGV4_HASH_BUF);
-	sha256_free(h);
-	free(buf);
-	return rc;
-}
-
-static int upload_one_part(void *ctx, size_t i)
-{
-	struct part_upload *u = ctx;
-	char hash[SIGV4_HASH_BUF];
-	int64_t offset = (int64_t)i * u->part_size;
-	int64_t length = offset + u->part_size > u->size ? u->size - offset : u->part_size;
-	int rc = 0;
-	if (u->hashes_known)
-		memcpy(hash, u->w->part_hashes[i], SIGV4_HASH_BUF);
-	else
-		rc = hash_range(hash, u->w->fd, offset, length);
-	struct s3_body body = {.fd = u->w->fd, .offset = offset, .length = length, .sha256_hex = hash};
-	if (!rc)
-		rc = s3_multipart_upload_part(u->s->client, u->key, u->upload_id, (int)i + 1, &body, &u->etags[i]);
-	return rc;
-}
-
-static int upload_multipart(struct s3_transport *s, struct s3_writer *w, const char *key, int64_t size)
-{
-	char *upload_id = NULL;
-	int rc = s3_multipart_create(s->client, key, NULL, NULL, 0, &upload_id);
-	if (rc)
-		return rc;
-	int64_t part_size = part_size_for(size);
-	size_t n = (size_t)((size + part_size - 1) / part_size);
-	struct part_upload u = {s, w, key, upload_id, size, part_size, calloc(n, sizeof(char *)),
-				part_size == w->part_size && n == w->n_part_hashes};
-	rc = u.etags ? parallel_for(n, PART_CONCURRENCY, false, upload_one_part, &u)
-		     : error_set(ERR_FAILURE, "out of memory");
-	if (!rc)
-		rc = s3_multipart_complete(s->client, key, upload_id, u.etags, (int)n);
-	if (rc) {
-		/* Parts of an unfinished upload cost storage until aborted. */
-		struct error_state saved;
-		error_save(&saved, rc);
-		if (s3_multipart_abort(s->client, key, upload_id))
-			progress_note(s->base.progress,
-				      "could not abort multipart upload %s (%s); a lifecycle rule "
-				      "(AbortIncompleteMultipartUpload) removes such leftovers",
-				      upload_id, error_message());
-		rc = error_restore(&saved);
-	}
-	for (size_t i = 0; u.etags && i < n; i++)
-		free(u.etags[i]);
-	free(u.etags);
-	free(upload_id);
-	return rc;
-}
-
 static int writer_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
 {
 	struct s3_writer *w = (struct s3_writer *)bw;
 	struct s3_transport *s = w->s;
-	char spooled[DIGEST_BUF], *key = NULL;
+	char *key = NULL;
+	(void)size;
 	*existed = false;
-	int rc = sha256_final(w->whole, spooled);
+	int rc = blob_key(&key, s, digest);
 	if (rc)
-		return rc;
-	if (strcmp(spooled, digest) != 0 || size != w->written)
-		return error_set(ERR_FAILURE, "blob %s: the %lld bytes written hash to %s", digest,
-				 (long long)w->written, spooled);
-	if ((rc = blob_key(&key, s, digest)))
 		return rc;
 	if (strcmp(w->expected, digest) != 0) {
 		/* Known only now (a re-encoded layer): it may be there already. */
@@ -527,16 +382,8 @@ static int writer_commit(struct blob_writer *bw, const char *digest, int64_t siz
 		if (rc == ERR_NOT_FOUND || !rc)
 			rc = 0;
 	}
-	if (!rc) {
-		slot_take(s);
-		if (size < SINGLE_PUT_LIMIT) {
-			struct s3_body body = {.fd = w->fd, .offset = 0, .length = size, .sha256_hex = digest_hex(digest)};
-			rc = s3_put_object(s->client, key, &body);
-		} else {
-			rc = upload_multipart(s, w, key, size);
-		}
-		slot_give(s);
-	}
+	if (!rc)
+		rc = s3_upload_commit(w->upload, key, digest_hex(digest));
 	free(key);
 	return rc;
 }
@@ -544,11 +391,7 @@ static int writer_commit(struct blob_writer *bw, const char *digest, int64_t siz
 static void writer_close(struct blob_writer *bw)
 {
 	struct s3_writer *w = (struct s3_writer *)bw;
-	if (w->fd >= 0)
-		close(w->fd);
-	sha256_free(w->whole);
-	sha256_free(w->part);
-	free(w->part_hashes);
+	s3_upload_free(w->upload);
 	free(w);
 }
 
@@ -562,22 +405,19 @@ static int s3_blob_create(struct transport *t, const struct descriptor *expected
 	if (!w)
 		return error_set(ERR_FAILURE, "out of memory");
 	w->s = s;
-	w->fd = -1;
-	if (expected && digest_is_valid(expected->digest) == 0)
+	bool known = expected && digest_is_valid(expected->digest) == 0;
+	int64_t size = expected && expected->size > 0 ? expected->size : 0;
+	if (known)
 		memcpy(w->expected, expected->digest, DIGEST_BUF);
-	w->part_size = part_size_for(expected && expected->size > 0 ? expected->size : 0);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(w->path, sizeof(w->path), "%s/cachectl-s3-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	/* Spooled so that the payload hash can be signed and a retried
-	 * request resent; unlinked at once, it goes away with the writer. */
-	w->fd = mkstemp(w->path);
-	if (w->fd < 0) {
-		rc = error_set_errno(ERR_FAILURE, errno, "cannot create a spool file in %s", tmp ? tmp : "/tmp");
-	} else {
-		unlink(w->path);
-		rc = sha256_new(&w->whole);
-		if (!rc)
-			rc = sha256_new(&w->part);
+	struct s3_upload_slots slots = {slot_take_cb, slot_give_cb, s};
+	rc = s3_upload_new(&w->upload, s->client, t->progress, &slots, size);
+	if (!rc && known && size >= S3_SINGLE_PUT_LIMIT) {
+		/* The key is known: send parts while the rest is still coming. */
+		char *key;
+		if (!(rc = blob_key(&key, s, expected->digest))) {
+			rc = s3_upload_stream_to(w->upload, key);
+			free(key);
+		}
 	}
 	if (rc) {
 		writer_close(&w->base);
