@@ -121,6 +121,8 @@ def stop(proc):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    if proc and proc.stdout:
+        proc.stdout.close()
 
 
 def clean_env(home):

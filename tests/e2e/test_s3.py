@@ -215,6 +215,28 @@ class RoundTrips(Base):
                          ["/%s/manifests/buildkit" % self.bucket])
 
 
+class InspectVerify(Base):
+    def test_inspect_and_verify_read_the_bucket(self):
+        self.export(fixture("local-gzip-max"), self.s3())
+        p = self.run_cachectl("inspect", "--format", "json", "--quick", self.s3())
+        doc = json.loads(p.stdout)
+        self.assertIn("secret_access_key=***", doc["source"])
+        src = cl.load(fixture("local-gzip-max"))
+        self.assertEqual(sorted(b["digest"] for b in doc["layers"]), sorted(src.layers))
+        self.assertEqual(doc["config"]["digest"], sha256(self.store.get(self.bucket, "manifests/buildkit")))
+        self.run_cachectl("verify", "--progress", "quiet", self.s3())
+        victim, gone = sorted(src.layers)[:2]
+        self.store.put(self.bucket, "blobs/" + victim, b"not the layer")
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(
+            "%s/%s/blobs/%s" % (self.store.direct, self.bucket, gone), method="DELETE"), timeout=30).read()
+        p = self.run_cachectl("verify", "--progress", "plain", self.s3(), ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(victim, p.stdout + p.stderr)
+        self.assertIn(gone, p.stdout + p.stderr)
+        self.assertIn("2 of 9 blobs damaged or missing", p.stderr)
+
+
 def make_big_cache(path, size):
     """A local cache with one uncompressed layer of `size` pseudo-random bytes."""
     os.makedirs(os.path.join(path, "blobs", "sha256"))
@@ -383,7 +405,7 @@ def load_tests(loader, tests, pattern):
     import test_s3_credentials
     import test_s3_faults
     suite = unittest.TestSuite()
-    for cls in (A_FrontIsTrustworthy, RoundTrips, Multipart, Touch, StoreRealities, Options):
+    for cls in (A_FrontIsTrustworthy, RoundTrips, InspectVerify, Multipart, Touch, StoreRealities, Options):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     suite.addTests(loader.loadTestsFromModule(test_s3_credentials))
     suite.addTests(loader.loadTestsFromModule(test_s3_faults))
