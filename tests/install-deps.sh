@@ -6,18 +6,15 @@ set -eu
 what=${1:-test}
 build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev libssl-dev
        libcurl4-openssl-dev libcjson-dev"
-# s3: nodejs + npm run s3rver (pinned in tests/peers/s3rver, installed by
-# the suite with npm ci); python3-botocore checks signatures in the test
-# front; awscli cross-checks what cachectl stores.
-test="python3 zstd skopeo umoci nodejs python3-botocore awscli"
+# s3: python3-botocore checks signatures in the s3 test front; awscli
+# cross-checks what cachectl stores; s3rver is one of the pinned npm peers.
+test="python3 zstd skopeo umoci python3-botocore awscli"
+# node and npm run the gha tests' pinned npm peers; a node that brings its
+# own npm (and conflicts with Debian's) is kept as it is.
+command -v npm >/dev/null 2>&1 || test="$test nodejs npm"
 pkgs=$build
 [ "$what" = test ] && pkgs="$build $test"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
-# Debian's nodejs comes without npm; a NodeSource nodejs has it built in and
-# conflicts with Debian's npm package.
-if [ "$what" = test ] && ! command -v npm >/dev/null 2>&1; then
-	apt-get install -y -qq --no-install-recommends npm >/dev/null
-fi

@@ -341,6 +341,21 @@ static double backoff(struct http_client *c, unsigned attempt, const struct http
 	return wait;
 }
 
+/* Whether a retryable failure gets another try, and after how long: at
+ * most max attempts, except that throttling (429) is waited out for up to
+ * max_throttle_wait seconds in all. */
+static bool retry_wait(struct http_client *c, unsigned attempt, unsigned max, const struct http_response *failed,
+		       double *wait)
+{
+	bool throttled = failed && failed->status == 429 && c->o.max_throttle_wait > 0 && max > 1;
+	if (attempt >= max && !throttled)
+		return false;
+	*wait = backoff(c, attempt, failed);
+	if (throttled && failed->waited + *wait > c->o.max_throttle_wait)
+		return false;
+	return true;
+}
+
 static void wait_for_pause(struct http_client *c)
 {
 	pthread_mutex_lock(&c->pause_lock);
@@ -428,9 +443,9 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 			snprintf(outcome, sizeof(outcome), "%ld", resp->status);
 		trace(c, req, outcome);
 		bool retry = rc ? (crc != CURLE_OK && retryable_curl(crc)) : retryable_status(resp->status);
-		if (!retry || attempt >= max)
+		double wait;
+		if (!retry || !retry_wait(c, attempt, max, rc ? NULL : resp, &wait))
 			return rc;
-		double wait = backoff(c, attempt, rc ? NULL : resp);
 		note_wait(c, req, rc ? NULL : resp, wait, attempt);
 		sleep_for(wait);
 		resp->waited += wait;
@@ -742,8 +757,8 @@ int http_open(struct http_client *c, const struct http_request *req, struct http
 				stream_close(&s->base);
 				return rc;
 			}
-		if (retryable_status(status) && attempt < max) {
-			double wait = backoff(c, attempt, resp);
+		double wait;
+		if (retryable_status(status) && retry_wait(c, attempt, max, resp, &wait)) {
 			note_wait(c, req, resp, wait, attempt);
 			sleep_for(wait);
 			resp->waited += wait;

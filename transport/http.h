@@ -26,6 +26,10 @@ struct http_client_options {
 	double backoff_base;   /* seconds; 0: 0.5 */
 	double backoff_cap;    /* seconds; 0: 30 */
 	double retry_after_cap;/* seconds; 0: 300 */
+	/* seconds: a request answered 429 is retried beyond max_attempts for
+	 * as long as its waits add up to at most this; 0: 429 counts as any
+	 * other retried answer. */
+	double max_throttle_wait;
 	struct progress *progress; /* where waits are reported; may be NULL */
 	const char *what;      /* names the backend in messages, e.g. "registry 127.0.0.1:5000" */
 };

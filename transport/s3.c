@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/duration.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/progress.h"
@@ -158,7 +159,8 @@ static int maybe_touch(struct s3_transport *s, const char *key, const struct s3_
 {
 	size_t dummy;
 	double age = difftime(time(NULL), (time_t)info->last_modified);
-	if (s->dir != TRANSPORT_DESTINATION || !info->last_modified || age <= s->touch_refresh)
+	/* touch_refresh=0s (or negative) touches every time, as in BuildKit. */
+	if (s->dir != TRANSPORT_DESTINATION || !info->last_modified || (s->touch_refresh > 0 && age <= s->touch_refresh))
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	bool done = strmap_get(&s->touched, key, &dummy);
@@ -284,11 +286,11 @@ static int s3_read_cache(struct transport *t, struct cache **out)
 	if (rc == ERR_NOT_FOUND)
 		rc = error_set(ERR_NOT_FOUND, "no cache named \"%s\" in %s: %s does not exist", s->names[0], s->bucket,
 			       name);
-	if (!rc && (rc = annotated_config_read(out, doc.data ? doc.data : "", doc.len, &dropped)))
-		error_wrap(rc, "%s", name);
+	if (!rc)
+		rc = annotated_config_load(out, doc.data ? doc.data : "", doc.len, name);
 	if (!rc) {
 		struct cache *c = *out;
-		c->dropped_results = dropped;
+		dropped = c->dropped_results;
 		if (descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG) ||
 		    digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len)) {
 			cache_free(c);
@@ -440,7 +442,7 @@ static int s3_write_cache(struct transport *t, const struct cache *c, const stru
 	(void)form; /* no root document: the config is the document */
 	int rc = ready(s);
 	if (!rc)
-		rc = annotated_config_write(&doc, c);
+		rc = annotated_config_build(&doc, c);
 	if (!rc)
 		rc = sigv4_hash_hex(hash, doc.data, doc.len);
 	/* The same bytes under every name, in the order given. */
@@ -486,50 +488,6 @@ static const struct transport_ops s3_ops = {
 };
 
 /* ---- options ------------------------------------------------------------ */
-
-/* Go's time.ParseDuration: "300ms", "-1.5h", "2h45m", "0".  -1 when the
- * text is not a duration. */
-static int parse_go_duration(const char *text, double *seconds)
-{
-	static const struct {
-		const char *unit;
-		double seconds;
-	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\xc2\xb5s", 1e-6}, {"\xce\xbcs", 1e-6}, {"ms", 1e-3},
-		     {"s", 1}, {"m", 60}, {"h", 3600}};
-	const char *p = text;
-	double sign = 1, total = 0;
-	if (*p == '-' || *p == '+')
-		sign = *p++ == '-' ? -1 : 1;
-	if (strcmp(p, "0") == 0) {
-		*seconds = 0;
-		return 0;
-	}
-	if (!*p)
-		return -1;
-	while (*p) {
-		char *end;
-		if (!((*p >= '0' && *p <= '9') || *p == '.'))
-			return -1;
-		double v = strtod(p, &end);
-		if (end == p || (end[-1] == '.' && (end - p) == 1))
-			return -1;
-		p = end;
-		size_t best = 0, best_len = 0;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t n = strlen(units[i].unit);
-			if (strncmp(p, units[i].unit, n) == 0 && n > best_len) {
-				best = i;
-				best_len = n;
-			}
-		}
-		if (!best_len)
-			return -1; /* a number without a unit */
-		total += v * units[best].seconds;
-		p += best_len;
-	}
-	*seconds = sign * total;
-	return 0;
-}
 
 static int split_names(struct s3_transport *s, const char *names)
 {
@@ -588,7 +546,8 @@ static int parse_options(struct s3_transport *s, struct cache_options *o)
 	if (!endpoint || !*endpoint)
 		endpoint = getenv("AWS_ENDPOINT_URL");
 	s->touch_refresh = 24 * 3600;
-	if (touch && parse_go_duration(touch, &s->touch_refresh)) {
+	if (touch && duration_parse(&s->touch_refresh, touch, "touch_refresh")) {
+		error_clear();
 		snprintf(s->notes[0], sizeof(s->notes[0]),
 			 "s3: touch_refresh=\"%s\" is not a duration (like 24h or 90m); using 24h as BuildKit does", touch);
 		s->touch_refresh = 24 * 3600;

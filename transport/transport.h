@@ -82,6 +82,7 @@ void transport_free(struct transport *t);
 int transport_init(struct transport *t, const struct transport_ops *ops, const struct cache_options *o);
 
 extern const struct transport_handler local_transport_handler;
+extern const struct transport_handler gha_transport_handler;
 extern const struct transport_handler s3_transport_handler;
 
 #endif

@@ -1,29 +1,29 @@
 """The S3 peers of the end-to-end tests, all on 127.0.0.1:
 
-  s3rver (npm, pinned by tests/peers/s3rver/package-lock.json), installed
-  with `npm ci` into a cache under the build tree the first time, then
-  reused; the signature-checking front (tests/peers/s3front.py, botocore);
-  the fault proxy (tests/peers/faultproxy.py); the AWS credential service
+  s3rver (npm, pinned with the other npm peers in tests/peers/npm and
+  installed once by tests/peers/npm_peers.py); the signature-checking
+  front (tests/peers/s3front.py, botocore); the fault proxy (tests/peers/faultproxy.py); the AWS credential service
   stand-ins (tests/peers/aws_endpoints.py); and Debian's awscli.
 
 Nothing here needs the network except that one npm install.
 """
 import atexit
-import fcntl
-import hashlib
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(os.path.dirname(HERE), "peers")
-LOCK_DIR = os.path.join(PEERS, "s3rver")
+sys.path.insert(0, PEERS)
+import npm_peers  # noqa: E402
+
 REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
 
 
@@ -46,46 +46,14 @@ def awscli():
     raise Missing("awscli")
 
 
-def peer_cache():
-    given = os.environ.get("CACHECTL_PEER_CACHE")
-    if given:
-        return given
-    # Beside the binary under test: the build tree.
-    return os.path.join(os.path.dirname(os.path.abspath(os.environ["CACHECTL"])), "peer-cache")
-
-
 def s3rver_script():
-    """Installs the pinned s3rver once (npm ci, retried) and returns its script."""
-    node, npm = shutil.which("node") or shutil.which("nodejs"), shutil.which("npm")
-    if not node or not npm:
-        raise Missing("nodejs and npm")
-    with open(os.path.join(LOCK_DIR, "package-lock.json"), "rb") as f:
-        lock = f.read()
-    stamp_id = hashlib.sha256(lock).hexdigest()[:16]
-    root = os.path.join(peer_cache(), "s3rver-" + stamp_id)
-    script = os.path.join(root, "node_modules", "s3rver", "bin", "s3rver.js")
-    stamp = os.path.join(root, ".installed")
-    os.makedirs(peer_cache(), exist_ok=True)
-    with open(os.path.join(peer_cache(), ".lock"), "w") as lockf:
-        fcntl.flock(lockf, fcntl.LOCK_EX)
-        if os.path.exists(stamp) and os.path.exists(script):
-            return node, script
-        shutil.rmtree(root, ignore_errors=True)
-        os.makedirs(root)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(os.path.join(LOCK_DIR, name), root)
-        err = ""
-        for attempt in range(4):
-            p = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefer-offline",
-                                "--loglevel=error"], cwd=root, capture_output=True, text=True, timeout=300,
-                               stdin=subprocess.DEVNULL)
-            if p.returncode == 0 and os.path.exists(script):
-                with open(stamp, "w") as f:
-                    f.write("s3rver installed from %s\n" % stamp_id)
-                return node, script
-            err = p.stderr[-2000:]
-            time.sleep(2 * (attempt + 1))
-        raise RuntimeError("npm ci of s3rver failed four times: " + err)
+    """The pinned s3rver (tests/peers/npm, installed once by npm_peers)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    try:
+        modules = npm_peers.ensure()
+    except npm_peers.PeerMissing as e:
+        raise Missing(str(e))
+    return node, os.path.join(modules, "s3rver", "bin", "s3rver.js")
 
 
 def read_port(proc, what, timeout=30):
@@ -143,7 +111,7 @@ class Store:
         self.tmp = tmp
         self.procs = []
         node, script = s3rver_script()
-        py = debian_python()
+        debian_python()  # the front needs it: Missing before anything starts
         self.data = os.path.join(tmp, "s3rver-data")
         os.makedirs(self.data)
         proc, port = start([node, script, "-d", self.data, "-a", "127.0.0.1", "-p", "0", "--silent"], "s3rver")

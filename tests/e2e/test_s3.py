@@ -4,17 +4,14 @@ cross-checked with Debian's awscli.
 
 Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
 """
-import gzip
 import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 import time
 import unittest
-import uuid
 
 import cachelib as cl
 import s3peer

@@ -5,7 +5,6 @@ cleanly; either way the manifest never names a blob the bucket lacks, and
 a failed export leaves the previous manifest as it was.  Run from test_s3
 (which orders the suites); shares its peers."""
 import json
-import os
 
 import cachelib as cl
 from s3case import Base, fixture, sha256

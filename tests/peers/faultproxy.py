@@ -101,9 +101,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(action["delay"])
         conn = http.client.HTTPConnection(st.host, st.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        conn.request(self.command, self.path, body=body if (body or length) else None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
+        try:
+            conn.request(self.command, self.path, body=body if (body or length) else None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except OSError as e:
+            msg = ("upstream unreachable: %s" % e).encode()
+            st.record(self.command, self.path, rule, 502)
+            self.send_response(502)
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
         conn.close()
         # Logged before answering: the client may read the log next.
         st.record(self.command, self.path, rule, resp.status)

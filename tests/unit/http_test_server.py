@@ -68,6 +68,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.reply(429, b"slow down", {"Retry-After": "1"})
             else:
                 self.reply(200, b"after the wait")
+        elif p.startswith("/throttle-long/"):
+            # throttled four times (Retry-After: 0), then served
+            if seen(p) <= 4:
+                self.reply(429, b"slow down", {"Retry-After": "0"})
+            else:
+                self.reply(200, b"after a long wait")
         elif p == "/always503":
             self.reply(503, b'{"errors":[{"code":"UNAVAILABLE"}]}')
         elif p == "/error":

@@ -17,6 +17,36 @@ static void url(char *out, const char *path)
 	snprintf(out, 256, "%s%s", base, path);
 }
 
+/* 429 answers may be waited out beyond max_attempts (gha timeout=). */
+static void test_throttle_budget(struct http_client *c, const struct http_client_options *o)
+{
+	char u[256];
+	struct http_response r;
+	struct http_request req = {.method = "GET", .url = u};
+	url(u, "/throttle-long/a");
+	CHECK(http_do(c, &req, &r) == 0);
+	CHECK_INT(r.status, 429); /* three attempts, all throttled */
+	CHECK_INT(r.attempts, 3);
+	http_response_free(&r);
+
+	struct http_client *patient;
+	struct http_client_options po = *o;
+	po.max_throttle_wait = 5;
+	CHECK(http_client_new(&patient, &po) == 0);
+	url(u, "/throttle-long/b");
+	CHECK(http_do(patient, &req, &r) == 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.attempts, 5);
+	http_response_free(&r);
+	req.no_retry = true; /* never repeated, throttled or not */
+	url(u, "/throttle-long/c");
+	CHECK(http_do(patient, &req, &r) == 0);
+	CHECK_INT(r.status, 429);
+	CHECK_INT(r.attempts, 1);
+	http_response_free(&r);
+	http_client_free(patient);
+}
+
 static void test_captured(struct http_client *c)
 {
 	char u[256];
@@ -245,6 +275,7 @@ int main(int argc, char **argv)
 	struct http_client *c;
 	struct http_client_options o = {.max_attempts = 3, .backoff_base = 0.05, .what = "test server"};
 	CHECK(http_client_new(&c, &o) == 0);
+	test_throttle_budget(c, &o);
 	test_captured(c);
 	test_streamed(c);
 	test_upload(c);
