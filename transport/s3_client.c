@@ -242,6 +242,53 @@ static void debug_trace(struct s3_client *c, const char *canonical, const char *
 	buffer_free(&b);
 }
 
+/* Where a key lives right now (the region and endpoint may have been
+ * corrected by the store): the Host header, the encoded path -- sent as
+ * it is signed, the key encoded once with '/' kept and ':' as %3A -- and
+ * the region and clock offset to sign with. */
+struct s3_address {
+	char scheme[8];
+	char host[600];
+	struct buffer path;
+	char region[64];
+	double skew;
+};
+
+static int address_of(struct s3_client *c, const char *key, struct s3_address *a)
+{
+	int rc = 0;
+	memset(a, 0, sizeof(*a));
+	pthread_mutex_lock(&c->lock);
+	snprintf(a->region, sizeof(a->region), "%s", c->region);
+	snprintf(a->scheme, sizeof(a->scheme), "%s", c->endpoint.scheme);
+	if (c->path_style)
+		snprintf(a->host, sizeof(a->host), "%s", c->endpoint.authority);
+	else
+		snprintf(a->host, sizeof(a->host), "%s.%s", c->bucket, c->endpoint.authority);
+	if (buffer_append_str(&a->path, c->endpoint.path) ||
+	    (c->path_style && (buffer_append_str(&a->path, "/") || sigv4_uri_encode(&a->path, c->bucket, false))))
+		rc = ERR_FAILURE;
+	a->skew = c->skew;
+	pthread_mutex_unlock(&c->lock);
+	if (!rc && (buffer_append_str(&a->path, "/") || sigv4_uri_encode(&a->path, key, true)))
+		rc = ERR_FAILURE;
+	if (rc)
+		buffer_free(&a->path);
+	return rc;
+}
+
+int s3_object_url(struct s3_client *c, const char *key, struct buffer *url, char region[64])
+{
+	struct s3_address a;
+	int rc = address_of(c, key, &a);
+	if (!rc) {
+		rc = buffer_appendf(url, "%s://%s%s", a.scheme, a.host, a.path.data);
+		snprintf(region, 64, "%s", a.region);
+	}
+	buffer_free(&a.path);
+	return rc;
+}
+
 /* Signs the call afresh.  On a retry (keep_url) the URL the HTTP layer
  * holds stays as it is: only the header lines are rewritten. */
 static int sign_call(struct signed_call *s, bool keep_url)
@@ -263,25 +310,15 @@ static int sign_call(struct signed_call *s, bool keep_url)
 	else
 		signed_call_clear(s);
 
-	pthread_mutex_lock(&c->lock);
-	snprintf(region, sizeof(region), "%s", c->region);
-	snprintf(scheme, sizeof(scheme), "%s", c->endpoint.scheme);
-	if (c->path_style)
-		snprintf(host, sizeof(host), "%s", c->endpoint.authority);
-	else
-		snprintf(host, sizeof(host), "%s.%s", c->bucket, c->endpoint.authority);
-	rc = buffer_append_str(&path, c->endpoint.path);
-	if (!rc && c->path_style && (buffer_append_str(&path, "/") || sigv4_uri_encode(&path, c->bucket, false)))
-		rc = ERR_FAILURE;
-	time_t now = (time_t)llround((double)time(NULL) + c->skew);
-	s->skew = c->skew;
-	pthread_mutex_unlock(&c->lock);
+	struct s3_address addr;
+	rc = address_of(c, call->key, &addr);
+	time_t now = (time_t)llround((double)time(NULL) + addr.skew);
+	s->skew = addr.skew;
+	snprintf(region, sizeof(region), "%s", addr.region);
 	snprintf(s->region, sizeof(s->region), "%s", region);
-
-	/* The key is encoded once, '/' kept, ':' as %3A: the URL sent is
-	 * exactly the canonical URI. */
-	if (!rc && (buffer_append_str(&path, "/") || sigv4_uri_encode(&path, call->key, true)))
-		rc = ERR_FAILURE;
+	snprintf(host, sizeof(host), "%s", addr.host);
+	snprintf(scheme, sizeof(scheme), "%s", addr.scheme);
+	path = addr.path;
 	if (!rc)
 		rc = sigv4_canonical_query(&query, call->query, call->n_query);
 	const char *payload = call->body ? call->body->sha256_hex : SIGV4_EMPTY_HASH;

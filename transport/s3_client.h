@@ -41,6 +41,10 @@ struct s3_client_options {
 int s3_client_new(struct s3_client **out, const struct s3_client_options *o);
 void s3_client_free(struct s3_client *c);
 
+/* The URL a key is requested at now, and the region requests are signed
+ * for (after any correction the store made). */
+int s3_object_url(struct s3_client *c, const char *key, struct buffer *url, char region[64]);
+
 /* "s3://bucket/key", for messages. */
 void s3_object_name(const struct s3_client *c, const char *key, char *out, size_t size);
 

@@ -6,6 +6,7 @@
 #include "check.h"
 #include "core/error.h"
 #include "transport/aws_profile.h"
+#include "transport/s3_client.h"
 #include "transport/url_parts.h"
 #include "transport/xml_text.h"
 
@@ -147,8 +148,55 @@ static void test_urls(void)
 	CHECK(url_parts_parse(&u, "https://host/?x=1", "endpoint_url") == ERR_USAGE);
 }
 
+/* Where a key is requested, for one client configuration. */
+static void expect_url(const char *bucket, const char *region, const char *endpoint, bool path_style,
+		       const char *key, const char *want)
+{
+	struct s3_client *c = NULL;
+	struct s3_client_options o = {.bucket = bucket, .region = region, .endpoint_url = endpoint,
+				      .path_style = path_style};
+	struct buffer url = BUFFER_INIT;
+	char signing_region[64] = "";
+	CHECK(s3_client_new(&c, &o) == 0);
+	if (!c)
+		return;
+	CHECK(s3_object_url(c, key, &url, signing_region) == 0);
+	CHECK_STR(url.data, want);
+	CHECK_STR(signing_region, region);
+	buffer_free(&url);
+	s3_client_free(c);
+}
+
+static void test_addressing(void)
+{
+	const char *blob = "blobs/sha256:0123abcd";
+	/* AWS: virtual-hosted, the regional endpoint, the colon encoded once. */
+	expect_url("ci-cache", "eu-west-1", NULL, false, blob,
+		   "https://ci-cache.s3.eu-west-1.amazonaws.com/blobs/sha256%3A0123abcd");
+	expect_url("ci-cache", "cn-north-1", NULL, false, "m/x",
+		   "https://ci-cache.s3.cn-north-1.amazonaws.com.cn/m/x");
+	/* A dotted bucket cannot be a TLS host name; an invalid one no DNS label. */
+	expect_url("ci.cache.example", "us-east-1", NULL, false, "k",
+		   "https://s3.us-east-1.amazonaws.com/ci.cache.example/k");
+	expect_url("Upper_Case", "us-east-1", NULL, false, "k", "https://s3.us-east-1.amazonaws.com/Upper_Case/k");
+	/* use_path_style only with a custom endpoint; IP endpoints always path style. */
+	expect_url("ci-cache", "us-east-1", NULL, true, "k", "https://ci-cache.s3.us-east-1.amazonaws.com/k");
+	expect_url("ci-cache", "us-east-1", "http://minio.internal:9000", true, "manifests/main",
+		   "http://minio.internal:9000/ci-cache/manifests/main");
+	expect_url("ci-cache", "auto", "https://acct.r2.cloudflarestorage.com", false, "k",
+		   "https://ci-cache.acct.r2.cloudflarestorage.com/k");
+	expect_url("ci-cache", "us-east-1", "http://127.0.0.1:4569/", false, blob,
+		   "http://127.0.0.1:4569/ci-cache/blobs/sha256%3A0123abcd");
+	expect_url("ci-cache", "us-east-1", "https://proxy.example/s3/", true, "a b/c+d",
+		   "https://proxy.example/s3/ci-cache/a%20b/c%2Bd");
+	/* Keys are kept verbatim otherwise: BuildKit's prefix concatenation. */
+	expect_url("ci-cache", "us-east-1", "http://[::1]:9000", false, "cacheblobs/sha256:ff",
+		   "http://[::1]:9000/ci-cache/cacheblobs/sha256%3Aff");
+}
+
 int main(void)
 {
+	test_addressing();
 	test_profiles();
 	test_xml();
 	test_urls();
