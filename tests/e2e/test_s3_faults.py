@@ -64,14 +64,21 @@ class Faults(Base):
         self.assertEqual(sha256(self.store.get(self.bucket, "blobs/" + digest)), digest)
         self.assert_complete()
 
-    def test_a_download_cut_short_is_resumed(self):
+    def test_a_download_cut_short_is_resumed_and_5xx_retried(self):
         self.export(fixture("local-gzip-max"), self.s3())
         url = self.proxy([{"method": "GET", "path": "/blobs/sha256%3Af671", "to": 2,
-                           "action": {"reset_after": 300000}}])
+                           "action": {"reset_after": 300000}},
+                          {"method": "GET", "path": "/manifests/", "to": 1,
+                           "action": {"status": 503, "body": SLOW_DOWN}},
+                          {"method": "GET", "path": "/blobs/sha256%3A42c5", "to": 2,
+                           "action": {"status": 500, "body": INTERNAL}}])
         dest = self.dir("back")
         p = self.import_(self.s3(endpoint=url), dest)
         self.assertEqual(len(self.fired(0)), 2)
+        self.assertEqual(len(self.fired(1)), 1)
+        self.assertEqual(len(self.fired(2)), 2)
         self.assertIn("resuming", p.stderr)
+        self.assertIn("HTTP 503", p.stderr)
         c = cl.load(dest)
         self.assertEqual(c.problems(), [])
         self.assertEqual(c.meaning(), cl.load(fixture("local-gzip-max")).meaning())
