@@ -110,6 +110,14 @@ class Store:
     def __init__(self, tmp, region="us-east-1"):
         self.tmp = tmp
         self.procs = []
+        try:
+            self._start(region)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, region):
+        tmp = self.tmp
         node, script = s3rver_script()
         debian_python()  # the front needs it: Missing before anything starts
         self.data = os.path.join(tmp, "s3rver-data")
@@ -153,6 +161,7 @@ class Store:
         for p in reversed(self.procs):
             stop(p)
         self.procs = []
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     # --- direct access to s3rver (no signature), for setting up and judging
 
@@ -209,7 +218,6 @@ def _close_shared():
     store = _SHARED.pop("store", None)
     if store:
         store.close()
-        shutil.rmtree(store.tmp, ignore_errors=True)
 
 
 def unescape(s):

@@ -17,7 +17,9 @@ def services():
     """One stand-in for the run; each test rewrites its scenario."""
     if "url" not in SERVICES:
         import atexit
+        import shutil
         tmp = s3peer.tempdir()
+        atexit.register(shutil.rmtree, tmp, True)
         proc, url, path, log = s3peer.credential_services(tmp, {"issue": {}})
         SERVICES.update(proc=proc, url=url, path=path, log=log)
         atexit.register(s3peer.stop, proc)
