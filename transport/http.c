@@ -466,7 +466,8 @@ struct http_stream {
 	CURL *easy;
 	struct curl_slist *headers;
 	struct body_state body;
-	struct http_response *resp;
+	struct http_response *resp;   /* the caller's until open returns, then `own` */
+	struct http_response own;     /* answers to resumes, which the caller never sees */
 	char *buf;                    /* bytes received, not yet read */
 	size_t start, end, cap;
 	bool paused, done, got_data;
@@ -683,6 +684,7 @@ static void stream_close(struct byte_source *src)
 	free(s->range_headers);
 	free(s->url);
 	free(s->buf);
+	http_response_free(&s->own);
 	free(s);
 }
 
@@ -748,6 +750,10 @@ int http_open(struct http_client *c, const struct http_request *req, struct http
 		if (status >= 200 && status < 300) {
 			const char *cl = http_response_header(resp, "Content-Length");
 			s->length = cl ? strtoll(cl, NULL, 10) : -1;
+			/* From now on the stream answers for itself: the caller's
+			 * response may go while the body is still being read. */
+			s->resp = &s->own;
+			curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, &s->own);
 			*body = &s->base;
 			return 0;
 		}

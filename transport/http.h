@@ -84,9 +84,10 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 /* Like http_do, but the body of a 2xx answer is not captured: it is
  * returned as a source, read as it arrives (a broken connection is resumed
  * with a Range request where the server allows it).  For other statuses
- * *body is NULL and resp->body holds the (captured) error body.  With a
- * body, req's header lines and resp must stay valid until it is closed:
- * resuming re-sends the lines and records the new answer in resp. */
+ * *body is NULL and resp->body holds the (captured) error body.  resp is
+ * the first answer; the body does not depend on it and may outlive it.
+ * req's header lines must stay valid until the body is closed: resuming
+ * re-sends them (with a Range). */
 int http_open(struct http_client *c, const struct http_request *req, struct http_response *resp,
 	      struct byte_source **body);
 
