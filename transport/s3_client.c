@@ -663,9 +663,7 @@ struct get_source {
 	struct s3_call desc;
 	char range[64];
 	char *key;
-	/* The HTTP layer writes a resumed request's answer here: it must live
-	 * as long as the stream. */
-	struct http_response resp;
+	struct http_response resp; /* the first answer */
 };
 
 static ssize_t get_read(struct byte_source *src, void *buf, size_t len)
