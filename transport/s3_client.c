@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/spool.h"
 #include "core/progress.h"
 #include "transport/aws_sigv4.h"
 #include "transport/http.h"
@@ -126,54 +127,6 @@ void s3_client_free(struct s3_client *c)
 	free(c->region);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
-}
-
-/* ---- bodies ------------------------------------------------------------- */
-
-struct range_source {
-	struct byte_source base;
-	int fd;
-	int64_t pos, end;
-};
-
-static ssize_t range_read(struct byte_source *s, void *buf, size_t len)
-{
-	struct range_source *r = (struct range_source *)s;
-	if (r->pos >= r->end)
-		return 0;
-	if ((int64_t)len > r->end - r->pos)
-		len = (size_t)(r->end - r->pos);
-	for (;;) {
-		ssize_t n = pread(r->fd, buf, len, r->pos);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_set_errno(ERR_FAILURE, errno, "read spooled upload");
-		if (n == 0)
-			return error_set(ERR_FAILURE, "spooled upload ended early");
-		r->pos += n;
-		return n;
-	}
-}
-
-static void range_close(struct byte_source *s)
-{
-	free(s);
-}
-
-static int range_open(void *ctx, struct byte_source **out)
-{
-	const struct s3_body *b = ctx;
-	struct range_source *r = calloc(1, sizeof(*r));
-	if (!r)
-		return error_set(ERR_FAILURE, "out of memory");
-	r->base.read = range_read;
-	r->base.close = range_close;
-	r->fd = b->fd;
-	r->pos = b->offset;
-	r->end = b->offset + b->length;
-	*out = &r->base;
-	return 0;
 }
 
 /* ---- signing ------------------------------------------------------------ */
@@ -508,6 +461,7 @@ static int perform(struct s3_client *c, const struct s3_call *call, struct http_
 	static const struct s3_body empty = {.data = "", .len = 0, .sha256_hex = SIGV4_EMPTY_HASH};
 	bool region_retried = false, clock_retried = false, token_retried = false;
 	const struct s3_body *body = call->body;
+	struct byte_range range = {-1, NULL, 0, 0};
 	if (!body && (strcmp(call->method, "PUT") == 0 || strcmp(call->method, "POST") == 0))
 		body = &empty; /* an empty body, stated as such */
 	memset(resp, 0, sizeof(*resp));
@@ -530,8 +484,9 @@ static int perform(struct s3_client *c, const struct s3_call *call, struct http_
 			req.body = body->data;
 			req.body_len = body->len;
 		} else if (body) {
-			req.body_open = range_open;
-			req.body_ctx = (void *)body;
+			range = (struct byte_range){body->fd, NULL, body->offset, body->length};
+			req.body_open = byte_range_open;
+			req.body_ctx = &range;
 			req.body_size = body->length;
 		}
 		if (stream) {

@@ -9,6 +9,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/spool.h"
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "transport/aws_sigv4.h"
@@ -28,8 +29,10 @@ struct s3_upload {
 	struct progress *progress;
 	struct s3_upload_slots slots;
 	bool slot_held;
-	char path[4096];
-	int fd;
+	/* Spooled so that payload hashes can be signed and retries resend the
+	 * bytes; parts are read back from it while more is still written. */
+	struct spool *spool;
+	int fd; /* the spool's, for pread */
 	struct sha256 *part;
 	int64_t part_size;
 
@@ -78,18 +81,12 @@ int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *
 	u->part_size = s3_part_size_for(expected_size > 0 ? expected_size : 0);
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->change, NULL);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(u->path, sizeof(u->path), "%s/cachectl-s3-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	/* Spooled so that payload hashes can be signed and retries resend the
-	 * bytes; unlinked at once, the file goes away with the upload. */
-	u->fd = mkstemp(u->path);
-	int rc = 0;
-	if (u->fd < 0)
-		rc = error_set_errno(ERR_FAILURE, errno, "cannot create a spool file in %s", tmp && *tmp ? tmp : "/tmp");
-	else
-		unlink(u->path);
-	if (!rc)
+	u->fd = -1;
+	int rc = spool_new(&u->spool, "s3 upload");
+	if (!rc) {
+		u->fd = spool_fd(u->spool);
 		rc = sha256_new(&u->part);
+	}
 	if (rc) {
 		s3_upload_free(u);
 		return rc;
@@ -253,13 +250,9 @@ int s3_upload_write(struct s3_upload *u, const void *buf, size_t len)
 		/* Never past a part boundary in one step, so part hashes stay exact. */
 		int64_t room = u->part_size - u->written % u->part_size;
 		size_t n = (int64_t)len < room ? len : (size_t)room;
-		ssize_t done = write(u->fd, p, n);
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done < 0)
-			return error_set_errno(ERR_FAILURE, errno, "spool upload");
-		if (sha256_update(u->part, p, (size_t)done))
+		if (spool_write(u->spool, p, n) || sha256_update(u->part, p, n))
 			return ERR_FAILURE;
+		ssize_t done = (ssize_t)n;
 		pthread_mutex_lock(&u->lock);
 		u->written += done;
 		bool full = u->written % u->part_size == 0;
@@ -425,8 +418,7 @@ void s3_upload_free(struct s3_upload *u)
 	free(u->key);
 	free(u->upload_id);
 	sha256_free(u->part);
-	if (u->fd >= 0)
-		close(u->fd);
+	spool_free(u->spool);
 	pthread_cond_destroy(&u->change);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
