@@ -13,11 +13,14 @@ static const char help[] =
 	"\n"
 	"Reads every SRC, merges them into one cache and writes it to every DST.\n"
 	"\n"
-	"  --from SRC, --import-cache SRC   a cache to read (type=local,src=DIR[,tag=T|,digest=D])\n"
+	"  --from SRC, --import-cache SRC   a cache to read (type=local,src=DIR[,tag=T|,digest=D],\n"
+	"                                   or type=registry,ref=NAME:TAG|NAME@DIGEST)\n"
 	"  --export-cache DST               where to write it: type=local,dest=DIR with\n"
 	"      mode=min|max (default: keep everything), tag=T (latest),\n"
 	"      compression=uncompressed|gzip|zstd, compression-level=N, force-compression=true|false,\n"
-	"      oci-mediatypes=true|false, image-manifest=true|false, ignore-error=true|false\n" COMMON_HELP;
+	"      oci-mediatypes=true|false, image-manifest=true|false, ignore-error=true|false;\n"
+	"      or type=registry,ref=NAME:TAG (docs/registry.md) with the same options;\n"
+	"      or type=inline,ref=IMAGE|layout=DIR (docs/inline.md)\n" COMMON_HELP;
 
 static void free_all(struct transport **t, size_t n)
 {

@@ -15,7 +15,8 @@ static const char help[] =
 	"--import-cache type=local,src=DIR.  Blobs are copied as they are; a single\n"
 	"source keeps its document form.\n"
 	"\n"
-	"  --import-cache SRC, --from SRC   a cache to read (type=local,src=DIR[,tag=T|,digest=D])\n"
+	"  --import-cache SRC, --from SRC   a cache to read (type=local,src=DIR[,tag=T|,digest=D],\n"
+	"                                   or type=registry,ref=NAME:TAG|NAME@DIGEST)\n"
 	"  --dest DIR                       the local cache to write (created if missing)\n"
 	"  --tag T                          tag in DIR/index.json (default latest)\n" COMMON_HELP;
 

@@ -24,6 +24,8 @@ static const char help[] =
 struct blob_facts {
 	const struct descriptor *d;
 	int64_t uncompressed; /* -1 unknown */
+	char toc_digest[DIGEST_BUF]; /* eStargz: as measured */
+	int64_t toc_entries;         /* eStargz: -1 unknown */
 	char problem[256];
 };
 
@@ -38,7 +40,7 @@ static int measure_one(void *arg, size_t i)
 	struct blob_facts *f = &m->facts[i];
 	struct byte_source *src;
 	struct layer_outcome o;
-	enum compression enc = media_type_compression(f->d->media_type);
+	enum compression enc = layer_encoding(f->d);
 	if (enc == COMPRESSION_UNCOMPRESSED) {
 		f->uncompressed = f->d->size;
 		return 0;
@@ -53,6 +55,10 @@ static int measure_one(void *arg, size_t i)
 		snprintf(f->problem, sizeof(f->problem), "%s", error_message());
 	else
 		f->uncompressed = o.uncompressed_size;
+	if (!rc && o.toc_entries >= 0) {
+		memcpy(f->toc_digest, o.toc_digest, DIGEST_BUF);
+		f->toc_entries = o.toc_entries;
+	}
 	return 0; /* inspect shows what it can; verify is for judging */
 }
 
@@ -103,7 +109,11 @@ static void print_text(const struct cache *c, const char *source, struct blob_fa
 		printf("      %s (%s), %s -> %s uncompressed, created %s\n", d->media_type ? d->media_type : "?",
 		       toc ? "estargz" : compression_name(enc), a, b, created ? created : "unknown");
 		printf("      diffID %s\n", diff ? diff : "(missing: BuildKit will not load this layer)");
-		if (toc)
+		if (toc && facts[i].toc_entries >= 0)
+			printf("      estargz TOC %s, %lld entries\n"
+			       "      (in another encoding the TOC and landmark entries are left out: other diffID)\n",
+			       facts[i].toc_digest, (long long)facts[i].toc_entries);
+		else if (toc)
 			printf("      estargz TOC %s\n", toc);
 		if (*facts[i].problem)
 			printf("      unreadable: %s\n", facts[i].problem);
@@ -211,6 +221,14 @@ static int print_json(const struct cache *c, const char *source, struct blob_fac
 		for (size_t k = 0; k < d->n_annotations; k++)
 			json_member_string(&j, d->annotations[k].key, d->annotations[k].value);
 		json_object_end(&j);
+		if (toc) {
+			json_key(&j, "estargz");
+			json_object_begin(&j);
+			json_member_string(&j, "tocDigest", *facts[i].toc_digest ? facts[i].toc_digest : toc);
+			json_key(&j, "tocEntries");
+			facts[i].toc_entries >= 0 ? json_int(&j, facts[i].toc_entries) : json_null(&j);
+			json_object_end(&j);
+		}
 		if (*facts[i].problem)
 			json_member_string(&j, "problem", facts[i].problem);
 		json_object_end(&j);
@@ -347,6 +365,7 @@ int cmd_inspect(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		facts[i].d = blobs[i];
 		facts[i].uncompressed = -1;
+		facts[i].toc_entries = -1;
 	}
 	if (!quick) {
 		struct measure_ctx m = {&set, facts};

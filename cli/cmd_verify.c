@@ -14,8 +14,9 @@ static const char help[] =
 	"usage: cachectl verify SRC\n"
 	"\n"
 	"Re-reads every blob the cache references and checks its digest, its size and, for\n"
-	"layers, the diffID of its uncompressed content.  Names each damaged or missing blob;\n"
-	"exits 1 if there is any.\n"
+	"layers, the diffID of its uncompressed content; eStargz layers are also checked\n"
+	"against their TOC (its digest, every file's and chunk's digest and offset, the\n"
+	"footer).  Names each damaged or missing blob; exits 1 if there is any.\n"
 	"\n" COMMON_HELP;
 
 struct verify_ctx {
@@ -31,7 +32,7 @@ static int verify_one(void *arg, size_t i)
 	const struct descriptor *d = v->blobs[i];
 	struct byte_source *src;
 	struct layer_outcome o;
-	enum compression enc = media_type_compression(d->media_type);
+	enum compression enc = layer_encoding(d);
 	struct layer_task t = {.source = d, .encoding = enc, .want_diff_id = true};
 	int task = progress_task_begin(v->progress, d->digest, "verify", d->size);
 	int rc = source_set_open_blob(v->set, d, &src);

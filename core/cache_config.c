@@ -360,6 +360,62 @@ static void write_time(struct json_out *j, const char *key, const struct timesta
 	json_member_string(j, key, text);
 }
 
+static void write_records(struct json_out *j, const struct cache_config *cfg)
+{
+	json_array_begin(j);
+	for (size_t i = 0; i < cfg->n_records; i++) {
+		const struct cache_record *r = &cfg->records[i];
+		json_object_begin(j);
+		if (r->n_results) {
+			json_key(j, "layers");
+			json_array_begin(j);
+			for (size_t k = 0; k < r->n_results; k++) {
+				json_object_begin(j);
+				json_member_int(j, "layer", r->results[k].layer);
+				write_time(j, "createdAt", &r->results[k].created_at, false);
+				json_object_end(j);
+			}
+			json_array_end(j);
+		}
+		if (r->n_chains) {
+			json_key(j, "chains");
+			json_array_begin(j);
+			for (size_t k = 0; k < r->n_chains; k++) {
+				json_object_begin(j);
+				json_key(j, "layers");
+				json_array_begin(j);
+				for (size_t n = 0; n < r->chains[k].n_layers; n++)
+					json_int(j, r->chains[k].layers[n]);
+				json_array_end(j);
+				write_time(j, "createdAt", &r->chains[k].created_at, false);
+				json_object_end(j);
+			}
+			json_array_end(j);
+		}
+		if (r->digest && *r->digest)
+			json_member_string(j, "digest", r->digest);
+		if (r->n_inputs) {
+			json_key(j, "inputs");
+			json_array_begin(j);
+			for (size_t s = 0; s < r->n_inputs; s++) {
+				json_array_begin(j);
+				for (size_t a = 0; a < r->inputs[s].n_alts; a++) {
+					const struct cache_input *in = &r->inputs[s].alts[a];
+					json_object_begin(j);
+					if (in->selector && *in->selector)
+						json_member_string(j, "selector", in->selector);
+					json_member_int(j, "link", in->link);
+					json_object_end(j);
+				}
+				json_array_end(j);
+			}
+			json_array_end(j);
+		}
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 int cache_config_serialize(const struct cache_config *cfg, struct buffer *out)
 {
 	struct json_out j;
@@ -395,60 +451,18 @@ int cache_config_serialize(const struct cache_config *cfg, struct buffer *out)
 	}
 	if (cfg->n_records) {
 		json_key(&j, "records");
-		json_array_begin(&j);
-		for (size_t i = 0; i < cfg->n_records; i++) {
-			const struct cache_record *r = &cfg->records[i];
-			json_object_begin(&j);
-			if (r->n_results) {
-				json_key(&j, "layers");
-				json_array_begin(&j);
-				for (size_t k = 0; k < r->n_results; k++) {
-					json_object_begin(&j);
-					json_member_int(&j, "layer", r->results[k].layer);
-					write_time(&j, "createdAt", &r->results[k].created_at, false);
-					json_object_end(&j);
-				}
-				json_array_end(&j);
-			}
-			if (r->n_chains) {
-				json_key(&j, "chains");
-				json_array_begin(&j);
-				for (size_t k = 0; k < r->n_chains; k++) {
-					json_object_begin(&j);
-					json_key(&j, "layers");
-					json_array_begin(&j);
-					for (size_t n = 0; n < r->chains[k].n_layers; n++)
-						json_int(&j, r->chains[k].layers[n]);
-					json_array_end(&j);
-					write_time(&j, "createdAt", &r->chains[k].created_at, false);
-					json_object_end(&j);
-				}
-				json_array_end(&j);
-			}
-			if (r->digest && *r->digest)
-				json_member_string(&j, "digest", r->digest);
-			if (r->n_inputs) {
-				json_key(&j, "inputs");
-				json_array_begin(&j);
-				for (size_t s = 0; s < r->n_inputs; s++) {
-					json_array_begin(&j);
-					for (size_t a = 0; a < r->inputs[s].n_alts; a++) {
-						const struct cache_input *in = &r->inputs[s].alts[a];
-						json_object_begin(&j);
-						if (in->selector && *in->selector)
-							json_member_string(&j, "selector", in->selector);
-						json_member_int(&j, "link", in->link);
-						json_object_end(&j);
-					}
-					json_array_end(&j);
-				}
-				json_array_end(&j);
-			}
-			json_object_end(&j);
-		}
-		json_array_end(&j);
+		write_records(&j, cfg);
 	}
 	json_object_end(&j);
+	return json_out_status(&j);
+}
+
+int cache_config_serialize_records(const struct cache_config *cfg, struct buffer *out)
+{
+	struct json_out j;
+	buffer_reset(out);
+	json_out_init(&j, out);
+	write_records(&j, cfg);
 	return json_out_status(&j);
 }
 

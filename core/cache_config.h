@@ -84,6 +84,10 @@ int cache_config_parse_records(struct cache_config *cfg, const struct cJSON *rec
  * (call cache_config_sort first for the canonical order). */
 int cache_config_serialize(const struct cache_config *cfg, struct buffer *out);
 
+/* Writes only the records array (the inline cache form, whose layer
+ * indexes are the image's). */
+int cache_config_serialize_records(const struct cache_config *cfg, struct buffer *out);
+
 /* Out-of-range indexes and loops through parents or inputs, as BuildKit's
  * importer rejects them. */
 int cache_config_check(const struct cache_config *cfg);

@@ -64,6 +64,13 @@ int sha256_update(struct sha256 *h, const void *data, size_t len)
 	return 0;
 }
 
+int sha256_copy(struct sha256 *dst, const struct sha256 *src)
+{
+	if (EVP_MD_CTX_copy_ex(dst->ctx, src->ctx) != 1)
+		return error_set(ERR_FAILURE, "SHA-256 state copy failed");
+	return 0;
+}
+
 int sha256_final(struct sha256 *h, char out[DIGEST_BUF])
 {
 	unsigned char md[32];

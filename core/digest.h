@@ -29,6 +29,8 @@ int sha256_new(struct sha256 **out);
 void sha256_free(struct sha256 *h);
 int sha256_reset(struct sha256 *h);
 int sha256_update(struct sha256 *h, const void *data, size_t len);
+/* Makes dst continue from where src is (both stay usable). */
+int sha256_copy(struct sha256 *dst, const struct sha256 *src);
 /* Writes "sha256:<hex>" into out (DIGEST_BUF bytes). */
 int sha256_final(struct sha256 *h, char out[DIGEST_BUF]);
 

@@ -1,6 +1,7 @@
 #include "transport/cache_transfer.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,12 +25,15 @@ int export_settings_parse(struct export_settings *out, struct cache_options *o,
 		else
 			return error_set(ERR_USAGE, "mode=\"%s\" is not min or max", mode);
 	}
+	if (h->stores_no_blobs) {
+		/* BuildKit's inline exporter ignores mode: always min. */
+		out->stores_no_blobs = true;
+		out->mode = EXPORT_MODE_MIN;
+	}
 	const char *comp = options_get(o, "compression");
 	if (comp) {
 		if (compression_from_name(&out->codec.compression, comp))
 			return ERR_USAGE;
-		if (out->codec.compression == COMPRESSION_ESTARGZ)
-			return error_set(ERR_USAGE, "compression=estargz is not supported yet");
 		out->compression_set = true;
 	}
 	if (options_get_int(o, "compression-level", &out->codec.level_set, &out->codec.level) ||
@@ -128,10 +132,7 @@ int source_set_open_blob(struct source_set *s, const struct descriptor *d, struc
 /* The encoding of a blob as its descriptor tells it. */
 static enum compression blob_encoding(const struct descriptor *d)
 {
-	enum compression c = media_type_compression(d->media_type);
-	if (c == COMPRESSION_GZIP && descriptor_annotation(d, ANN_STARGZ_TOC))
-		return COMPRESSION_ESTARGZ;
-	return c;
+	return layer_encoding(d);
 }
 
 /* What one destination gets for one blob. */
@@ -220,6 +221,12 @@ static int plan_destination(struct export_run *run, size_t di)
 	if (c->config->n_layers == 0) {
 		progress_note(run->progress, "%s: nothing to export: no cache record has layers",
 			      dest->transport->display);
+		goto out;
+	}
+	if (s->stores_no_blobs) {
+		/* Nothing to copy: write_cache finds the blobs where they are. */
+		run->caches[di] = c;
+		c = NULL;
 		goto out;
 	}
 	if ((rc = cache_referenced_blobs(c, &blobs, &n_blobs)))
@@ -344,9 +351,6 @@ static int run_job(void *ctx, size_t index)
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;
 	}
-	if (enc == COMPRESSION_ESTARGZ)
-		enc = COMPRESSION_GZIP; /* plain gzip to a reader that ignores the TOC */
-
 	for (size_t i = 0; i < j->n_deliveries; i++) {
 		struct delivery *dl = &j->deliveries[i];
 		struct transport *t = run->dests[dl->dest].transport;
@@ -363,8 +367,27 @@ static int run_job(void *ctx, size_t index)
 				delivery_fail(dl, st);
 				continue;
 			}
+			size_t origin;
+			if (t->ops->blob_link && strmap_get(&run->src->origin, j->source->digest, &origin)) {
+				int lr = t->ops->blob_link(t, j->source, run->src->sources[origin]);
+				if (lr == 0) {
+					dl->done = dl->existed = true;
+					skipped++;
+					continue;
+				}
+				if (lr != ERR_NOT_FOUND) {
+					delivery_fail(dl, lr);
+					continue;
+				}
+			}
 		}
-		int cr = t->ops->blob_create(t, j->source, &w);
+		/* A re-encoded blob's digest and size are known only at commit. */
+		struct descriptor announced = *j->source;
+		if (j->reencode) {
+			announced.digest[0] = '\0';
+			announced.size = 0;
+		}
+		int cr = t->ops->blob_create(t, &announced, &w);
 		if (cr) {
 			delivery_fail(dl, cr);
 			continue;
@@ -464,8 +487,8 @@ out:
 /* ---- finishing a destination -------------------------------------------- */
 
 /* The descriptor of a re-encoded blob: the source's, with the new digest,
- * size and media type, and without annotations that described the old
- * encoding. */
+ * size and media type, and the annotations of the new encoding instead of
+ * the old one's (an eStargz blob says its TOC digest and full size). */
 static int reencoded_descriptor(struct descriptor *out, const struct job *j)
 {
 	if (descriptor_copy(out, j->source))
@@ -478,6 +501,13 @@ static int reencoded_descriptor(struct descriptor *out, const struct job *j)
 	if (descriptor_set_media_type(out, media_type_for(j->target.compression, oci)) ||
 	    descriptor_annotation_set(out, ANN_UNCOMPRESSED, j->outcome.diff_id))
 		return ERR_FAILURE;
+	if (j->target.compression == COMPRESSION_ESTARGZ) {
+		char size[24];
+		snprintf(size, sizeof(size), "%lld", (long long)j->outcome.uncompressed_size);
+		if (descriptor_annotation_set(out, ANN_STARGZ_TOC, j->outcome.toc_digest) ||
+		    descriptor_annotation_set(out, ANN_ESTARGZ_SIZE, size))
+			return ERR_FAILURE;
+	}
 	return 0;
 }
 

@@ -26,6 +26,7 @@ struct export_settings {
 	bool form_set; /* else the first source's root form is kept */
 	struct root_form form;
 	bool ignore_error;
+	bool stores_no_blobs; /* the destination's handler keeps no blobs (inline) */
 };
 
 /* Reads the export attributes from o: mode, compression, compression-level,

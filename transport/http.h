@@ -26,6 +26,10 @@ struct http_client_options {
 	double backoff_base;   /* seconds; 0: 0.5 */
 	double backoff_cap;    /* seconds; 0: 30 */
 	double retry_after_cap;/* seconds; 0: 300 */
+	/* seconds: a request answered 429 is retried beyond max_attempts for
+	 * as long as its waits add up to at most this; 0: 429 counts as any
+	 * other retried answer. */
+	double max_throttle_wait;
 	struct progress *progress; /* where waits are reported; may be NULL */
 	const char *what;      /* names the backend in messages, e.g. "registry 127.0.0.1:5000" */
 };
@@ -80,7 +84,10 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 /* Like http_do, but the body of a 2xx answer is not captured: it is
  * returned as a source, read as it arrives (a broken connection is resumed
  * with a Range request where the server allows it).  For other statuses
- * *body is NULL and resp->body holds the (captured) error body. */
+ * *body is NULL and resp->body holds the (captured) error body.  resp is
+ * the first answer; the body does not depend on it and may outlive it.
+ * req's header lines must stay valid until the body is closed: resuming
+ * re-sends them (with a Range). */
 int http_open(struct http_client *c, const struct http_request *req, struct http_response *resp,
 	      struct byte_source **body);
 
@@ -99,5 +106,9 @@ int http_escape(struct buffer *out, const char *s, bool keep_slash);
 /* Seconds to wait from a Retry-After value (delta seconds or HTTP date),
  * or -1 when it does not parse. */
 double http_retry_after(const char *value);
+
+/* Whether url is on the origin "scheme://host[:port]" (scheme and host
+ * compared without case): where a backend's credentials may go. */
+bool http_same_origin(const char *url, const char *origin);
 
 #endif

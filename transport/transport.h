@@ -42,6 +42,11 @@ struct transport_ops {
 	/* `expected` says what will be written (digest may be empty when not
 	 * known before the bytes are, as for a re-encoded layer). */
 	int (*blob_create)(struct transport *t, const struct descriptor *expected, struct blob_writer **out);
+	/* Optional: makes blob d present without moving its bytes, by
+	 * reference to where `from` (the source the engine would read it
+	 * from) keeps it -- a registry's cross-repository mount.  0 when done,
+	 * ERR_NOT_FOUND when not possible (the blob is then copied). */
+	int (*blob_link)(struct transport *t, const struct descriptor *d, struct transport *from);
 	/* The cache the source holds; ERR_NOT_FOUND when it holds none. */
 	int (*read_cache)(struct transport *t, struct cache **out);
 	/* Publishes c, whose blobs are all present; called last. */
@@ -66,6 +71,11 @@ struct transport_handler {
 	/* Stores a root document (local, registry): takes oci-mediatypes and
 	 * image-manifest. */
 	bool has_root_form;
+	/* Keeps no blobs of its own (inline: the cache lives in an image whose
+	 * layers are its blobs): the engine copies none to it, exports
+	 * mode=min as BuildKit's inline exporter always does, and hands
+	 * write_cache the planned cache with every blob descriptor. */
+	bool stores_no_blobs;
 	/* Takes the options it understands (options_get); the caller then
 	 * rejects any left over. */
 	int (*open)(struct transport **out, struct cache_options *o, enum transport_direction dir);
@@ -82,5 +92,9 @@ void transport_free(struct transport *t);
 int transport_init(struct transport *t, const struct transport_ops *ops, const struct cache_options *o);
 
 extern const struct transport_handler local_transport_handler;
+extern const struct transport_handler registry_transport_handler;
+extern const struct transport_handler inline_transport_handler;
+extern const struct transport_handler gha_transport_handler;
+extern const struct transport_handler s3_transport_handler;
 
 #endif

@@ -400,7 +400,7 @@ class BadInput(Base):
             (["export", "--from", src, "--export-cache", "type=local,dest=%s,compression=lzma" % d], 2, "lzma"),
             (["export", "--from", src, "--export-cache", "type=local,dest=%s,compression=zstd,compression-level=99" % d], 2, "99"),
             (["export", "--from", src, "--export-cache", "type=local,dest=%s,mode=maximum" % d], 2, "maximum"),
-            (["export", "--from", src, "--export-cache", "type=local,dest=%s,compression=estargz" % d], 2, "estargz"),
+            (["export", "--from", src, "--export-cache", "type=local,dest=%s,compression=estargz,compression-level=10" % d], 2, "estargz"),
             (["export", "--from", src, "--export-cache", "type=local"], 2, "dest"),
             (["export", "--from", "type=local", "--export-cache", d], 2, "src"),
             (["export", "--from", src, "--export-cache", "type=local,dest=%s,\"tag=x" % d], 2, "quote"),

@@ -106,7 +106,8 @@ static void test_export_settings(void)
 	settings("type=local,dest=d,force-compression=yes", ERR_USAGE, "yes");
 	settings("type=local,dest=d,oci-mediatypes=false,image-manifest=true", ERR_USAGE, "image-manifest");
 	settings("type=local,dest=d,ignore-error=maybe", ERR_USAGE, "maybe");
-	settings("type=local,dest=d,compression=estargz", ERR_USAGE, "estargz");
+	settings("type=local,dest=d,compression=estargz,compression-level=10", ERR_USAGE, "estargz");
+	settings("type=local,dest=d,compression=estargz,compression-level=9,force-compression=true", 0, NULL);
 	settings("type=local,dest=d,oci-mediatypes=1,image-manifest=0", 0, NULL);
 }
 

@@ -1,0 +1,31 @@
+/* Where the members of a JSON object sit in its text, for editing a
+ * document in place -- replacing one value, inserting one member -- while
+ * every other byte stays as it was: member order, number spelling, string
+ * escapes and spacing.  Re-serialising through a parser would change them,
+ * and with them the digest of a document others point at.
+ *
+ * The text is expected to be valid JSON (check it with a parser first);
+ * whatever it holds, the scanner reads nothing outside [0, len). */
+#ifndef CACHECTL_JSON_SPAN_H
+#define CACHECTL_JSON_SPAN_H
+
+#include <stddef.h>
+
+struct json_member {
+	size_t key_start, key_end;     /* the key, quotes included */
+	size_t value_start, value_end; /* the value */
+};
+
+/* The members of the object starting at text[pos] (whitespace allowed
+ * before the '{'); *end is just past its '}'.  ERR_FAILURE when it is not
+ * an object. */
+int json_object_members(const char *text, size_t len, size_t pos, struct json_member **out, size_t *n,
+			size_t *end);
+
+/* The member's key, unescaped (caller frees). */
+int json_member_key(const char *text, const struct json_member *m, char **out);
+
+/* The index of the member whose key is `key`, or -1. */
+long json_find_member(const char *text, const struct json_member *m, size_t n, const char *key);
+
+#endif
