@@ -1,5 +1,6 @@
 #include "formats/annotated_config.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,13 +58,31 @@ int annotated_config_build(struct buffer *out, const struct cache *c)
 	return rc;
 }
 
+/* One JSON value and nothing but whitespace after it: BuildKit's importers
+ * refuse the rest ("unexpected data after JSON object"). */
+static int check_single_value(const char *bytes, size_t len, const char *what)
+{
+	const char *end = NULL;
+	cJSON *doc = cJSON_ParseWithLengthOpts(bytes, len, &end, false);
+	if (!doc)
+		return error_set(ERR_FAILURE, "%s is not valid JSON", what);
+	cJSON_Delete(doc);
+	for (const char *p = end; p < bytes + len; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			return error_set(ERR_FAILURE, "%s: unexpected data after JSON object", what);
+	return 0;
+}
+
 int annotated_config_load(struct cache **out, const char *bytes, size_t len, const char *what)
 {
 	struct cache_config *cfg = NULL;
 	struct cache *c = NULL;
 	struct descriptor d;
 	descriptor_init(&d);
-	int rc = cache_config_parse(&cfg, bytes, len);
+	int rc = check_single_value(bytes, len, what);
+	if (rc)
+		return rc;
+	rc = cache_config_parse(&cfg, bytes, len);
 	if (rc)
 		return error_wrap(rc, "%s", what);
 	for (size_t i = 0; i < cfg->n_layers && !rc; i++) {

@@ -28,7 +28,7 @@ static int url_with(struct buffer *out, const char *url, const char *query)
 
 /* One PUT; anything but 201 is an error naming what was sent. */
 static int put(struct http_client *http, const char *url, const char *what, const char *const *headers,
-	       struct upload_part *part, const void *mem, size_t mem_len)
+	       struct byte_range *part, const void *mem, size_t mem_len)
 {
 	struct http_response resp;
 	struct http_request req = {
@@ -37,7 +37,7 @@ static int put(struct http_client *http, const char *url, const char *what, cons
 		.headers = headers,
 		.body = mem,
 		.body_len = mem_len,
-		.body_open = part ? upload_part_open : NULL,
+		.body_open = part ? byte_range_open : NULL,
 		.body_ctx = part,
 		.body_size = part ? part->length : 0,
 	};
@@ -53,7 +53,7 @@ static int put(struct http_client *http, const char *url, const char *what, cons
 	return rc;
 }
 
-int azblob_upload(struct http_client *http, const char *url, const struct upload_body *body, long part_size)
+int azblob_upload(struct http_client *http, const char *url, const struct byte_range *body, long part_size)
 {
 	static const char *const blob_headers[] = {"x-ms-version: " AZBLOB_API_VERSION, "x-ms-blob-type: BlockBlob",
 						   "Content-Type: application/octet-stream", NULL};
@@ -61,8 +61,8 @@ int azblob_upload(struct http_client *http, const char *url, const struct upload
 						    "Content-Type: application/octet-stream", NULL};
 	static const char *const list_headers[] = {"x-ms-version: " AZBLOB_API_VERSION,
 						   "Content-Type: application/xml; charset=utf-8", NULL};
-	if (body->size <= part_size) {
-		struct upload_part whole = {body, 0, body->size};
+	if (body->length <= part_size) {
+		struct byte_range whole = *body;
 		return put(http, url, "Put Blob", blob_headers, &whole, NULL, 0);
 	}
 	unsigned char uuid[16];
@@ -74,8 +74,8 @@ int azblob_upload(struct http_client *http, const char *url, const struct upload
 	char id[AZBLOB_BLOCK_ID_BUF];
 	int rc = buffer_append_str(&list, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
 	uint32_t n = 0;
-	for (int64_t off = 0; !rc && off < body->size; off += part_size, n++) {
-		struct upload_part part = {body, off, body->size - off < part_size ? body->size - off : part_size};
+	for (int64_t off = 0; !rc && off < body->length; off += part_size, n++) {
+		struct byte_range part = byte_range_sub(body, off, body->length - off < part_size ? body->length - off : part_size);
 		struct buffer query = BUFFER_INIT;
 		/* base64 uses + / =: escaped in the query, verbatim in the list */
 		if ((rc = azblob_block_id(id, uuid, n)) || (rc = buffer_append_str(&query, "comp=block&blockid=")) ||

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "transport/http.h"
-#include "transport/upload_body.h"
+#include "core/spool.h"
 
 /* The x-ms-version BuildKit's vendored SDK sends. */
 #define AZBLOB_API_VERSION "2024-11-04"
@@ -20,7 +20,7 @@ int azblob_block_id(char out[AZBLOB_BLOCK_ID_BUF], const unsigned char uuid[16],
 
 /* Uploads body to url: one Put Blob when it is at most part_size bytes,
  * else blocks of part_size bytes, one after the other. */
-int azblob_upload(struct http_client *http, const char *url, const struct upload_body *body,
+int azblob_upload(struct http_client *http, const char *url, const struct byte_range *body,
 		  long part_size);
 
 #endif

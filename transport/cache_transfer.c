@@ -390,7 +390,13 @@ static int run_job(void *ctx, size_t index)
 				}
 			}
 		}
-		int cr = t->ops->blob_create(t, j->source, &w);
+		/* A re-encoded blob's digest and size are known only at commit. */
+		struct descriptor announced = *j->source;
+		if (j->reencode) {
+			announced.digest[0] = '\0';
+			announced.size = 0;
+		}
+		int cr = t->ops->blob_create(t, &announced, &w);
 		if (cr) {
 			delivery_fail(dl, cr);
 			continue;

@@ -24,6 +24,7 @@
 #include "transport/gha_config.h"
 #include "transport/gha_listing.h"
 #include "transport/gha_service.h"
+#include "transport/spooled_writer.h"
 #include "transport/transport.h"
 
 #define INDEX_MAX (64u << 20)   /* an index larger than this is not a cache config */
@@ -192,51 +193,14 @@ static int gha_blob_open(struct transport *t, const struct descriptor *d, struct
 
 /* ---- writing blobs ------------------------------------------------------ */
 
-struct gha_writer {
-	struct blob_writer base;
-	struct gha_transport *g;
-	int fd;
-	int64_t written;
-};
-
-static int spool_write(struct byte_sink *s, const void *buf, size_t len)
+/* Sends a spooled blob under its key, unless the scope holds it already. */
+static int gha_upload(void *ctx, const char *expected, const char *digest, int64_t size, const struct spool *spool,
+		      bool *existed)
 {
-	struct gha_writer *w = (struct gha_writer *)s;
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(w->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_set_errno(ERR_FAILURE, errno, "gha: spooling a blob to a temporary file");
-		p += n;
-		len -= (size_t)n;
-		w->written += n;
-	}
-	return 0;
-}
-
-static int spool_finish(struct byte_sink *s)
-{
-	(void)s;
-	return 0;
-}
-
-static void spool_sink_close(struct byte_sink *s)
-{
-	(void)s; /* the writer's close frees it */
-}
-
-static int spool_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
-{
-	struct gha_writer *w = (struct gha_writer *)bw;
-	struct gha_transport *g = w->g;
+	struct gha_transport *g = ctx;
 	struct buffer key = BUFFER_INIT;
 	size_t known;
-	*existed = false;
-	if (w->written != size)
-		return error_set(ERR_FAILURE, "blob %s: spooled %lld bytes, expected %lld", digest,
-				 (long long)w->written, (long long)size);
+	(void)expected; /* the key is the digest of what was written */
 	int rc = gha_blob_key(&key, digest);
 	if (rc)
 		return rc;
@@ -244,7 +208,7 @@ static int spool_commit(struct blob_writer *bw, const char *digest, int64_t size
 	*existed = strmap_get(&g->known, key.data, &known) && (int64_t)known == size;
 	pthread_mutex_unlock(&g->lock);
 	if (!*existed) {
-		struct upload_body body = {.fd = w->fd, .size = size};
+		struct byte_range body = {spool_fd(spool), NULL, 0, size};
 		rc = g->svc->ops->save(g->svc, key.data, &body, existed);
 		if (!rc && *existed)
 			progress_note(g->base.progress,
@@ -256,40 +220,11 @@ static int spool_commit(struct blob_writer *bw, const char *digest, int64_t size
 	return rc;
 }
 
-static void spool_close(struct blob_writer *bw)
-{
-	struct gha_writer *w = (struct gha_writer *)bw;
-	close(w->fd);
-	free(w);
-}
-
 static int gha_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
 {
 	struct gha_transport *g = (struct gha_transport *)t;
-	(void)expected; /* the key needs the digest of what is written: known at commit */
 	int rc = ready(g);
-	if (rc)
-		return rc;
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/cachectl-gha-XXXXXX", dir && *dir ? dir : "/tmp");
-	struct gha_writer *w = calloc(1, sizeof(*w));
-	if (!w)
-		return error_set(ERR_FAILURE, "out of memory");
-	if ((w->fd = mkstemp(path)) < 0) {
-		free(w);
-		return error_set_errno(ERR_FAILURE, errno, "gha: cannot create a temporary file in %s",
-				       dir && *dir ? dir : "/tmp");
-	}
-	unlink(path); /* gone with the last descriptor, whatever happens */
-	w->g = g;
-	w->base.sink.write = spool_write;
-	w->base.sink.finish = spool_finish;
-	w->base.sink.close = spool_sink_close;
-	w->base.commit = spool_commit;
-	w->base.close = spool_close;
-	*out = &w->base;
-	return 0;
+	return rc ? rc : spooled_writer_new(out, expected, "gha upload", gha_upload, g);
 }
 
 /* ---- the index ---------------------------------------------------------- */
@@ -394,7 +329,7 @@ static int gha_read_cache(struct transport *t, struct cache **out)
 
 /* BuildKit's mutable key: each export writes <base>#<n+1> after the newest
  * #n; a taken number means a concurrent writer (or a crashed one). */
-static int save_index(struct gha_transport *g, const char *base, const struct upload_body *body, char **written)
+static int save_index(struct gha_transport *g, const char *base, const struct byte_range *body, char **written)
 {
 	struct buffer prefix = BUFFER_INIT, key = BUFFER_INIT;
 	int waited = 0, rc = buffer_appendf(&prefix, "%s#", base);
@@ -458,7 +393,7 @@ static int gha_write_cache(struct transport *t, const struct cache *c, const str
 	if (!rc)
 		rc = gha_index_key(&base, g->cfg.scope, runtime_token_write_scope(&g->cfg.claims));
 	if (!rc) {
-		struct upload_body body = {.fd = -1, .data = doc.data, .size = (int64_t)doc.len};
+		struct byte_range body = {-1, doc.data, 0, (int64_t)doc.len};
 		rc = save_index(g, base.data, &body, &written);
 	}
 	if (!rc) {

@@ -11,7 +11,7 @@
 #include "core/stream.h"
 #include "transport/entry_pacer.h"
 #include "transport/http.h"
-#include "transport/upload_body.h"
+#include "core/spool.h"
 
 struct progress;
 
@@ -30,7 +30,7 @@ struct gha_service_ops {
 	int (*lookup)(struct gha_service *s, const char *const *keys, size_t n, struct gha_hit *hit);
 	/* Reserves key, uploads body and commits it.  *existed: the key was
 	 * taken already (entries are immutable), nothing was uploaded. */
-	int (*save)(struct gha_service *s, const char *key, const struct upload_body *body, bool *existed);
+	int (*save)(struct gha_service *s, const char *key, const struct byte_range *body, bool *existed);
 	/* Streams an entry a lookup found; an expired download URL is
 	 * refreshed by looking the key up again. */
 	int (*open)(struct gha_service *s, struct gha_hit *hit, struct byte_source **out);

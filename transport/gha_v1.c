@@ -107,7 +107,7 @@ static int reserve(struct gha_service *s, const char *key, long long *id, bool *
 struct chunked_upload {
 	struct gha_service *s;
 	const char *url;
-	const struct upload_body *body;
+	const struct byte_range *body;
 };
 
 static int upload_chunk(void *ctx, size_t index)
@@ -115,14 +115,14 @@ static int upload_chunk(void *ctx, size_t index)
 	struct chunked_upload *u = ctx;
 	struct gha_service *s = u->s;
 	int64_t first = (int64_t)index * s->part_size;
-	struct upload_part part = {u->body, first,
-				   u->body->size - first < s->part_size ? u->body->size - first : s->part_size};
+	struct byte_range part = byte_range_sub(u->body, first,
+						 u->body->length - first < s->part_size ? u->body->length - first : s->part_size);
 	char range[96];
 	snprintf(range, sizeof(range), "Content-Range: bytes %lld-%lld/*", (long long)first,
 		 (long long)(first + part.length - 1));
 	const char *headers[] = {s->auth, ACCEPT, "Content-Type: application/octet-stream", range, NULL};
 	struct http_request req = {.method = "PATCH", .url = u->url, .headers = headers,
-				   .body_open = upload_part_open, .body_ctx = &part, .body_size = part.length};
+				   .body_open = byte_range_open, .body_ctx = &part, .body_size = part.length};
 	struct http_response resp;
 	int rc = http_do(s->http, &req, &resp);
 	if (!rc && resp.status / 100 != 2)
@@ -146,7 +146,7 @@ static int commit(struct gha_service *s, const char *url, int64_t size)
 	return rc;
 }
 
-static int v1_save(struct gha_service *s, const char *key, const struct upload_body *body, bool *existed)
+static int v1_save(struct gha_service *s, const char *key, const struct byte_range *body, bool *existed)
 {
 	long long id = 0;
 	struct buffer url = BUFFER_INIT;
@@ -156,11 +156,11 @@ static int v1_save(struct gha_service *s, const char *key, const struct upload_b
 	if (buffer_appendf(&url, "%scaches/%lld", s->base, id))
 		return error_set(ERR_FAILURE, "out of memory");
 	/* A zero-length entry has no chunk at all, only the commit. */
-	size_t chunks = (size_t)((body->size + s->part_size - 1) / s->part_size);
+	size_t chunks = (size_t)((body->length + s->part_size - 1) / s->part_size);
 	struct chunked_upload u = {s, url.data, body};
 	rc = parallel_for(chunks, CHUNK_WORKERS, false, upload_chunk, &u);
 	if (!rc)
-		rc = commit(s, url.data, body->size);
+		rc = commit(s, url.data, body->length);
 	buffer_free(&url);
 	return rc ? error_wrap(rc, "save %s", key) : 0;
 }

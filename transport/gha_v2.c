@@ -103,7 +103,7 @@ static int v2_lookup(struct gha_service *s, const char *const *keys, size_t n, s
 	return rc;
 }
 
-static int v2_save(struct gha_service *s, const char *key, const struct upload_body *blob, bool *existed)
+static int v2_save(struct gha_service *s, const char *key, const struct byte_range *blob, bool *existed)
 {
 	struct buffer body = BUFFER_INIT;
 	struct http_response failed = {0};
@@ -129,7 +129,7 @@ static int v2_save(struct gha_service *s, const char *key, const struct upload_b
 		rc = azblob_upload(s->http, text_of(a, "signed_upload_url"), blob, s->part_size);
 	cJSON_Delete(a);
 	a = NULL;
-	if (!rc && created && !(rc = key_body(&body, key, NULL, 0, blob->size)) &&
+	if (!rc && created && !(rc = key_body(&body, key, NULL, 0, blob->length)) &&
 	    !(rc = twirp(s, "FinalizeCacheEntryUpload", &body, &a, NULL)) && !ok_of(a))
 		rc = error_set(ERR_FAILURE, "gha v2 FinalizeCacheEntryUpload: the service did not accept the entry");
 	cJSON_Delete(a);

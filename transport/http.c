@@ -334,7 +334,9 @@ static bool retryable_curl(CURLcode rc)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SEND_FAIL_REWIND: /* every attempt re-opens the body */
+	/* A reused connection died while sending: libcurl cannot rewind a
+	 * streamed body, but the next attempt reopens it. */
+	case CURLE_SEND_FAIL_REWIND:
 		return true;
 	default:
 		return false;
@@ -879,7 +881,7 @@ int http_escape(struct buffer *out, const char *s, bool keep_slash)
 				return ERR_FAILURE;
 		}
 	}
-	return buffer_append(out, "", 0);
+	return buffer_append(out, "", 0); /* NUL-terminated even when s is empty */
 }
 
 double http_retry_after(const char *value)

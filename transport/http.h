@@ -85,7 +85,9 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
  * returned as a source, read as it arrives (a broken connection is resumed
  * with a Range request where the server allows it).  For other statuses
  * *body is NULL and resp->body holds the (captured) error body.  resp is
- * the first answer; the body does not depend on it and may outlive it. */
+ * the first answer; the body does not depend on it and may outlive it.
+ * req's header lines must stay valid until the body is closed: resuming
+ * re-sends them (with a Range). */
 int http_open(struct http_client *c, const struct http_request *req, struct http_response *resp,
 	      struct byte_source **body);
 

@@ -32,6 +32,7 @@
 #include "transport/cache_io.h"
 #include "transport/reference.h"
 #include "transport/registry_auth.h"
+#include "transport/spooled_writer.h"
 
 #define ACCEPT_MANIFESTS                                                                                   \
 	"Accept: " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", */*"
@@ -472,58 +473,6 @@ static int registry_blob_open(struct transport *t, const struct descriptor *d, s
 
 /* ---- blobs: uploading ----------------------------------------------------- */
 
-/* Part of the spool file as a request body, re-read for every attempt. */
-struct spool_range {
-	int fd;
-	int64_t offset, length;
-};
-
-struct spool_source {
-	struct byte_source base;
-	int fd;
-	int64_t pos, end;
-};
-
-static ssize_t spool_read(struct byte_source *s, void *buf, size_t len)
-{
-	struct spool_source *sp = (struct spool_source *)s;
-	if (sp->pos >= sp->end)
-		return 0;
-	if ((int64_t)len > sp->end - sp->pos)
-		len = (size_t)(sp->end - sp->pos);
-	for (;;) {
-		ssize_t n = pread(sp->fd, buf, len, sp->pos);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_set_errno(ERR_FAILURE, errno, "read the upload spool");
-		if (n == 0)
-			return error_set(ERR_FAILURE, "the upload spool ended early");
-		sp->pos += n;
-		return n;
-	}
-}
-
-static void spool_close(struct byte_source *s)
-{
-	free(s);
-}
-
-static int spool_open(void *ctx, struct byte_source **out)
-{
-	const struct spool_range *range = ctx;
-	struct spool_source *s = calloc(1, sizeof(*s));
-	if (!s)
-		return error_set(ERR_FAILURE, "out of memory");
-	s->base.read = spool_read;
-	s->base.close = spool_close;
-	s->fd = range->fd;
-	s->pos = range->offset;
-	s->end = range->offset + range->length;
-	*out = &s->base;
-	return 0;
-}
-
 static void slot_acquire(struct registry_transport *r)
 {
 	pthread_mutex_lock(&r->lock);
@@ -628,14 +577,14 @@ static int put_whole(struct registry_transport *r, const char *location, int fd,
 		     bool *restart)
 {
 	struct http_response resp;
-	struct spool_range range = {fd, 0, size};
+	struct byte_range range = {fd, NULL, 0, size};
 	const char *headers[] = {"Content-Type: application/octet-stream", NULL};
 	char *url = with_query(location, "digest", digest);
 	if (!url)
 		return error_set(ERR_FAILURE, "out of memory");
 	struct http_request req = {
 		.method = "PUT", .url = url, .headers = headers,
-		.body_open = spool_open, .body_ctx = &range, .body_size = size,
+		.body_open = byte_range_open, .body_ctx = &range, .body_size = size,
 	};
 	int rc = reg_call(r, &req, &resp);
 	*restart = restartable(rc, &resp);
@@ -675,10 +624,10 @@ static int put_chunked(struct registry_transport *r, char **location, int fd, co
 		snprintf(content_range, sizeof(content_range), "Content-Range: %lld-%lld", (long long)offset,
 			 (long long)(offset + n - 1));
 		const char *headers[] = {"Content-Type: application/octet-stream", content_range, NULL};
-		struct spool_range range = {fd, offset, n};
+		struct byte_range range = {fd, NULL, offset, n};
 		struct http_request req = {
 			.method = "PATCH", .url = *location, .headers = headers,
-			.body_open = spool_open, .body_ctx = &range, .body_size = n,
+			.body_open = byte_range_open, .body_ctx = &range, .body_size = n,
 		};
 		if ((rc = reg_call(r, &req, &resp))) {
 			*restart = true;
@@ -772,53 +721,15 @@ static int upload_blob(struct registry_transport *r, int fd, const char *digest,
 	}
 }
 
-struct registry_writer {
-	struct blob_writer base;
-	struct registry_transport *r;
-	int fd;
-	int64_t written;
-	char expected[DIGEST_BUF];
-};
-
-static int writer_write(struct byte_sink *s, const void *buf, size_t len)
+/* Sends a spooled blob: one upload at a time per slot (registry.upload-parallelism). */
+static int registry_upload(void *ctx, const char *expected, const char *digest, int64_t size,
+			   const struct spool *spool, bool *existed)
 {
-	struct registry_writer *w = (struct registry_writer *)s;
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(w->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_set_errno(ERR_FAILURE, errno, "write the upload spool (TMPDIR)");
-		p += n;
-		len -= (size_t)n;
-		w->written += n;
-	}
-	return 0;
-}
-
-static int writer_finish(struct byte_sink *s)
-{
-	(void)s;
-	return 0;
-}
-
-static void writer_sink_close(struct byte_sink *s)
-{
-	(void)s; /* the writer's close frees it */
-}
-
-static int writer_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
-{
-	struct registry_writer *w = (struct registry_writer *)bw;
-	*existed = false;
-	if (w->written != size)
-		return error_set(ERR_FAILURE, "blob %s: spooled %lld bytes, expected %lld", digest,
-				 (long long)w->written, (long long)size);
-	if (strcmp(w->expected, digest) != 0) {
+	struct registry_transport *r = ctx;
+	if (strcmp(expected, digest) != 0) {
 		/* Known only now (a re-encoded layer): the registry may have it. */
 		int64_t have;
-		int rc = registry_blob_stat(&w->r->base, digest, &have);
+		int rc = registry_blob_stat(&r->base, digest, &have);
 		if (rc == 0 && have == size) {
 			*existed = true;
 			return 0;
@@ -826,45 +737,15 @@ static int writer_commit(struct blob_writer *bw, const char *digest, int64_t siz
 		if (rc && rc != ERR_NOT_FOUND)
 			return rc;
 	}
-	slot_acquire(w->r);
-	int rc = upload_blob(w->r, w->fd, digest, size);
-	slot_release(w->r);
+	slot_acquire(r);
+	int rc = upload_blob(r, spool_fd(spool), digest, size);
+	slot_release(r);
 	return rc;
-}
-
-static void writer_close(struct blob_writer *bw)
-{
-	struct registry_writer *w = (struct registry_writer *)bw;
-	close(w->fd);
-	free(w);
 }
 
 static int registry_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
 {
-	struct registry_transport *r = (struct registry_transport *)t;
-	const char *tmp = getenv("TMPDIR");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/cachectl-upload-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	struct registry_writer *w = calloc(1, sizeof(*w));
-	if (!w)
-		return error_set(ERR_FAILURE, "out of memory");
-	w->fd = mkostemp(path, O_CLOEXEC);
-	if (w->fd < 0) {
-		int e = errno;
-		free(w);
-		return error_set_errno(ERR_FAILURE, e, "cannot create an upload spool in %s", tmp && *tmp ? tmp : "/tmp");
-	}
-	unlink(path); /* anonymous: gone with the descriptor, whatever happens */
-	w->r = r;
-	if (expected && *expected->digest)
-		memcpy(w->expected, expected->digest, DIGEST_BUF);
-	w->base.sink.write = writer_write;
-	w->base.sink.finish = writer_finish;
-	w->base.sink.close = writer_sink_close;
-	w->base.commit = writer_commit;
-	w->base.close = writer_close;
-	*out = &w->base;
-	return 0;
+	return spooled_writer_new(out, expected, "registry upload", registry_upload, t);
 }
 
 /* Cross-repository mount: POST ?mount=<digest>&from=<repo>.  201 means

@@ -228,6 +228,19 @@ static void test_upload(struct http_client *c)
 	CHECK_INT(r.status, 201);
 	CHECK(r.body.data && strstr(r.body.data, " 9") != NULL);
 	http_response_free(&r);
+	/* A connection that dies mid-body, on a reused connection too: libcurl
+	 * cannot rewind a streamed body itself, the layer sends it again. */
+	for (int i = 0; i < 2; i++) {
+		char path[64];
+		m.opened = 0;
+		snprintf(path, sizeof(path), "/drop-put/%d", i);
+		url(u, path);
+		CHECK(http_do(c, &req, &r) == 0);
+		CHECK_INT(r.status, 201);
+		CHECK_STR(r.body.data, expect);
+		CHECK_INT(m.opened, 2);
+		http_response_free(&r);
+	}
 
 	struct http_request post = {.method = "POST", .url = u};
 	url(u, "/empty");
@@ -249,6 +262,9 @@ static void test_helpers(void)
 	buffer_reset(&b);
 	CHECK(http_escape(&b, "blobs/sha256:ab", true) == 0);
 	CHECK_STR(b.data, "blobs/sha256%3Aab");
+	buffer_free(&b);
+	CHECK(http_escape(&b, "", false) == 0);
+	CHECK_STR(b.data, "");
 	buffer_free(&b);
 	CHECK(http_retry_after("7") == 7);
 	CHECK(http_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0); /* in the past */
