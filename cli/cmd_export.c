@@ -17,7 +17,8 @@ static const char help[] =
 	"                                   or type=registry,ref=NAME:TAG|NAME@DIGEST)\n"
 	"  --export-cache DST               where to write it: type=local,dest=DIR with\n"
 	"      mode=min|max (default: keep everything), tag=T (latest),\n"
-	"      compression=uncompressed|gzip|zstd, compression-level=N, force-compression=true|false,\n"
+	"      compression=uncompressed|gzip|zstd|estargz, compression-level=N,\n"
+	"      force-compression=true|false, estargz-lossless=true|false (docs/estargz.md),\n"
 	"      oci-mediatypes=true|false, image-manifest=true|false, ignore-error=true|false;\n"
 	"      or type=registry,ref=NAME:TAG (docs/registry.md) with the same options;\n"
 	"      or type=inline,ref=IMAGE|layout=DIR (docs/inline.md)\n" COMMON_HELP;

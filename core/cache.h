@@ -56,7 +56,8 @@ int cache_merge(struct cache *dst, const struct cache *src);
 int cache_keep_min(struct cache *c);
 
 /* Replaces blob `from` by the blob `to` describes, wherever the config names
- * it, and records `to` in the table. */
+ * it, and records `to` in the table (replacing from's descriptor when both
+ * have the same digest). */
 int cache_replace_blob(struct cache *c, const char *from, const struct descriptor *to);
 
 /* Blobs the config references, in config layer order, each once. */

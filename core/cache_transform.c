@@ -496,10 +496,21 @@ int cache_keep_min(struct cache *c)
 
 int cache_replace_blob(struct cache *c, const char *from, const struct descriptor *to)
 {
+	if (strcmp(from, to->digest) == 0) {
+		/* The same bytes under a new description (an eStargz blob typed
+		 * as plain gzip, converted to the very same eStargz blob): the
+		 * new descriptor wins. */
+		struct descriptor *d = cache_blob_mut(c, from), copy;
+		if (!d)
+			return cache_add_blob(c, to) ? ERR_FAILURE : 0;
+		if (descriptor_copy(&copy, to))
+			return ERR_FAILURE;
+		descriptor_free(d);
+		*d = copy;
+		return 0;
+	}
 	if (cache_add_blob(c, to))
 		return ERR_FAILURE;
-	if (strcmp(from, to->digest) == 0)
-		return 0;
 	for (size_t i = 0; i < c->config->n_layers; i++) {
 		struct cache_layer *l = &c->config->layers[i];
 		if (strcmp(l->blob, from) == 0) {

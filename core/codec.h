@@ -12,6 +12,9 @@ struct codec_options {
 	enum compression compression;
 	bool level_set;
 	int level; /* meaning depends on the encoding; see codec_check_level */
+	/* eStargz only: BuildKit's lossless layout instead of the entry layout
+	 * (core/estargz_writer.h) */
+	bool estargz_lossless;
 };
 
 /* ERR_USAGE naming the level when the encoding has no such level:

@@ -211,16 +211,18 @@ static void octal_field(unsigned char *f, size_t n, uint64_t v)
 	f[n - 1] = '\0';
 }
 
-int estargz_toc_tar_header(unsigned char h[512], size_t json_len)
+int estargz_tar_header(unsigned char h[512], const char *name, size_t size)
 {
-	if ((uint64_t)json_len > 077777777777ULL)
-		return error_set(ERR_FAILURE, "the eStargz TOC is too large (%zu bytes)", json_len);
+	if ((uint64_t)size > 077777777777ULL)
+		return error_set(ERR_FAILURE, "the eStargz entry %s is too large (%zu bytes)", name, size);
+	if (strlen(name) > 100)
+		return error_set(ERR_FAILURE, "the eStargz entry name %s is too long", name);
 	memset(h, 0, 512);
-	memcpy(h, ESTARGZ_TOC_NAME, strlen(ESTARGZ_TOC_NAME));
+	memcpy(h, name, strlen(name));
 	octal_field(h + 100, 8, 0);  /* mode */
 	octal_field(h + 108, 8, 0);  /* uid */
 	octal_field(h + 116, 8, 0);  /* gid */
-	octal_field(h + 124, 12, json_len);
+	octal_field(h + 124, 12, size);
 	octal_field(h + 136, 12, 0); /* mtime */
 	h[156] = '0';
 	memcpy(h + 257, "ustar\0" "00", 8);
@@ -232,6 +234,11 @@ int estargz_toc_tar_header(unsigned char h[512], size_t json_len)
 		sum += h[i];
 	octal_field(h + 148, 7, sum); /* six digits and a NUL; the eighth byte stays a space */
 	return 0;
+}
+
+int estargz_toc_tar_header(unsigned char h[512], size_t json_len)
+{
+	return estargz_tar_header(h, ESTARGZ_TOC_NAME, json_len);
 }
 
 void estargz_footer(unsigned char out[ESTARGZ_FOOTER_SIZE], int64_t toc_offset)

@@ -19,6 +19,8 @@
 #define ESTARGZ_LEGACY_FOOTER_SIZE 47
 #define ESTARGZ_PREFETCH_LANDMARK ".prefetch.landmark"
 #define ESTARGZ_NO_PREFETCH_LANDMARK ".no.prefetch.landmark"
+/* The one byte a landmark file holds. */
+#define ESTARGZ_LANDMARK_CONTENT 0x0f
 #define TAR_EMPTY_SHA256 "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* The TOC type of a tar entry ("reg", "dir", ...), or NULL for the types
@@ -73,7 +75,11 @@ int estargz_toc_finish(struct estargz_toc *t);
  * (no time, or a time within the epoch's second). */
 void estargz_format_modtime(char out[40], bool has_mtime, int64_t sec, long nsec);
 
-/* The USTAR header Go's archive/tar writes for the TOC entry. */
+/* The USTAR header Go's archive/tar writes for a regular file given only
+ * its name and size (mode, owner and mtime 0): how the eStargz writers
+ * write the TOC entry and the landmark files. */
+int estargz_tar_header(unsigned char out[512], const char *name, size_t size);
+/* That header for the TOC entry. */
 int estargz_toc_tar_header(unsigned char out[512], size_t json_len);
 
 /* The 51-byte footer pointing at a TOC that starts at toc_offset. */

@@ -20,22 +20,46 @@ struct chunk {
 struct writer {
 	const char *what;
 	int64_t chunk_size;
+	bool lossless;
 	struct tar_walk *walk;
 	struct gzip_member_writer *gz;
 	struct estargz_toc toc;
 	struct layer_paths paths;
-	struct sha256 *tar_hash; /* every byte of the tar, then of the TOC tar */
+	/* Every uncompressed byte of the blob (its diffID).  Lossless, the
+	 * walk feeds it the source bytes, which are the blob's; in the entry
+	 * layout the blob's bytes differ, and the walk feeds src_hash. */
+	struct sha256 *out_hash, *src_hash;
+	int64_t out_bytes;       /* uncompressed bytes of the blob so far */
+	bool skipping;           /* the last entry is left out, its padding with it */
+	size_t dropped;
 	struct sha256 *file_hash, *chunk_hash;
 	bool hash_chunks;        /* the file has several chunks, each hashed on its own */
 	struct chunk *chunks;
 	size_t n_chunks, cap_chunks;
 };
 
-/* Tar bytes into the open member (a member is opened if none is). */
+/* Bytes of the source tar into the open member (a member is opened if
+ * none is). */
+static int source_to_member(struct writer *w, const void *buf, size_t len)
+{
+	w->out_bytes += (int64_t)len;
+	if (!w->lossless && sha256_update(w->out_hash, buf, len))
+		return ERR_FAILURE;
+	return gzip_member_write(w->gz, buf, len);
+}
+
+/* Bytes the writer adds (landmark, TOC tar): into the member and the hash. */
+static int own_to_member(struct writer *w, const void *buf, size_t len)
+{
+	w->out_bytes += (int64_t)len;
+	if (sha256_update(w->out_hash, buf, len))
+		return ERR_FAILURE;
+	return gzip_member_write(w->gz, buf, len);
+}
+
 static int to_member(void *ctx, const void *buf, size_t len)
 {
-	struct writer *w = ctx;
-	return gzip_member_write(w->gz, buf, len);
+	return source_to_member(ctx, buf, len);
 }
 
 /* File data: into the member and into the file's hashes. */
@@ -44,7 +68,7 @@ static int data_to_member(void *ctx, const void *buf, size_t len)
 	struct writer *w = ctx;
 	if (sha256_update(w->file_hash, buf, len) || (w->hash_chunks && sha256_update(w->chunk_hash, buf, len)))
 		return ERR_FAILURE;
-	return gzip_member_write(w->gz, buf, len);
+	return source_to_member(w, buf, len);
 }
 
 static int chunk_begin(struct writer *w, int64_t chunk_offset, int64_t size)
@@ -108,16 +132,70 @@ static int copy_file_data(struct writer *w, const struct tar_entry *e, char file
 	return 0;
 }
 
-/* Data of other entries, if the archive gives them any: kept as it is. */
-static int copy_other_data(struct writer *w)
+/* Data of other entries, if the archive gives them any: kept as it is
+ * (fn to_member), or dropped (NULL). */
+static int copy_other_data(struct writer *w, tar_walk_out_fn fn)
 {
 	int64_t pos;
 	size_t len;
 	int rc;
 	while ((rc = tar_walk_data(w->walk, &pos, &len)) == 1)
-		if ((rc = tar_walk_emit(w->walk, pos + (int64_t)len, to_member, w)))
+		if ((rc = tar_walk_emit(w->walk, pos + (int64_t)len, fn, w)))
 			return rc;
 	return rc;
+}
+
+/* The bytes before an entry's headers (the previous entry's padding) go
+ * where that entry went. */
+static int close_previous(struct writer *w, int64_t header_pos)
+{
+	return tar_walk_emit(w->walk, header_pos, w->skipping ? NULL : to_member, w);
+}
+
+static bool is_landmark(const char *clean)
+{
+	return strcmp(clean, ESTARGZ_PREFETCH_LANDMARK) == 0 || strcmp(clean, ESTARGZ_NO_PREFETCH_LANDMARK) == 0;
+}
+
+/* The entry layout's first entry: the no-prefetch landmark, a one-byte
+ * regular file whose data starts a member, as estargz.Build writes it when
+ * no file is prioritised. */
+static int write_landmark(struct writer *w)
+{
+	unsigned char header[512], data[512] = {ESTARGZ_LANDMARK_CONTENT};
+	char digest[DIGEST_BUF];
+	int rc;
+	if ((rc = estargz_tar_header(header, ESTARGZ_NO_PREFETCH_LANDMARK, 1)) ||
+	    (rc = digest_of_bytes(digest, data, 1)) || (rc = own_to_member(w, header, sizeof(header))) ||
+	    (rc = gzip_member_end(w->gz)))
+		return rc;
+	int64_t offset = gzip_member_offset(w->gz);
+	if ((rc = gzip_member_begin(w->gz)) || (rc = own_to_member(w, data, sizeof(data))))
+		return rc;
+	struct estargz_toc_entry t = {
+		.name = ESTARGZ_NO_PREFETCH_LANDMARK,
+		.type = "reg",
+		.size = 1,
+		.offset = offset,
+		.digest = digest,
+		.chunk_size = w->chunk_size == 1 ? 1 : 0,
+		.chunk_digest = digest,
+	};
+	return estargz_toc_add(&w->toc, &t);
+}
+
+/* Entry layout: a source entry named like the TOC or a landmark is left
+ * out with its data and padding (the blob gets its own). */
+static int skip_entry(struct writer *w, const struct tar_entry *e)
+{
+	int rc = close_previous(w, e->header_pos);
+	if (rc)
+		return rc;
+	w->skipping = true;
+	w->dropped++;
+	if ((rc = tar_walk_emit(w->walk, e->data_pos, NULL, NULL)))
+		return rc;
+	return copy_other_data(w, NULL);
 }
 
 static int add_entry(struct writer *w, const struct tar_entry *e)
@@ -137,23 +215,29 @@ static int add_entry(struct writer *w, const struct tar_entry *e)
 				 e->name);
 	if ((rc = layer_path_clean(&clean, &escapes, e->name)))
 		return rc;
-	bool is_toc = strcmp(clean, ESTARGZ_TOC_NAME) == 0;
+	bool is_toc = strcmp(clean, ESTARGZ_TOC_NAME) == 0, landmark = is_landmark(clean);
 	free(clean);
-	if (is_toc)
+	if (is_toc && w->lossless)
 		return error_set(ERR_CORRUPT, "%s: the layer already holds a %s entry (an eStargz TOC); "
-				 "it cannot be converted without losing bytes", w->what, ESTARGZ_TOC_NAME);
+				 "it cannot be converted to the lossless layout without losing bytes", w->what,
+				 ESTARGZ_TOC_NAME);
+	if ((is_toc || landmark) && !w->lossless)
+		return skip_entry(w, e);
 	bool hardlink = strcmp(type, "hardlink") == 0;
 	if ((rc = layer_paths_check(&w->paths, e->name, hardlink ? e->linkname : NULL, w->what)))
 		return rc;
 
 	/* headers (and the previous entry's padding) go to the open member */
+	if ((rc = close_previous(w, e->header_pos)))
+		return rc;
+	w->skipping = false;
 	if ((rc = tar_walk_emit(w->walk, e->data_pos, to_member, w)))
 		return rc;
 	is_reg = strcmp(type, "reg") == 0;
 	if (is_reg && e->size > 0)
 		rc = copy_file_data(w, e, digest);
 	else
-		rc = copy_other_data(w);
+		rc = copy_other_data(w, to_member);
 	if (rc)
 		return rc;
 
@@ -217,54 +301,70 @@ static int write_toc(struct writer *w, struct estargz_write_result *out)
 	} parts[] = {{header, sizeof(header)}, {w->toc.json.data, json_len}, {zeros, pad}, {zeros, sizeof(zeros)}};
 	if ((rc = gzip_member_begin(w->gz)))
 		return rc;
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		if ((rc = gzip_member_write(w->gz, parts[i].p, parts[i].n)) ||
-		    (rc = sha256_update(w->tar_hash, parts[i].p, parts[i].n)))
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if ((rc = own_to_member(w, parts[i].p, parts[i].n)))
 			return rc;
-		out->uncompressed_size += (int64_t)parts[i].n;
-	}
 	estargz_footer(footer, toc_offset);
 	if ((rc = gzip_member_end(w->gz)) || (rc = gzip_member_write_raw(w->gz, footer, sizeof(footer))) ||
 	    (rc = gzip_member_flush(w->gz)))
 		return rc;
 	out->toc_entries = w->toc.n_entries;
-	return sha256_final(w->tar_hash, out->diff_id);
+	out->uncompressed_size = w->out_bytes;
+	return sha256_final(w->out_hash, out->diff_id);
+}
+
+/* Where the source's entries end.  Lossless, the end-of-archive blocks
+ * and whatever follows stay in the last member; in the entry layout the
+ * TOC entry follows the last entry, and the source's end is read (for its
+ * digest) but not written. */
+static int finish_source(struct writer *w, struct estargz_write_result *out)
+{
+	int rc;
+	if (w->lossless) {
+		if ((rc = tar_walk_emit_rest(w->walk, to_member, w)))
+			return rc;
+		out->source_size = tar_walk_emitted(w->walk);
+		struct sha256 *copy = NULL;
+		if (!(rc = sha256_new(&copy)) && !(rc = sha256_copy(copy, w->out_hash)))
+			rc = sha256_final(copy, out->source_diff_id);
+		sha256_free(copy);
+		return rc;
+	}
+	if ((rc = close_previous(w, tar_walk_end_pos(w->walk))) || (rc = tar_walk_emit_rest(w->walk, NULL, NULL)))
+		return rc;
+	out->source_size = tar_walk_emitted(w->walk);
+	return sha256_final(w->src_hash, out->source_diff_id);
 }
 
 static int run(struct writer *w, struct estargz_write_result *out)
 {
 	const struct tar_entry *e;
-	struct sha256 *copy = NULL;
 	int rc;
+	if (!w->lossless && (rc = write_landmark(w)))
+		return rc;
 	while ((rc = tar_walk_next(w->walk, &e)) == 1)
 		if ((rc = add_entry(w, e)))
 			return rc;
 	if (rc < 0)
 		return rc;
-	/* the end-of-archive blocks and whatever follows stay in the last member */
-	if ((rc = tar_walk_emit_rest(w->walk, to_member, w)))
+	if ((rc = finish_source(w, out)))
 		return rc;
-	out->source_size = out->uncompressed_size = tar_walk_emitted(w->walk);
-	if ((rc = sha256_new(&copy)) || (rc = sha256_copy(copy, w->tar_hash)) ||
-	    (rc = sha256_final(copy, out->source_diff_id)))
-		goto done;
-	rc = write_toc(w, out);
-done:
-	sha256_free(copy);
-	return rc;
+	out->dropped = w->dropped;
+	return write_toc(w, out);
 }
 
 int estargz_write(struct estargz_write_result *out, struct byte_source *tar, struct byte_sink *dest,
 		  const struct estargz_write_options *o, const char *what)
 {
-	struct writer w = {.what = what, .paths = LAYER_PATHS_INIT};
+	struct writer w = {.what = what, .paths = LAYER_PATHS_INIT, .lossless = o->lossless};
 	int rc;
 	memset(out, 0, sizeof(*out));
 	w.chunk_size = o->chunk_size > 0 ? o->chunk_size : ESTARGZ_CHUNK_SIZE;
 	estargz_toc_init(&w.toc);
-	if ((rc = sha256_new(&w.tar_hash)) || (rc = sha256_new(&w.file_hash)) || (rc = sha256_new(&w.chunk_hash)) ||
+	if ((rc = sha256_new(&w.out_hash)) || (!w.lossless && (rc = sha256_new(&w.src_hash))) ||
+	    (rc = sha256_new(&w.file_hash)) || (rc = sha256_new(&w.chunk_hash)) ||
 	    (rc = gzip_member_writer_new(&w.gz, dest, o->level_set, o->level)) ||
-	    (rc = tar_walk_new(&w.walk, tar, w.tar_hash, what)))
+	    (rc = tar_walk_new(&w.walk, tar, w.lossless ? w.out_hash : w.src_hash, what)))
 		goto out;
 	rc = run(&w, out);
 out:
@@ -272,7 +372,8 @@ out:
 	gzip_member_writer_free(w.gz);
 	estargz_toc_free(&w.toc);
 	layer_paths_free(&w.paths);
-	sha256_free(w.tar_hash);
+	sha256_free(w.out_hash);
+	sha256_free(w.src_hash);
 	sha256_free(w.file_hash);
 	sha256_free(w.chunk_hash);
 	free(w.chunks);

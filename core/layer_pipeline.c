@@ -136,7 +136,9 @@ static int to_estargz(struct layer_outcome *out, struct byte_source *src, const 
 {
 	struct byte_sink *hashed_out = NULL;
 	struct estargz_write_result w;
-	struct estargz_write_options o = {.level_set = task->target.level_set, .level = task->target.level};
+	struct estargz_write_options o = {.level_set = task->target.level_set,
+					  .level = task->target.level,
+					  .lossless = task->target.estargz_lossless};
 	int rc = decompress_source_new(&src, src, task->encoding, what);
 	if (rc)
 		return rc;

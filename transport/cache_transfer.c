@@ -47,6 +47,14 @@ int export_settings_parse(struct export_settings *out, struct cache_options *o,
 	}
 	if (out->codec.level_set && codec_check_level(out->codec.compression, out->codec.level))
 		return ERR_USAGE;
+	/* cachectl extension: BuildKit's own eStargz layout (docs/estargz.md) */
+	if (options_get(o, "estargz-lossless")) {
+		if (!out->compression_set || out->codec.compression != COMPRESSION_ESTARGZ)
+			return error_set(ERR_USAGE, "estargz-lossless applies only to compression=estargz (compression is %s)",
+					 out->compression_set ? compression_name(out->codec.compression) : "not set");
+		if (options_get_bool(o, "estargz-lossless", false, -1, &out->codec.estargz_lossless))
+			return ERR_USAGE;
+	}
 	if (h->has_root_form) {
 		bool oci, im;
 		const char *given = options_get(o, "image-manifest");
@@ -179,7 +187,8 @@ static int find_or_add_job(struct export_run *run, const struct descriptor *d, b
 		if (strcmp(c->source->digest, d->digest) == 0 && c->reencode == reencode &&
 		    (!reencode || (c->target.compression == target->compression &&
 				   c->target.level_set == target->level_set &&
-				   (!target->level_set || c->target.level == target->level))))
+				   (!target->level_set || c->target.level == target->level) &&
+				   c->target.estargz_lossless == target->estargz_lossless)))
 			j = c;
 	}
 	if (!j) {

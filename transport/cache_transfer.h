@@ -30,7 +30,8 @@ struct export_settings {
 };
 
 /* Reads the export attributes from o: mode, compression, compression-level,
- * force-compression, ignore-error, and for backends with a root document
+ * force-compression, estargz-lossless (a cachectl extension, only with
+ * compression=estargz), ignore-error, and for backends with a root document
  * oci-mediatypes and image-manifest.  Values BuildKit would silently ignore
  * are errors here. */
 int export_settings_parse(struct export_settings *out, struct cache_options *o,

@@ -1,7 +1,8 @@
-/* bench_estargz: eStargz conversion against plain gzip at the same level,
- * on the same layers, through the real one-pass pipeline (layer_process:
- * source digest check, diffID, compression, output digest), and the peak
- * memory of converting a layer that holds one 1 GiB file.
+/* bench_estargz: eStargz conversion (the default entry layout, and the
+ * lossless one) against plain gzip at the same level, on the same layers,
+ * through the real one-pass pipeline (layer_process: source digest check,
+ * diffID, compression, output digest), and the peak memory of converting a
+ * layer that holds one 1 GiB file.
  *
  * usage: bench_estargz [--quick] [--skip-memory]
  *
@@ -178,7 +179,7 @@ static double now(void)
 /* Converts a source blob (file or memory) with the pipeline; returns the
  * seconds taken and the output size. */
 static int convert(double *secs, int64_t *out_size, struct descriptor *d, enum compression from,
-		   const char *path, const struct buffer *mem, enum compression to, int level)
+		   const char *path, const struct buffer *mem, enum compression to, int level, bool lossless)
 {
 	struct byte_source *src;
 	struct null_sink sink = {{null_write, null_finish, null_close}, 0};
@@ -187,7 +188,7 @@ static int convert(double *secs, int64_t *out_size, struct descriptor *d, enum c
 		.source = d,
 		.encoding = from,
 		.reencode = true,
-		.target = {.compression = to, .level_set = level != -1, .level = level},
+		.target = {.compression = to, .level_set = level != -1, .level = level, .estargz_lossless = lossless},
 	};
 	double t0 = now();
 	int rc = path ? file_source_open(&src, path, "layer") : memory_source_new(&src, mem->data, mem->len);
@@ -214,24 +215,25 @@ static int throughput(const char *label, const struct buffer *tar, int runs)
 	int levels[] = {1, -1, 9};
 	describe(&d, tar->data, tar->len, MT_OCI_LAYER);
 	printf("\n%s: %.1f MiB tar\n", label, (double)tar->len / (1 << 20));
-	printf("  %-7s %14s %14s %9s %12s %12s\n", "level", "gzip MB/s", "estargz MB/s", "slower", "gzip size",
-	       "estargz size");
+	printf("  %-7s %10s %13s %8s %14s %8s %11s %13s\n", "level", "gzip MB/s", "estargz MB/s", "slower",
+	       "lossless MB/s", "slower", "gzip size", "estargz size");
 	for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
-		double best[2] = {1e9, 1e9};
-		int64_t size[2] = {0, 0};
-		enum compression to[2] = {COMPRESSION_GZIP, COMPRESSION_ESTARGZ};
+		double best[3] = {1e9, 1e9, 1e9};
+		int64_t size[3] = {0, 0, 0};
+		enum compression to[3] = {COMPRESSION_GZIP, COMPRESSION_ESTARGZ, COMPRESSION_ESTARGZ};
 		for (int run = 0; run < runs; run++) {
-			for (int k = 0; k < 2; k++) {
+			for (int k = 0; k < 3; k++) {
 				double s;
-				if (convert(&s, &size[k], &d, COMPRESSION_UNCOMPRESSED, NULL, tar, to[k], levels[l]))
+				if (convert(&s, &size[k], &d, COMPRESSION_UNCOMPRESSED, NULL, tar, to[k], levels[l], k == 2))
 					return 1;
 				if (s < best[k])
 					best[k] = s;
 			}
 		}
 		double mb = (double)tar->len / 1e6;
-		printf("  %-7s %14.1f %14.1f %8.1f%% %12lld %12lld\n", levels[l] == -1 ? "default" : levels[l] == 1 ? "1" : "9",
-		       mb / best[0], mb / best[1], (best[1] / best[0] - 1) * 100, (long long)size[0],
+		printf("  %-7s %10.1f %13.1f %7.1f%% %14.1f %7.1f%% %11lld %13lld\n",
+		       levels[l] == -1 ? "default" : levels[l] == 1 ? "1" : "9", mb / best[0], mb / best[1],
+		       (best[1] / best[0] - 1) * 100, mb / best[2], (best[2] / best[0] - 1) * 100, (long long)size[0],
 		       (long long)size[1]);
 	}
 	descriptor_free(&d);
@@ -294,8 +296,8 @@ static int big_file_layer(const char *path, struct descriptor *d)
 }
 
 /* Converts in a child process, so its peak RSS is the conversion's alone. */
-static int peak_rss(const char *path, struct descriptor *d, enum compression to, long *kib, double *secs,
-		    int64_t *out)
+static int peak_rss(const char *path, struct descriptor *d, enum compression to, bool lossless, long *kib,
+		    double *secs, int64_t *out)
 {
 	int fds[2];
 	if (pipe(fds))
@@ -304,7 +306,7 @@ static int peak_rss(const char *path, struct descriptor *d, enum compression to,
 	if (pid == 0) {
 		double s;
 		int64_t o;
-		int rc = convert(&s, &o, d, COMPRESSION_GZIP, path, NULL, to, -1);
+		int rc = convert(&s, &o, d, COMPRESSION_GZIP, path, NULL, to, -1, lossless);
 		if (write(fds[1], &s, sizeof(s)) != sizeof(s) || write(fds[1], &o, sizeof(o)) != sizeof(o))
 			rc = 1;
 		_exit(rc ? 1 : 0);
@@ -350,17 +352,18 @@ int main(int argc, char **argv)
 		close(fd);
 		printf("one 1 GiB file in a gzip layer (%.1f MiB compressed), converted in a child process:\n",
 		       (double)d.size / (1 << 20));
-		enum compression to[2] = {COMPRESSION_GZIP, COMPRESSION_ESTARGZ};
-		for (int k = 0; k < 2; k++) {
+		enum compression to[3] = {COMPRESSION_GZIP, COMPRESSION_ESTARGZ, COMPRESSION_ESTARGZ};
+		const char *label[3] = {"gzip", "estargz", "lossless"};
+		for (int k = 0; k < 3; k++) {
 			long kib;
 			double secs;
 			int64_t out;
-			if (peak_rss(path, &d, to[k], &kib, &secs, &out)) {
-				fprintf(stderr, "bench_estargz: conversion to %s failed\n", compression_name(to[k]));
+			if (peak_rss(path, &d, to[k], k == 2, &kib, &secs, &out)) {
+				fprintf(stderr, "bench_estargz: conversion to %s failed\n", label[k]);
 				rc = 1;
 				continue;
 			}
-			printf("  to %-8s peak RSS %6.1f MiB  %6.1f CPU s  %7.1f MB/s  output %lld bytes%s\n", compression_name(to[k]),
+			printf("  to %-8s peak RSS %6.1f MiB  %6.1f CPU s  %7.1f MB/s  output %lld bytes%s\n", label[k],
 			       kib / 1024.0, secs, (double)(1 << 30) / 1e6 / secs, (long long)out,
 			       to[k] == COMPRESSION_ESTARGZ ? (kib < 64 * 1024 ? "  (under 64 MiB)" : "  (OVER 64 MiB)") : "");
 		}
@@ -370,7 +373,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 
-	printf("\nuncompressed layer -> gzip vs -> estargz, same level, same data,\n"
+	printf("\nuncompressed layer -> gzip vs -> estargz (default layout, and lossless), same level, same data,\n"
 	       "through layer_process (digest check, diffID, compression, output digest);\n"
 	       "MB/s of uncompressed tar per CPU second, best of %d runs\n",
 	       quick ? 1 : 3);

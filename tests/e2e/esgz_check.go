@@ -4,14 +4,21 @@
 // at test time.
 //
 // usage: esgz_check BLOB TOC_DIGEST
+//        esgz_check build TAR OUT
 //
-// Opens the blob as lazy-pulling snapshotters do (footer, then TOC), checks
+// The first form opens the blob as lazy-pulling snapshotters do (footer, then TOC), checks
 // the TOC against TOC_DIGEST and that every chunk has a digest, then reads
 // every regular file through the reader, chunk by chunk, and checks each
 // chunk against its chunkDigest and each file against its digest.  On
 // success prints one JSON document: the TOC digest, the TOC entries as the
 // reader decoded them, and the sha256 of every file's content as read
 // through the reader.  Any failure: a message on stderr and exit 1.
+//
+// The second form converts the layer tar TAR with the reference converter,
+// estargz.Build (what ctr-remote and nerdctl use; no prioritised files, so
+// a no-prefetch landmark), writes the blob to OUT and prints its TOC digest
+// and diffID as JSON: the tests hold cachectl's entry layout against it,
+// and read what it wrote.
 package main
 
 import (
@@ -20,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 
 	"github.com/containerd/stargz-snapshotter/estargz"
@@ -38,9 +46,47 @@ func fail(format string, args ...interface{}) {
 	os.Exit(1)
 }
 
+// build converts a tar the way estargz.Build does for ctr-remote.
+func build(tarPath, outPath string) {
+	// Build splits the layer into GOMAXPROCS parts written by separate
+	// writers, each with its own memory of user and group names; one part
+	// gives the TOC a single writer would write.
+	runtime.GOMAXPROCS(1)
+	f, err := os.Open(tarPath)
+	if err != nil {
+		fail("%v", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		fail("%v", err)
+	}
+	blob, err := estargz.Build(io.NewSectionReader(f, 0, st.Size()))
+	if err != nil {
+		fail("build: %v", err)
+	}
+	defer blob.Close()
+	out, err := os.Create(outPath)
+	if err != nil {
+		fail("%v", err)
+	}
+	if _, err := io.Copy(out, blob); err != nil {
+		fail("build: %v", err)
+	}
+	if err := out.Close(); err != nil {
+		fail("%v", err)
+	}
+	res, _ := json.Marshal(map[string]string{"tocDigest": blob.TOCDigest().String(), "diffID": blob.DiffID().String()})
+	os.Stdout.Write(append(res, '\n'))
+}
+
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "build" {
+		build(os.Args[2], os.Args[3])
+		return
+	}
 	if len(os.Args) != 3 {
-		fail("usage: esgz_check BLOB TOC_DIGEST")
+		fail("usage: esgz_check BLOB TOC_DIGEST | esgz_check build TAR OUT")
 	}
 	f, err := os.Open(os.Args[1])
 	if err != nil {

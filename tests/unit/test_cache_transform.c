@@ -209,6 +209,14 @@ static void test_replace_blob(const char *fixtures)
 	CHECK(!found_old);
 	CHECK(found_new);
 	CHECK_INT(c->config->n_layers, 9);
+	/* the same digest under a new description: the new one wins */
+	descriptor_set_media_type(&nd, MT_OCI_LAYER_GZIP);
+	descriptor_annotation_set(&nd, ANN_STARGZ_TOC, "sha256:34389139a1c1b35477be831e2253885fa98a9fc3906b16880a391631786dd194");
+	size_t blobs = c->n_blobs;
+	CHECK(cache_replace_blob(c, nd.digest, &nd) == 0);
+	CHECK_INT(c->n_blobs, blobs);
+	CHECK_STR(cache_blob(c, nd.digest)->media_type, MT_OCI_LAYER_GZIP);
+	CHECK(descriptor_annotation(cache_blob(c, nd.digest), ANN_STARGZ_TOC) != NULL);
 	descriptor_free(&nd);
 	cache_free(c);
 }

@@ -52,7 +52,7 @@ static int compress_in_pieces(struct buffer *out, const struct buffer *in, enum 
 {
 	struct mem_sink m;
 	struct byte_sink *z;
-	struct codec_options o = {c, level_set, level};
+	struct codec_options o = {.compression = c, .level_set = level_set, .level = level};
 	mem_init(&m);
 	int rc = compress_sink_new(&z, &m.base, &o);
 	if (rc)

@@ -1,6 +1,7 @@
-/* eStargz: the format's fixed bytes, the writer against the layers a real
- * BuildKit wrote (fixtures/buildkit-v0.23.2/local-estargz), chunking, and
- * the reader's checks. */
+/* eStargz: the format's fixed bytes, both layouts of the writer (the
+ * default entry layout of estargz.Build, and BuildKit's lossless one checked
+ * against the layers a real BuildKit wrote, fixtures/buildkit-v0.23.2/
+ * local-estargz), chunking, and the reader's checks. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <cjson/cJSON.h>
@@ -65,11 +66,15 @@ static int gunzip(struct buffer *out, const void *data, size_t len)
 	return rc;
 }
 
-static int write_esgz(struct estargz_write_result *r, struct buffer *blob, const void *tar, size_t len, int level)
+#define ENTRIES false
+#define LOSSLESS true
+
+static int write_esgz(struct estargz_write_result *r, struct buffer *blob, const void *tar, size_t len, int level,
+		      bool lossless)
 {
 	struct byte_source *src;
 	struct mem_sink m;
-	struct estargz_write_options o = {.level_set = level != -1, .level = level};
+	struct estargz_write_options o = {.level_set = level != -1, .level = level, .lossless = lossless};
 	mem_init(&m);
 	if (memory_source_new(&src, tar, len))
 		return -1;
@@ -120,6 +125,13 @@ static int toc_of(struct buffer *json, const struct buffer *blob)
 	buffer_free(&tar);
 	return 0;
 }
+
+#define LANDMARK_DIGEST "sha256:dc0e9c3658a1a3ed1ec94274d8b19925c93e1abb7ddba294923ad9bde30f8cb8"
+/* The landmark as the TOC lists it (estargz.Build's, offset masked). */
+#define LANDMARK_TOC_ENTRY                                                                                         \
+	"\t\t{\n\t\t\t\"name\": \".no.prefetch.landmark\",\n\t\t\t\"type\": \"reg\",\n\t\t\t\"size\": 1,\n"           \
+	"\t\t\t\"offset\": X,\n\t\t\t\"digest\": \"" LANDMARK_DIGEST "\",\n\t\t\t\"chunkDigest\": \"" LANDMARK_DIGEST  \
+	"\"\n\t\t}"
 
 /* "offset": N (compressed offsets depend on the compressor) -> "offset": X */
 static void mask_offsets(struct buffer *json)
@@ -218,16 +230,16 @@ static void test_modtime(void)
 	CHECK_STR(s, "1969-12-31T23:59:59Z");
 }
 
-/* The empty layer of the spec's worked example: 1024 zero bytes.  The TOC,
- * its digest, the diffID and the size are the very values BuildKit wrote
- * (fixture blob 6616d0fd...). */
-static void test_empty_layer(void)
+/* The empty layer of the spec's worked example: 1024 zero bytes.  In the
+ * lossless layout the TOC, its digest, the diffID and the size are the very
+ * values BuildKit wrote (fixture blob 6616d0fd...). */
+static void test_empty_layer_lossless(void)
 {
 	static const char zeros[1024];
 	struct estargz_write_result w;
 	struct estargz_read_result r;
 	struct buffer blob = BUFFER_INIT, json = BUFFER_INIT, plain = BUFFER_INIT;
-	CHECK(write_esgz(&w, &blob, zeros, sizeof(zeros), -1) == 0);
+	CHECK(write_esgz(&w, &blob, zeros, sizeof(zeros), -1, LOSSLESS) == 0);
 	CHECK_STR(w.toc_digest, "sha256:34389139a1c1b35477be831e2253885fa98a9fc3906b16880a391631786dd194");
 	CHECK_STR(w.diff_id, "sha256:63780bb77499d981523cbe6ee5cb26d5bbefce35531f0a8f4837fa14fcae9cda");
 	CHECK_INT(w.uncompressed_size, 3072);
@@ -240,7 +252,7 @@ static void test_empty_layer(void)
 	CHECK_STR(r.diff_id, w.diff_id);
 	CHECK_STR(r.toc_digest, w.toc_digest);
 	/* a stream with no bytes at all is a layer with no members but the TOC */
-	CHECK(write_esgz(&w, &blob, "", 0, -1) == 0);
+	CHECK(write_esgz(&w, &blob, "", 0, -1, LOSSLESS) == 0);
 	CHECK_INT(footer_offset(&blob), 0);
 	CHECK(read_esgz(&r, &plain, blob.data, blob.len) == 0);
 	CHECK_INT(plain.len, 0);
@@ -249,7 +261,75 @@ static void test_empty_layer(void)
 	buffer_free(&plain);
 }
 
+/* The same layer in the entry layout: one tar holding the landmark and
+ * the TOC entry, nothing of the source but what its end-of-archive
+ * marker meant. */
+static void test_empty_layer_entries(void)
+{
+	static const char zeros[2048];
+	struct estargz_write_result w;
+	struct estargz_read_result r;
+	struct buffer blob = BUFFER_INIT, json = BUFFER_INIT, plain = BUFFER_INIT, full = BUFFER_INIT;
+	struct member_log *log = calloc(1, sizeof(*log));
+	char digest[DIGEST_BUF];
+	for (int k = 0; k < 2; k++) {
+		/* 1024 zero bytes, and no bytes at all */
+		CHECK(write_esgz(&w, &blob, zeros, k ? 0 : 1024, -1, ENTRIES) == 0);
+		CHECK_INT(w.toc_entries, 1);
+		CHECK_INT(w.source_size, k ? 0 : 1024);
+		CHECK(toc_of(&json, &blob) == 0);
+		mask_offsets(&json);
+		CHECK_STR(json.data, "{\n\t\"version\": 1,\n\t\"entries\": [\n" LANDMARK_TOC_ENTRY "\n\t]\n}");
+		/* landmark header | landmark data | TOC tar: members at 0, 512, 1024 */
+		CHECK(member_layout(log, &blob) == 0);
+		CHECK_INT(log->n, 4);
+		CHECK_INT(log->starts[0], 0);
+		CHECK_INT(log->starts[1], 512);
+		CHECK_INT(log->starts[2], 1024);
+		CHECK(gunzip(&full, blob.data, blob.len) == 0);
+		CHECK_INT(full.len, w.uncompressed_size);
+		CHECK_INT(full.len, 1024 + 512 + 512 + 1024);
+		CHECK(memcmp(full.data, ESTARGZ_NO_PREFETCH_LANDMARK, sizeof(ESTARGZ_NO_PREFETCH_LANDMARK)) == 0);
+		CHECK(full.data[512] == ESTARGZ_LANDMARK_CONTENT && memcmp(full.data + 513, zeros, 511) == 0);
+		CHECK(memcmp(full.data + 1024, ESTARGZ_TOC_NAME, sizeof(ESTARGZ_TOC_NAME)) == 0);
+		CHECK(memcmp(full.data + full.len - 1024, zeros, 1024) == 0);
+		digest_of_bytes(digest, full.data, full.len);
+		CHECK_STR(w.diff_id, digest);
+		digest_of_bytes(digest, zeros, k ? 0 : 1024);
+		CHECK_STR(w.source_diff_id, digest);
+		/* read back: the landmark is left out, the archive still ends */
+		CHECK(read_esgz(&r, &plain, blob.data, blob.len) == 0);
+		CHECK(plain.len == 1024 && memcmp(plain.data, zeros, 1024) == 0);
+		CHECK_INT(r.landmarks, 1);
+		CHECK_INT(r.toc_entries, 1);
+		CHECK_STR(r.diff_id, w.diff_id);
+		CHECK_STR(r.toc_digest, w.toc_digest);
+		CHECK_INT(r.uncompressed_size, w.uncompressed_size);
+	}
+	free(log);
+	buffer_free(&blob);
+	buffer_free(&json);
+	buffer_free(&plain);
+	buffer_free(&full);
+}
+
 /* ---- against BuildKit's own eStargz layers ------------------------------ */
+
+/* A masked lossless TOC with the landmark entry put in front: the entry
+ * layout's TOC of the same tar. */
+static void with_landmark(struct buffer *out, const char *lossless)
+{
+	static const char head[] = "{\n\t\"version\": 1,\n\t\"entries\": [\n";
+	buffer_reset(out);
+	buffer_append_str(out, head);
+	buffer_append_str(out, LANDMARK_TOC_ENTRY);
+	if (strncmp(lossless, head, strlen(head)) == 0) {
+		buffer_append_str(out, ",\n");
+		buffer_append_str(out, lossless + strlen(head));
+	} else {
+		buffer_append_str(out, "\n\t]\n}"); /* it had "entries": null */
+	}
+}
 
 static void test_fixture_layers(const char *fixtures)
 {
@@ -299,7 +379,7 @@ static void test_fixture_layers(const char *fixtures)
 
 		/* writing the same tar again: the same TOC byte for byte but
 		 * for compressed offsets, and members cut at the same places */
-		CHECK(write_esgz(&w, &mine, tar.data, tar.len, -1) == 0);
+		CHECK(write_esgz(&w, &mine, tar.data, tar.len, -1, LOSSLESS) == 0);
 		CHECK(toc_of(&json_theirs, &blob) == 0 && toc_of(&json_mine, &mine) == 0);
 		mask_offsets(&json_theirs);
 		mask_offsets(&json_mine);
@@ -315,6 +395,24 @@ static void test_fixture_layers(const char *fixtures)
 		CHECK_STR(r.diff_id, w.diff_id);
 		CHECK_STR(r.toc_digest, w.toc_digest);
 		CHECK_INT(r.uncompressed_size, w.uncompressed_size);
+
+		/* the entry layout of the same tar: BuildKit's TOC with the
+		 * landmark in front; it reads back to the same tar, as BuildKit's
+		 * tars end with exactly one end-of-archive marker */
+		CHECK(write_esgz(&w, &mine, tar.data, tar.len, -1, ENTRIES) == 0);
+		CHECK(toc_of(&json_mine, &mine) == 0);
+		mask_offsets(&json_mine);
+		with_landmark(&again, json_theirs.data);
+		CHECK_STR(json_mine.data, again.data);
+		CHECK_INT(w.toc_entries, r.toc_entries + 1);
+		char tar_digest[DIGEST_BUF];
+		digest_of_bytes(tar_digest, tar.data, tar.len);
+		CHECK_STR(w.source_diff_id, tar_digest);
+		CHECK_INT(w.source_size, tar.len);
+		CHECK(read_esgz(&r, &again, mine.data, mine.len) == 0);
+		CHECK(again.len == tar.len && memcmp(again.data, tar.data, tar.len) == 0);
+		CHECK_INT(r.landmarks, 1);
+		CHECK_STR(r.diff_id, w.diff_id);
 		checked++;
 		free(theirs);
 		free(ours);
@@ -379,7 +477,9 @@ static void make_tar(struct buffer *out, const struct file_spec *files, size_t n
 	archive_write_free(a);
 }
 
-static void test_chunks(void)
+/* Chunking, the same in both layouts; the entry layout has the landmark
+ * entry (and its member) in front. */
+static void test_chunks(bool lossless)
 {
 	const int64_t C = ESTARGZ_CHUNK_SIZE;
 	struct file_spec files[] = {
@@ -391,18 +491,21 @@ static void test_chunks(void)
 	struct buffer tar = BUFFER_INIT, blob = BUFFER_INIT, json = BUFFER_INIT, plain = BUFFER_INIT;
 	struct estargz_write_result w;
 	struct estargz_read_result r;
+	int lm = lossless ? 0 : 1;
 	make_tar(&tar, files, 4);
-	CHECK(write_esgz(&w, &blob, tar.data, tar.len, 1) == 0);
-	CHECK_INT(w.toc_entries, 3 + 2 + 1 + 1);
+	CHECK(write_esgz(&w, &blob, tar.data, tar.len, 1, lossless) == 0);
+	CHECK_INT(w.toc_entries, lm + 3 + 2 + 1 + 1);
 	CHECK(toc_of(&json, &blob) == 0);
 	cJSON *toc = cJSON_Parse(json.data);
 	const cJSON *e = cJSON_GetObjectItem(toc, "entries");
-	CHECK_INT(cJSON_GetArraySize(e), 7);
+	CHECK_INT(cJSON_GetArraySize(e), lm + 7);
+	if (lm)
+		CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 0), "name")->valuestring, ESTARGZ_NO_PREFETCH_LANDMARK);
 	const char *want_types[] = {"reg", "chunk", "chunk", "reg", "chunk", "reg", "reg"};
 	const int64_t want_chunk_offset[] = {0, C, 2 * C, 0, C, 0, 0};
 	const int64_t want_chunk_size[] = {C, C, 0, C, C, 0, 0};
 	for (int i = 0; i < 7; i++) {
-		const cJSON *x = cJSON_GetArrayItem(e, i);
+		const cJSON *x = cJSON_GetArrayItem(e, i + lm);
 		CHECK_STR(cJSON_GetObjectItem(x, "type")->valuestring, want_types[i]);
 		const cJSON *co = cJSON_GetObjectItem(x, "chunkOffset"), *cs = cJSON_GetObjectItem(x, "chunkSize");
 		CHECK_INT(co ? (int64_t)co->valuedouble : 0, want_chunk_offset[i]);
@@ -412,17 +515,21 @@ static void test_chunks(void)
 		CHECK((cJSON_GetObjectItem(x, "digest") != NULL) == (strcmp(want_types[i], "reg") == 0));
 	}
 	cJSON_Delete(toc);
-	/* one member per chunk: the tar head, 3 + 2 + 1 chunks, TOC, footer */
+	/* one member per chunk: the tar head (the landmark's data), 3 + 2 + 1
+	 * chunks, TOC, footer */
 	struct member_log *log = calloc(1, sizeof(*log));
 	CHECK(member_layout(log, &blob) == 0);
-	CHECK_INT(log->n, 1 + 6 + 2);
+	CHECK_INT(log->n, lm + 1 + 6 + 2);
 	free(log);
+	/* libarchive wrote exactly one end-of-archive marker: both layouts
+	 * read back to the very tar */
 	CHECK(read_esgz(&r, &plain, blob.data, blob.len) == 0);
 	CHECK(plain.len == tar.len && memcmp(plain.data, tar.data, tar.len) == 0);
 	CHECK_STR(r.toc_digest, w.toc_digest);
+	CHECK_INT(r.landmarks, lm);
 	/* the level is applied: stored (0) is larger than 9 */
 	struct buffer stored = BUFFER_INIT;
-	CHECK(write_esgz(&w, &stored, tar.data, tar.len, 0) == 0);
+	CHECK(write_esgz(&w, &stored, tar.data, tar.len, 0, lossless) == 0);
 	CHECK(stored.len > blob.len);
 	CHECK(read_esgz(&r, &plain, stored.data, stored.len) == 0);
 	buffer_free(&stored);
@@ -433,7 +540,7 @@ static void test_chunks(void)
 }
 
 /* Layers cachectl refuses to rewrite, each with a message naming why. */
-static void test_bad_tars(void)
+static void test_bad_tars(bool lossless)
 {
 	struct {
 		struct file_spec files[3];
@@ -447,13 +554,12 @@ static void test_bad_tars(void)
 		{{{"f", AE_IFREG, 3, NULL}, {"h", AE_IFREG, 0, "/f"}}, 2, "absolute path"},
 		{{{"f", AE_IFREG, 3, NULL}, {"h", AE_IFREG, 0, "../f"}}, 2, "leads outside"},
 		{{{"h", AE_IFREG, 0, "nothing"}}, 1, "not an earlier entry"},
-		{{{"stargz.index.json", AE_IFREG, 3, NULL}}, 1, "already holds a stargz.index.json"},
 	};
 	struct buffer tar = BUFFER_INIT, blob = BUFFER_INIT;
 	struct estargz_write_result w;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		make_tar(&tar, cases[i].files, cases[i].n);
-		CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1) == ERR_CORRUPT);
+		CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1, lossless) == ERR_CORRUPT);
 		if (!strstr(error_message(), cases[i].says))
 			fprintf(stderr, "case %zu: %s\n", i, error_message());
 		CHECK(strstr(error_message(), cases[i].says) != NULL);
@@ -461,14 +567,119 @@ static void test_bad_tars(void)
 	/* a truncated tar */
 	struct file_spec one[] = {{"f", AE_IFREG, 5000, NULL}};
 	make_tar(&tar, one, 1);
-	CHECK(write_esgz(&w, &blob, tar.data, 3000, -1) == ERR_CORRUPT);
+	CHECK(write_esgz(&w, &blob, tar.data, 3000, -1, lossless) == ERR_CORRUPT);
 	CHECK(strstr(error_message(), "runcated") != NULL);
 	/* symlinks may point anywhere */
 	struct file_spec links[] = {{"abs", AE_IFLNK, 0, "/does/not/exist"}, {"up", AE_IFLNK, 0, "../../x"}};
 	make_tar(&tar, links, 2);
-	CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1) == 0);
+	CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1, lossless) == 0);
 	buffer_free(&tar);
 	buffer_free(&blob);
+}
+
+/* A layer that holds a TOC entry (an eStargz blob whose annotations were
+ * lost, or a file so named): the lossless layout cannot keep it; the entry
+ * layout leaves it out, and the old landmarks with it, as estargz.Build
+ * does. */
+static void test_old_toc_in_the_source(void)
+{
+	struct file_spec files[] = {
+		{ESTARGZ_NO_PREFETCH_LANDMARK, AE_IFREG, 1, NULL},
+		{"a", AE_IFREG, 700, NULL},
+		{"./" ESTARGZ_PREFETCH_LANDMARK, AE_IFREG, 1, NULL},
+		{"b", AE_IFREG, 10, NULL},
+		{ESTARGZ_TOC_NAME, AE_IFREG, 600, NULL},
+	};
+	struct file_spec kept[] = {{"a", AE_IFREG, 700, NULL}, {"b", AE_IFREG, 10, NULL}};
+	struct buffer tar = BUFFER_INIT, blob = BUFFER_INIT, want = BUFFER_INIT, plain = BUFFER_INIT;
+	struct estargz_write_result w;
+	struct estargz_read_result r;
+	make_tar(&tar, files, 5);
+	CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1, LOSSLESS) == ERR_CORRUPT);
+	CHECK(strstr(error_message(), "already holds a stargz.index.json") != NULL);
+	CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1, ENTRIES) == 0);
+	CHECK_INT(w.dropped, 3);
+	CHECK_INT(w.toc_entries, 3); /* the new landmark, a, b */
+	CHECK(read_esgz(&r, &plain, blob.data, blob.len) == 0);
+	make_tar(&want, kept, 2);
+	CHECK(plain.len == want.len && memcmp(plain.data, want.data, want.len) == 0);
+	CHECK_INT(r.landmarks, 1);
+	buffer_free(&tar);
+	buffer_free(&blob);
+	buffer_free(&want);
+	buffer_free(&plain);
+}
+
+/* The entry layout byte for byte: landmark, the source's entries up to its
+ * end-of-archive marker (record padding after it left out), the TOC entry,
+ * one end-of-archive marker. */
+static void test_entry_layout(void)
+{
+	static const char zeros[8192];
+	struct file_spec files[] = {{"d", AE_IFDIR, 0, NULL}, {"d/f", AE_IFREG, 700, NULL}, {"d/l", AE_IFLNK, 0, "f"}};
+	struct buffer tar = BUFFER_INIT, blob = BUFFER_INIT, full = BUFFER_INIT, json = BUFFER_INIT,
+		      plain = BUFFER_INIT;
+	struct estargz_write_result w;
+	struct estargz_read_result r;
+	char digest[DIGEST_BUF];
+	make_tar(&tar, files, 3);
+	size_t entries_end = tar.len - 1024;
+	buffer_append(&tar, zeros, sizeof(zeros)); /* record padding, as tar(1) writes it */
+	CHECK(write_esgz(&w, &blob, tar.data, tar.len, 6, ENTRIES) == 0);
+	CHECK(gunzip(&full, blob.data, blob.len) == 0);
+	CHECK(toc_of(&json, &blob) == 0);
+	size_t toc_tar = 512 + (json.len + 511) / 512 * 512 + 1024;
+	CHECK_INT(full.len, 1024 + entries_end + toc_tar);
+	CHECK_INT(w.uncompressed_size, full.len);
+
+	/* the landmark: Go's archive/tar header for name, size 1, type '0' */
+	const char *h = full.data;
+	CHECK(memcmp(h, ".no.prefetch.landmark\0", 22) == 0 && memcmp(h + 22, zeros, 100 - 22) == 0);
+	CHECK(memcmp(h + 100, "0000000\0" "0000000\0" "0000000\0" "00000000001\0" "00000000000\0", 44) == 0);
+	CHECK(h[156] == '0');
+	CHECK(memcmp(h + 257, "ustar\0" "00", 8) == 0);
+	CHECK(memcmp(h + 329, "0000000\0" "0000000\0", 16) == 0);
+	unsigned sum = 0;
+	for (int i = 0; i < 512; i++)
+		sum += (i >= 148 && i < 156) ? ' ' : (unsigned char)h[i];
+	CHECK_INT(strtoul(h + 148, NULL, 8), sum);
+	CHECK(h[512] == ESTARGZ_LANDMARK_CONTENT && memcmp(h + 513, zeros, 511) == 0);
+	/* the source's entries as they were */
+	CHECK(memcmp(full.data + 1024, tar.data, entries_end) == 0);
+	/* the TOC entry right after them, then one end-of-archive marker */
+	unsigned char toc_header[512];
+	estargz_toc_tar_header(toc_header, json.len);
+	CHECK(memcmp(full.data + 1024 + entries_end, toc_header, 512) == 0);
+	CHECK(memcmp(full.data + 1024 + entries_end + 512, json.data, json.len) == 0);
+	CHECK(memcmp(full.data + full.len - 1024 - (toc_tar - 1024 - 512 - json.len), zeros,
+		     toc_tar - 512 - json.len) == 0);
+
+	/* digests: the blob's over its own bytes, the source's over all of it */
+	digest_of_bytes(digest, full.data, full.len);
+	CHECK_STR(w.diff_id, digest);
+	digest_of_bytes(digest, tar.data, tar.len);
+	CHECK_STR(w.source_diff_id, digest);
+	CHECK_INT(w.source_size, tar.len);
+	CHECK_INT(w.toc_entries, 4);
+	CHECK_INT(w.dropped, 0);
+	digest_of_bytes(digest, json.data, json.len);
+	CHECK_STR(w.toc_digest, digest);
+	mask_offsets(&json);
+	CHECK(strncmp(json.data, "{\n\t\"version\": 1,\n\t\"entries\": [\n" LANDMARK_TOC_ENTRY ",\n",
+		      strlen("{\n\t\"version\": 1,\n\t\"entries\": [\n" LANDMARK_TOC_ENTRY ",\n")) == 0);
+
+	/* read back: without the landmark, with one end-of-archive marker */
+	CHECK(read_esgz(&r, &plain, blob.data, blob.len) == 0);
+	CHECK(plain.len == entries_end + 1024 && memcmp(plain.data, tar.data, entries_end + 1024) == 0);
+	CHECK_STR(r.diff_id, w.diff_id);
+	CHECK_STR(r.toc_digest, w.toc_digest);
+	CHECK_INT(r.landmarks, 1);
+	CHECK_INT(r.toc_entries, 4);
+	buffer_free(&tar);
+	buffer_free(&blob);
+	buffer_free(&full);
+	buffer_free(&json);
+	buffer_free(&plain);
 }
 
 /* A blob whose TOC or footer lies is refused by the reader. */
@@ -479,7 +690,7 @@ static void test_lying_blobs(void)
 	struct estargz_write_result w;
 	struct estargz_read_result r;
 	make_tar(&tar, files, 2);
-	CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1) == 0);
+	CHECK(write_esgz(&w, &blob, tar.data, tar.len, -1, ENTRIES) == 0);
 	int64_t off = footer_offset(&blob);
 	unsigned char footer[ESTARGZ_FOOTER_SIZE];
 
@@ -530,7 +741,7 @@ static void test_lying_blobs(void)
 		buffer_append(&toc_tar, zeros, (512 - j2.len % 512) % 512 + 1024);
 		struct mem_sink m;
 		struct byte_sink *z;
-		struct codec_options o = {COMPRESSION_GZIP, false, 0};
+		struct codec_options o = {.compression = COMPRESSION_GZIP};
 		mem_init(&m);
 		compress_sink_new(&z, &m.base, &o);
 		sink_write(z, toc_tar.data, toc_tar.len);
@@ -626,10 +837,15 @@ int main(int argc, char **argv)
 	const char *fixtures = fixture_dir(argc, argv);
 	test_footer();
 	test_modtime();
-	test_empty_layer();
+	test_empty_layer_lossless();
+	test_empty_layer_entries();
 	test_fixture_layers(fixtures);
-	test_chunks();
-	test_bad_tars();
+	test_entry_layout();
+	test_chunks(ENTRIES);
+	test_chunks(LOSSLESS);
+	test_bad_tars(ENTRIES);
+	test_bad_tars(LOSSLESS);
+	test_old_toc_in_the_source();
 	test_lying_blobs();
 	test_toc_inside_the_tar();
 	CHECK_DONE();
