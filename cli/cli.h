@@ -6,6 +6,7 @@
 
 #include "core/options.h"
 #include "core/progress.h"
+#include "transport/cache_transfer.h"
 #include "transport/transport.h"
 
 /* Exit codes, documented in docs/cachectl.1.md. */
@@ -26,6 +27,26 @@ struct common_options {
  * lower-cased.  A value without '=' is a path (type=local) when it looks like
  * one, else a registry reference as buildctl's legacy form. */
 int cache_spec_parse(struct cache_options *out, const char *text, enum transport_direction dir);
+
+/* One SRC opened and its cache read: what inspect and verify start from. */
+struct single_source {
+	struct cache_options spec;
+	struct transport *transport;
+	struct source_set set;
+	const struct descriptor **blobs; /* the layer blobs the config uses */
+	size_t n_blobs;
+};
+
+int single_source_load(struct single_source *s, const char *text, struct progress *p);
+void single_source_free(struct single_source *s);
+
+/* Parses and opens every SRC of export or import; *n_open of them are
+ * open (to be freed) even when it fails part-way. */
+int sources_open(struct transport **out, struct cache_options *specs, size_t *n_open, const char *const *texts,
+		 size_t n, struct progress *p);
+
+/* Inspect and verify are quiet unless asked: their output is on stdout. */
+enum progress_mode quiet_unless_asked(enum progress_mode m);
 
 /* Handles --progress and --jobs; returns 1 when the option was one of them. */
 int common_option(struct common_options *c, int opt, const char *arg, int *rc);

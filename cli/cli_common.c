@@ -117,6 +117,47 @@ int cache_spec_parse(struct cache_options *out, const char *text, enum transport
 	return rc;
 }
 
+int single_source_load(struct single_source *s, const char *text, struct progress *p)
+{
+	memset(s, 0, sizeof(*s));
+	int rc = cache_spec_parse(&s->spec, text, TRANSPORT_SOURCE);
+	if (!rc)
+		rc = transport_open(&s->transport, &s->spec, TRANSPORT_SOURCE, p);
+	if (!rc)
+		rc = source_set_load(&s->set, &s->transport, 1, p);
+	if (!rc)
+		rc = cache_referenced_blobs(s->set.merged, &s->blobs, &s->n_blobs);
+	return rc;
+}
+
+void single_source_free(struct single_source *s)
+{
+	free(s->blobs);
+	source_set_free(&s->set);
+	transport_free(s->transport);
+	cache_options_free(&s->spec);
+	memset(s, 0, sizeof(*s));
+}
+
+int sources_open(struct transport **out, struct cache_options *specs, size_t *n_open, const char *const *texts,
+		 size_t n, struct progress *p)
+{
+	int rc = 0;
+	*n_open = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if ((rc = cache_spec_parse(&specs[i], texts[i], TRANSPORT_SOURCE)) ||
+		    (rc = transport_open(&out[i], &specs[i], TRANSPORT_SOURCE, p)))
+			break;
+		(*n_open)++;
+	}
+	return rc;
+}
+
+enum progress_mode quiet_unless_asked(enum progress_mode m)
+{
+	return m == PROGRESS_AUTO ? PROGRESS_QUIET : m;
+}
+
 void common_options_init(struct common_options *c)
 {
 	c->progress = PROGRESS_AUTO;

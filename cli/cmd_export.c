@@ -13,15 +13,20 @@ static const char help[] =
 	"\n"
 	"Reads every SRC, merges them into one cache and writes it to every DST.\n"
 	"\n"
-	"  --from SRC, --import-cache SRC   a cache to read (type=local,src=DIR[,tag=T|,digest=D],\n"
-	"                                   or type=registry,ref=NAME:TAG|NAME@DIGEST)\n"
-	"  --export-cache DST               where to write it: type=local,dest=DIR with\n"
-	"      mode=min|max (default: keep everything), tag=T (latest),\n"
-	"      compression=uncompressed|gzip|zstd|estargz, compression-level=N,\n"
-	"      force-compression=true|false, estargz-lossless=true|false (docs/estargz.md),\n"
-	"      oci-mediatypes=true|false, image-manifest=true|false, ignore-error=true|false;\n"
-	"      or type=registry,ref=NAME:TAG (docs/registry.md) with the same options;\n"
-	"      or type=inline,ref=IMAGE|layout=DIR (docs/inline.md)\n" COMMON_HELP;
+	"  --from SRC, --import-cache SRC   a cache to read\n"
+	"  --export-cache DST               where to write it\n"
+	"\n"
+	"SRC and DST are BuildKit's cache options, type= first:\n"
+	"  type=local,src=DIR|dest=DIR[,tag=T][,digest=D]     OCI layout directory (docs/local.md)\n"
+	"  type=registry,ref=NAME:TAG[,registry.insecure=true]  registry (docs/registry.md)\n"
+	"  type=inline,ref=IMAGE|layout=DIR                    export only (docs/inline.md)\n"
+	"  type=s3,bucket=B,region=R[,name=N;...][,prefix=P]    S3 and compatible stores (docs/s3.md)\n"
+	"  type=gha[,scope=S][,url=U][,token=T][,version=1|2]  GitHub Actions cache (docs/gha.md)\n"
+	"Every DST also takes mode=min|max (default: keep everything), ignore-error=true|false,\n"
+	"compression=uncompressed|gzip|zstd|estargz, compression-level=N, force-compression=true|false,\n"
+	"estargz-lossless=true|false (docs/estargz.md); local and registry add oci-mediatypes=true|false\n"
+	"and image-manifest=true|false.  A bare path means type=local.\n"
+	"\n" COMMON_HELP;
 
 static void free_all(struct transport **t, size_t n)
 {
@@ -103,12 +108,8 @@ int cmd_export(int argc, char **argv)
 			if (strcmp(dests[k].transport->display, dests[i].transport->display) == 0)
 				rc = error_set(ERR_USAGE, "duplicate --export-cache %s", to[i]);
 	}
-	for (size_t i = 0; i < n_from && !rc; i++) {
-		if ((rc = cache_spec_parse(&specs[i], from[i], TRANSPORT_SOURCE)) ||
-		    (rc = transport_open(&sources[i], &specs[i], TRANSPORT_SOURCE, progress)))
-			break;
-		n_src++;
-	}
+	if (!rc)
+		rc = sources_open(sources, specs, &n_src, from, n_from, progress);
 	if (rc)
 		goto out;
 	if ((rc = source_set_load(&set, sources, n_src, progress)))

@@ -15,8 +15,8 @@ static const char help[] =
 	"--import-cache type=local,src=DIR.  Blobs are copied as they are; a single\n"
 	"source keeps its document form.\n"
 	"\n"
-	"  --import-cache SRC, --from SRC   a cache to read (type=local,src=DIR[,tag=T|,digest=D],\n"
-	"                                   or type=registry,ref=NAME:TAG|NAME@DIGEST)\n"
+	"  --import-cache SRC, --from SRC   a cache to read: type=local, registry, s3 or gha with\n"
+	"                                   BuildKit's options (see cachectl export --help)\n"
 	"  --dest DIR                       the local cache to write (created if missing)\n"
 	"  --tag T                          tag in DIR/index.json (default latest)\n" COMMON_HELP;
 
@@ -87,12 +87,7 @@ int cmd_import(int argc, char **argv)
 		goto out;
 	}
 	/* Copied as they are: no mode, no re-encoding, the source's form. */
-	for (size_t i = 0; i < n_from && !rc; i++) {
-		if ((rc = cache_spec_parse(&specs[i], from[i], TRANSPORT_SOURCE)) ||
-		    (rc = transport_open(&sources[i], &specs[i], TRANSPORT_SOURCE, progress)))
-			break;
-		n_src++;
-	}
+	rc = sources_open(sources, specs, &n_src, from, n_from, progress);
 	if (rc || (rc = source_set_load(&set, sources, n_src, progress)))
 		goto out;
 	rc = cache_export(&set, &dest, 1, common.jobs, progress, &totals);

@@ -62,6 +62,17 @@ static int measure_one(void *arg, size_t i)
 	return 0; /* inspect shows what it can; verify is for judging */
 }
 
+#define MAX_CHAIN 4096
+
+/* The chain nodes of a result, top first (walked from it to its base). */
+static size_t result_chain(int chain[MAX_CHAIN], const struct cache_config *cfg, int layer)
+{
+	size_t depth = 0;
+	for (; layer != -1 && depth < MAX_CHAIN; layer = cfg->layers[layer].parent)
+		chain[depth++] = layer;
+	return depth;
+}
+
 static const char *short_digest(const char *d, char *buf)
 {
 	/* "sha256:" + 12 hex characters, as docker shows image IDs */
@@ -146,10 +157,8 @@ static void print_text(const struct cache *c, const char *source, struct blob_fa
 		}
 		for (size_t k = 0; k < r->n_results; k++) {
 			char when[TIMESTAMP_BUF];
-			int chain[4096];
-			size_t depth = 0;
-			for (int l = r->results[k].layer; l != -1 && depth < 4096; l = cfg->layers[l].parent)
-				chain[depth++] = l;
+			int chain[MAX_CHAIN];
+			size_t depth = result_chain(chain, cfg, r->results[k].layer);
 			timestamp_format(when, &r->results[k].created_at, false);
 			printf("      result %s, %zu layers:", when, depth);
 			while (depth)
@@ -272,10 +281,8 @@ static int print_json(const struct cache *c, const char *source, struct blob_fac
 		json_array_begin(&j);
 		for (size_t k = 0; k < r->n_results; k++) {
 			char when[TIMESTAMP_BUF];
-			int chain[4096];
-			size_t depth = 0;
-			for (int l = r->results[k].layer; l != -1 && depth < 4096; l = cfg->layers[l].parent)
-				chain[depth++] = l;
+			int chain[MAX_CHAIN];
+			size_t depth = result_chain(chain, cfg, r->results[k].layer);
 			timestamp_format(when, &r->results[k].created_at, false);
 			json_object_begin(&j);
 			json_member_int(&j, "layer", r->results[k].layer);
@@ -320,13 +327,9 @@ int cmd_inspect(int argc, char **argv)
 	struct common_options common;
 	const char *format = "text";
 	bool quick = false;
-	struct cache_options spec = {0};
-	struct transport *t = NULL;
+	struct single_source src = {0};
 	struct progress *progress = NULL;
-	struct source_set set = {0};
-	const struct descriptor **blobs = NULL;
 	struct blob_facts *facts = NULL;
-	size_t n = 0;
 	int rc = 0, opt;
 	common_options_init(&common);
 	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -350,37 +353,30 @@ int cmd_inspect(int argc, char **argv)
 		rc = error_set(ERR_USAGE, "--format %s is not text or json", format);
 	if (!rc && optind != argc - 1)
 		rc = error_set(ERR_USAGE, "inspect takes exactly one SRC");
-	if (rc || (rc = progress_new(&progress, common.progress == PROGRESS_AUTO ? PROGRESS_QUIET : common.progress,
-				     stderr)))
+	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)) ||
+	    (rc = single_source_load(&src, argv[optind], progress)))
 		goto out;
-	if ((rc = cache_spec_parse(&spec, argv[optind], TRANSPORT_SOURCE)) ||
-	    (rc = transport_open(&t, &spec, TRANSPORT_SOURCE, progress)) ||
-	    (rc = source_set_load(&set, &t, 1, progress)) ||
-	    (rc = cache_referenced_blobs(set.merged, &blobs, &n)))
-		goto out;
+	size_t n = src.n_blobs;
 	if (!(facts = calloc(n + 1, sizeof(*facts)))) {
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		facts[i].d = blobs[i];
+		facts[i].d = src.blobs[i];
 		facts[i].uncompressed = -1;
 		facts[i].toc_entries = -1;
 	}
 	if (!quick) {
-		struct measure_ctx m = {&set, facts};
+		struct measure_ctx m = {&src.set, facts};
 		parallel_for(n, common.jobs, true, measure_one, &m);
 	}
 	if (strcmp(format, "json") == 0)
-		rc = print_json(set.merged, t->display, facts, n);
+		rc = print_json(src.set.merged, src.transport->display, facts, n);
 	else
-		print_text(set.merged, t->display, facts, n);
+		print_text(src.set.merged, src.transport->display, facts, n);
 out:
 	free(facts);
-	free(blobs);
-	source_set_free(&set);
-	transport_free(t);
+	single_source_free(&src);
 	progress_free(progress);
-	cache_options_free(&spec);
 	return report_error(rc);
 }

@@ -56,11 +56,8 @@ int cmd_verify(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct common_options common;
-	struct cache_options spec = {0};
-	struct transport *t = NULL;
+	struct single_source src = {0};
 	struct progress *progress = NULL;
-	struct source_set set = {0};
-	const struct descriptor **blobs = NULL;
 	char (*problems)[512] = NULL;
 	size_t n = 0, bad = 0;
 	int rc = 0, opt;
@@ -76,19 +73,15 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (!rc && optind != argc - 1)
 		rc = error_set(ERR_USAGE, "verify takes exactly one SRC");
-	if (rc || (rc = progress_new(&progress, common.progress == PROGRESS_AUTO ? PROGRESS_QUIET : common.progress,
-				     stderr)))
+	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)) ||
+	    (rc = single_source_load(&src, argv[optind], progress)))
 		goto out;
-	if ((rc = cache_spec_parse(&spec, argv[optind], TRANSPORT_SOURCE)) ||
-	    (rc = transport_open(&t, &spec, TRANSPORT_SOURCE, progress)) ||
-	    (rc = source_set_load(&set, &t, 1, progress)) ||
-	    (rc = cache_referenced_blobs(set.merged, &blobs, &n)))
-		goto out;
+	n = src.n_blobs;
 	if (!(problems = calloc(n + 1, sizeof(*problems)))) {
 		rc = error_set(ERR_FAILURE, "out of memory");
 		goto out;
 	}
-	struct verify_ctx v = {&set, blobs, problems, progress};
+	struct verify_ctx v = {&src.set, src.blobs, problems, progress};
 	parallel_for(n, common.jobs, true, verify_one, &v);
 	for (size_t i = 0; i < n; i++) {
 		if (problems[i][0]) {
@@ -96,21 +89,18 @@ int cmd_verify(int argc, char **argv)
 			bad++;
 		}
 	}
-	if (set.merged->dropped_results) {
+	if (src.set.merged->dropped_results) {
 		printf("damaged: %zu results name layers the root document does not list\n",
-		       set.merged->dropped_results);
+		       src.set.merged->dropped_results);
 		bad++;
 	}
 	if (bad)
-		rc = error_set(ERR_CORRUPT, "%s: %zu of %zu blobs damaged or missing", t->display, bad, n);
+		rc = error_set(ERR_CORRUPT, "%s: %zu of %zu blobs damaged or missing", src.transport->display, bad, n);
 	else
-		printf("ok: %zu blobs, root and config verified (%s)\n", n, t->display);
+		printf("ok: %zu blobs, root and config verified (%s)\n", n, src.transport->display);
 out:
 	free(problems);
-	free(blobs);
-	source_set_free(&set);
-	transport_free(t);
+	single_source_free(&src);
 	progress_free(progress);
-	cache_options_free(&spec);
 	return report_error(rc);
 }

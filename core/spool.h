@@ -38,7 +38,4 @@ static inline struct byte_range byte_range_sub(const struct byte_range *r, int64
 /* An http_body_open callback: ctx is a struct byte_range. */
 int byte_range_open(void *ctx, struct byte_source **out);
 
-/* write(2) until every byte is out; `what` names the file in messages. */
-int fd_write_all(int fd, const void *buf, size_t len, const char *what);
-
 #endif

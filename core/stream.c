@@ -71,6 +71,21 @@ int file_source_open(struct byte_source **out, const char *path, const char *wha
 	return 0;
 }
 
+int fd_write_all(int fd, const void *buf, size_t len, const char *what)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_set_errno(ERR_FAILURE, errno, "write %s", what);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* ---- memory ------------------------------------------------------------- */
 
 struct memory_source {

@@ -61,6 +61,9 @@ int source_read_full(struct byte_source *s, void *buf, size_t len, size_t *got);
 /* A file; ERR_NOT_FOUND when it does not exist.  `what` names it in errors. */
 int file_source_open(struct byte_source **out, const char *path, const char *what);
 
+/* write(2) until every byte is out; `what` names the file in messages. */
+int fd_write_all(int fd, const void *buf, size_t len, const char *what);
+
 /* Bytes from memory (not copied; must outlive the source). */
 int memory_source_new(struct byte_source **out, const void *data, size_t len);
 

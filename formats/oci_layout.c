@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/json_out.h"
 #include "core/media_type.h"
+#include "core/stream.h"
 
 void oci_index_free(struct oci_index *idx)
 {
@@ -221,20 +222,11 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode)
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return error_set_errno(ERR_FAILURE, errno, "cannot create a temporary file beside %s", path);
-	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return error_set_errno(ERR_FAILURE, e, "write %s", path);
-		}
-		p += n;
-		left -= (size_t)n;
+	int rc = fd_write_all(fd, data, len, path);
+	if (rc) {
+		close(fd);
+		unlink(tmp);
+		return rc;
 	}
 	if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
 		int e = errno;

@@ -72,17 +72,10 @@ struct local_writer {
 static int writer_write(struct byte_sink *s, const void *buf, size_t len)
 {
 	struct local_writer *w = (struct local_writer *)s;
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(w->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_set_errno(ERR_FAILURE, errno, "write %s", w->tmp);
-		p += n;
-		len -= (size_t)n;
-		w->written += n;
-	}
+	int rc = fd_write_all(w->fd, buf, len, w->tmp);
+	if (rc)
+		return rc;
+	w->written += (int64_t)len;
 	if (w->written - w->flushed >= WRITEBACK_STEP) {
 		/* Starts the writeback, does not wait for it; a hint only. */
 		sync_file_range(w->fd, w->flushed, w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
