@@ -572,11 +572,27 @@ static int check_stored_digest(const struct http_response *resp, const char *dig
 	return 0;
 }
 
+/* The PUT that closes an upload session under the digest, and its answer. */
+static int put_closing_upload(struct registry_transport *r, const struct http_request *req, const char *digest,
+			      bool *restart)
+{
+	struct http_response resp;
+	int rc = reg_call(r, req, &resp);
+	*restart = restartable(rc, &resp);
+	if (!rc) {
+		if (resp.status >= 200 && resp.status < 300)
+			rc = check_stored_digest(&resp, digest, req->url);
+		else
+			rc = fail_answer(ERR_FAILURE, "PUT", req->url, &resp);
+		http_response_free(&resp);
+	}
+	return rc;
+}
+
 /* One PUT of the whole blob to the session. */
 static int put_whole(struct registry_transport *r, const char *location, int fd, const char *digest, int64_t size,
 		     bool *restart)
 {
-	struct http_response resp;
 	struct byte_range range = {fd, NULL, 0, size};
 	const char *headers[] = {"Content-Type: application/octet-stream", NULL};
 	char *url = with_query(location, "digest", digest);
@@ -586,15 +602,7 @@ static int put_whole(struct registry_transport *r, const char *location, int fd,
 		.method = "PUT", .url = url, .headers = headers,
 		.body_open = byte_range_open, .body_ctx = &range, .body_size = size,
 	};
-	int rc = reg_call(r, &req, &resp);
-	*restart = restartable(rc, &resp);
-	if (!rc) {
-		if (resp.status >= 200 && resp.status < 300)
-			rc = check_stored_digest(&resp, digest, url);
-		else
-			rc = fail_answer(ERR_FAILURE, "PUT", url, &resp);
-		http_response_free(&resp);
-	}
+	int rc = put_closing_upload(r, &req, digest, restart);
 	free(url);
 	return rc;
 }
@@ -672,20 +680,11 @@ static int put_chunked(struct registry_transport *r, char **location, int fd, co
 		}
 		http_response_free(&resp);
 	}
-	struct http_response resp;
 	char *url = with_query(*location, "digest", digest);
 	if (!url)
 		return error_set(ERR_FAILURE, "out of memory");
 	struct http_request req = {.method = "PUT", .url = url, .body = "", .body_len = 0};
-	rc = reg_call(r, &req, &resp);
-	*restart = restartable(rc, &resp);
-	if (!rc) {
-		if (resp.status >= 200 && resp.status < 300)
-			rc = check_stored_digest(&resp, digest, url);
-		else
-			rc = fail_answer(ERR_FAILURE, "PUT", url, &resp);
-		http_response_free(&resp);
-	}
+	rc = put_closing_upload(r, &req, digest, restart);
 	free(url);
 	return rc;
 }
