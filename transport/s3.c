@@ -47,7 +47,6 @@ struct s3_transport {
 	unsigned upload_parallelism;
 	unsigned max_attempts;
 	struct aws_credential_chain *credentials;
-	char notes[2][256]; /* said once the progress display is known */
 
 	pthread_mutex_t lock;
 	struct s3_client *client; /* made on first use, with the progress */
@@ -66,9 +65,6 @@ static int ready(struct s3_transport *s)
 					      .path_style = s->path_style, .credentials = s->credentials,
 					      .max_attempts = s->max_attempts, .progress = s->base.progress};
 		rc = s3_client_new(&s->client, &o);
-		for (size_t i = 0; !rc && i < 2; i++)
-			if (*s->notes[i])
-				progress_note(s->base.progress, "%s", s->notes[i]);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -516,19 +512,6 @@ static const char *option_or_env(struct cache_options *o, const char *key, const
 	return v && *v ? v : NULL;
 }
 
-/* A boolean BuildKit parses leniently: bad text means false, with a note. */
-static bool lenient_bool(struct cache_options *o, const char *key, char *note, size_t size)
-{
-	bool v;
-	if (options_get_bool(o, key, false, -1, &v)) {
-		snprintf(note, size, "s3: %s=\"%s\" is not a boolean; using false as BuildKit does", key,
-			 options_get(o, key));
-		error_clear();
-		return false;
-	}
-	return v;
-}
-
 static int parse_options(struct s3_transport *s, struct cache_options *o)
 {
 	const char *bucket = option_or_env(o, "bucket", "AWS_BUCKET");
@@ -545,15 +528,15 @@ static int parse_options(struct s3_transport *s, struct cache_options *o)
 		endpoint = getenv("AWS_ENDPOINT_URL_S3");
 	if (!endpoint || !*endpoint)
 		endpoint = getenv("AWS_ENDPOINT_URL");
+	/* BuildKit falls back to defaults on bad values here; cachectl refuses
+	 * them like every other bad value, so a typo cannot change the cache. */
+	bool ignored;
 	s->touch_refresh = 24 * 3600;
-	if (touch && duration_parse(&s->touch_refresh, touch, "touch_refresh")) {
-		error_clear();
-		snprintf(s->notes[0], sizeof(s->notes[0]),
-			 "s3: touch_refresh=\"%s\" is not a duration (like 24h or 90m); using 24h as BuildKit does", touch);
-		s->touch_refresh = 24 * 3600;
-	}
-	s->path_style = lenient_bool(o, "use_path_style", s->notes[1], sizeof(s->notes[1]));
-	lenient_bool(o, "disable_accept_encoding", s->notes[1], sizeof(s->notes[1])); /* never sent anyway */
+	if (touch && duration_parse(&s->touch_refresh, touch, "touch_refresh"))
+		return error_set(ERR_USAGE, "s3: touch_refresh=\"%s\" is not a duration (like 24h or 90m)", touch);
+	if (options_get_bool(o, "use_path_style", false, -1, &s->path_style) ||
+	    options_get_bool(o, "disable_accept_encoding", false, -1, &ignored)) /* never sent anyway */
+		return ERR_USAGE;
 	s->upload_parallelism = 4;
 	if ((v = options_get(o, "upload_parallelism"))) {
 		char *end;

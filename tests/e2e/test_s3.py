@@ -331,9 +331,13 @@ class Touch(Base):
         self.assertEqual(head.returncode, 0, head.stderr)
         self.assertRegex(json.loads(head.stdout)["Metadata"]["updated-at"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
         self.assert_complete()
-        # Young blobs are left alone; a bad duration means 24h, with a note.
-        p = self.export(fixture("local-gzip-max"), self.s3(touch_refresh="soon"))
+        # A bad duration is refused (BuildKit would quietly use 24h) ...
+        p = self.export(fixture("local-gzip-max"), self.s3(touch_refresh="soon"), ok=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn('touch_refresh="soon" is not a duration', p.stderr)
+        # ... and young blobs are left alone.
+        self.new_log()
+        self.export(fixture("local-gzip-max"), self.s3(touch_refresh="24h"))
         self.assertEqual([e["path"] for e in self.new_log() if e["method"] == "PUT"],
                          ["/%s/manifests/buildkit" % self.bucket])
 
@@ -383,13 +387,16 @@ class Options(Base):
                 self.assertEqual(p.returncode, code, p.stderr)
                 self.assertIn(words, p.stderr)
         self.assertEqual(self.keys(), [])
-        # Environment fallbacks for bucket and region; lenient booleans.
+        # Environment fallbacks for bucket and region; booleans BuildKit would
+        # read leniently are refused when they are not booleans.
         env = dict(self.env, AWS_BUCKET=self.bucket, AWS_REGION="us-east-1")
         spec = "type=s3,endpoint_url=%s,use_path_style=true,access_key_id=%s,secret_access_key=%s," \
-               "upload_parallelism=1,retry_mode=adaptive,retry_max_attempts=2,disable_accept_encoding=yes" \
-               % (self.store.endpoint, AKID, SECRET)
-        p = self.export(fixture("local-gzip-max"), spec, env=env)
+               "upload_parallelism=1,retry_mode=adaptive,retry_max_attempts=2,disable_accept_encoding=%s" \
+               % (self.store.endpoint, AKID, SECRET, "%s")
+        p = self.export(fixture("local-gzip-max"), spec % "yes", env=env, ok=False)
+        self.assertEqual(p.returncode, 2)
         self.assertIn('disable_accept_encoding="yes" is not a boolean', p.stderr)
+        self.export(fixture("local-gzip-max"), spec % "true", env=env)
         self.assert_complete()
         # The secret never shows in the options echoed back.
         p = self.export(fixture("local-gzip-max"), self.s3(mode="bogus"), ok=False)
