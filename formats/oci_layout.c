@@ -183,6 +183,36 @@ const struct descriptor *oci_index_find(const struct oci_index *idx, const char 
 	return NULL;
 }
 
+int oci_index_replace(struct oci_index *idx, bool (*gone)(const struct descriptor *d, const char *name),
+		      const char *name, struct descriptor *entry)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		if (gone(&idx->manifests[i], name))
+			descriptor_free(&idx->manifests[i]);
+		else
+			idx->manifests[kept++] = idx->manifests[i];
+	}
+	idx->n_manifests = kept;
+	struct descriptor *m = realloc(idx->manifests, (kept + 1) * sizeof(*m));
+	if (!m) {
+		descriptor_free(entry);
+		return error_set(ERR_FAILURE, "out of memory");
+	}
+	idx->manifests = m;
+	idx->manifests[idx->n_manifests++] = *entry;
+	return 0;
+}
+
+/* BuildKit's rule for a cache export: same-tag cache entries give way;
+ * image entries (those with an image name) stay. */
+static bool same_tag_cache_entry(const struct descriptor *d, const char *tag)
+{
+	const char *ref = descriptor_annotation(d, ANN_REF_NAME);
+	const char *image = descriptor_annotation(d, ANN_IMAGE_NAME);
+	return strcmp(ref ? ref : "", tag) == 0 && (!image || !*image);
+}
+
 int oci_layout_lock(int *fd, const char *dir, bool exclusive)
 {
 	char path[4096];
@@ -270,30 +300,16 @@ int oci_layout_put_root(const char *dir, const struct descriptor *root, const ch
 			goto out;
 		}
 	}
-	/* Drop same-tag cache entries; image entries (with an image name) stay. */
-	size_t kept = 0;
-	for (size_t i = 0; i < idx.n_manifests; i++) {
-		const char *ref = descriptor_annotation(&idx.manifests[i], ANN_REF_NAME);
-		const char *image = descriptor_annotation(&idx.manifests[i], ANN_IMAGE_NAME);
-		if (strcmp(ref ? ref : "", tag) == 0 && (!image || !*image))
-			descriptor_free(&idx.manifests[i]);
-		else
-			idx.manifests[kept++] = idx.manifests[i];
-	}
-	idx.n_manifests = kept;
-	struct descriptor *m = realloc(idx.manifests, (kept + 1) * sizeof(*m));
-	if (!m) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+	struct descriptor entry;
+	descriptor_init(&entry);
+	memcpy(entry.digest, root->digest, DIGEST_BUF);
+	entry.size = root->size;
+	if ((rc = descriptor_set_media_type(&entry, root->media_type)) ||
+	    (rc = descriptor_annotation_set(&entry, ANN_REF_NAME, tag))) {
+		descriptor_free(&entry);
 		goto out;
 	}
-	idx.manifests = m;
-	struct descriptor *entry = &idx.manifests[idx.n_manifests];
-	descriptor_init(entry);
-	memcpy(entry->digest, root->digest, DIGEST_BUF);
-	entry->size = root->size;
-	idx.n_manifests++;
-	if ((rc = descriptor_set_media_type(entry, root->media_type)) ||
-	    (rc = descriptor_annotation_set(entry, ANN_REF_NAME, tag)) ||
+	if ((rc = oci_index_replace(&idx, same_tag_cache_entry, tag, &entry)) ||
 	    (rc = oci_index_serialize(&idx, &out)))
 		goto out;
 	snprintf(path, sizeof(path), "%s/index.json", dir);

@@ -32,6 +32,11 @@ int oci_index_serialize(const struct oci_index *idx, struct buffer *out);
  * the tag, else first whose org.opencontainers.image.ref.name is. */
 const struct descriptor *oci_index_find(const struct oci_index *idx, const char *tag);
 
+/* Removes every entry `gone` says must give way, then appends entry (whose
+ * contents the index takes over, even on failure). */
+int oci_index_replace(struct oci_index *idx, bool (*gone)(const struct descriptor *d, const char *name),
+		      const char *name, struct descriptor *entry);
+
 /* Takes the index.json.lock flock without waiting (exclusive to write,
  * shared to read).  On a read-only filesystem reading proceeds unlocked
  * (*fd = -1). */

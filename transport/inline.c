@@ -181,6 +181,14 @@ static int ensure_blob(struct transport *to, struct transport *from, const struc
 
 /* index.json: the entry of `tag` now points at the new manifest -- or,
  * with name=, a new entry under that name does, the old one kept. */
+/* Entries already named so give way, as a tag moves. */
+static bool named(const struct descriptor *d, const char *name)
+{
+	const char *ref = descriptor_annotation(d, ANN_REF_NAME);
+	const char *image = descriptor_annotation(d, ANN_IMAGE_NAME);
+	return (ref && strcmp(ref, name) == 0) || (image && strcmp(image, name) == 0);
+}
+
 static int layout_put(struct inline_transport *it, const struct descriptor *manifest)
 {
 	struct oci_index idx;
@@ -211,25 +219,8 @@ static int layout_put(struct inline_transport *it, const struct descriptor *mani
 			descriptor_free(&entry);
 			goto out;
 		}
-		/* Entries already named so give way, as a tag moves. */
-		size_t kept = 0;
-		for (size_t i = 0; i < idx.n_manifests; i++) {
-			const char *ref = descriptor_annotation(&idx.manifests[i], ANN_REF_NAME);
-			const char *image = descriptor_annotation(&idx.manifests[i], ANN_IMAGE_NAME);
-			if ((ref && strcmp(ref, it->name) == 0) || (image && strcmp(image, it->name) == 0))
-				descriptor_free(&idx.manifests[i]);
-			else
-				idx.manifests[kept++] = idx.manifests[i];
-		}
-		idx.n_manifests = kept;
-		struct descriptor *m = realloc(idx.manifests, (kept + 1) * sizeof(*m));
-		if (!m) {
-			descriptor_free(&entry);
-			rc = error_set(ERR_FAILURE, "out of memory");
+		if ((rc = oci_index_replace(&idx, named, it->name, &entry)))
 			goto out;
-		}
-		idx.manifests = m;
-		idx.manifests[idx.n_manifests++] = entry;
 	}
 	if ((rc = oci_index_serialize(&idx, &out)))
 		goto out;

@@ -2,38 +2,11 @@
  * multi-frame zstd, and clear errors on truncated or damaged streams; the
  * same bytes however the input is cut; the read-ahead stage. */
 #include "check.h"
+#include "mem_sink.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/layer_pipeline.h"
 #include "core/readahead.h"
-
-/* A sink that keeps everything in memory. */
-struct mem_sink {
-	struct byte_sink base;
-	struct buffer b;
-	int finished;
-};
-
-static int mem_write(struct byte_sink *s, const void *buf, size_t len)
-{
-	return buffer_append(&((struct mem_sink *)s)->b, buf, len);
-}
-static int mem_finish(struct byte_sink *s)
-{
-	((struct mem_sink *)s)->finished++;
-	return 0;
-}
-static void mem_close(struct byte_sink *s)
-{
-	(void)s;
-}
-static void mem_init(struct mem_sink *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->base.write = mem_write;
-	m->base.finish = mem_finish;
-	m->base.close = mem_close;
-}
 
 static void sample(struct buffer *b, size_t n)
 {

@@ -8,6 +8,7 @@
 #include <regex.h>
 
 #include "check.h"
+#include "mem_sink.h"
 #include "core/codec.h"
 #include "core/error.h"
 #include "core/estargz_reader.h"
@@ -19,33 +20,8 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-struct mem_sink {
-	struct byte_sink base;
-	struct buffer b;
-};
-
-static int mem_write(struct byte_sink *s, const void *buf, size_t len)
-{
-	return buffer_append(&((struct mem_sink *)s)->b, buf, len);
-}
-static int mem_finish(struct byte_sink *s)
-{
-	(void)s;
-	return 0;
-}
-static void mem_close(struct byte_sink *s)
-{
-	(void)s;
-}
-static void mem_init(struct mem_sink *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->base.write = mem_write;
-	m->base.finish = mem_finish;
-	m->base.close = mem_close;
-}
-
-/* Plain gunzip of bytes (every member), independent of the eStargz code. */
+/* Plain gunzip of bytes (every member) through the codec layer; the
+ * independent judges are the Go reader and libarchive in the e2e tests. */
 static int gunzip(struct buffer *out, const void *data, size_t len)
 {
 	struct byte_source *mem, *d;
