@@ -4,9 +4,9 @@
 
 #include <stdbool.h>
 
-#include "core/options.h"
-#include "core/progress.h"
-#include "transport/cache_transfer.h"
+#include "transport/options.h"
+#include "core/util/progress.h"
+#include "transport/engine/cache_transfer.h"
 #include "transport/transport.h"
 
 /* Exit codes, documented in docs/cachectl.1.md. */

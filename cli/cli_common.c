@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/error.h"
-#include "core/parallel.h"
+#include "core/util/error.h"
+#include "core/util/parallel.h"
 
 /* One field of a CSV record, Go encoding/csv rules without LazyQuotes. */
 static int next_field(const char **p, char *out, size_t size, const char *text)
@@ -60,23 +60,22 @@ int cache_spec_parse(struct cache_options *out, const char *text, enum transport
 {
 	memset(out, 0, sizeof(*out));
 	if (!(out->text = strdup(text)))
-		return error_set(ERR_FAILURE, "out of memory");
+		return error_oom();
 	if (!strchr(text, '=')) {
 		if (!*text)
 			return error_set(ERR_USAGE, "empty cache option");
 		if (looks_like_path(text)) {
 			if (!(out->type = strdup("local")))
-				return error_set(ERR_FAILURE, "out of memory");
+				return error_oom();
 			return cache_options_add(out, dir == TRANSPORT_SOURCE ? "src" : "dest", text);
 		}
 		if (!(out->type = strdup("registry")))
-			return error_set(ERR_FAILURE, "out of memory");
+			return error_oom();
 		return cache_options_add(out, "ref", text);
 	}
 	size_t len = strlen(text);
 	char *field = malloc(len + 1);
-	if (!field)
-		return error_set(ERR_FAILURE, "out of memory");
+	CHECK_ALLOC(field);
 	const char *p = text;
 	int rc = 0;
 	for (;;) {
@@ -101,7 +100,7 @@ int cache_spec_parse(struct cache_options *out, const char *text, enum transport
 				break;
 			}
 			if (!(out->type = strdup(eq + 1))) {
-				rc = error_set(ERR_FAILURE, "out of memory");
+				rc = error_oom();
 				break;
 			}
 		} else if ((rc = cache_options_add(out, field, eq + 1))) {

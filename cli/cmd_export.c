@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/error.h"
-#include "transport/cache_transfer.h"
+#include "core/util/error.h"
+#include "transport/engine/cache_transfer.h"
 
 static const char help[] =
 	"usage: cachectl export --from SRC [--from SRC ...] --export-cache DST [--export-cache DST ...]\n"
@@ -56,7 +56,7 @@ int cmd_export(int argc, char **argv)
 	int rc = 0, opt;
 	common_options_init(&common);
 	if (!from || !to) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -87,7 +87,7 @@ int cmd_export(int argc, char **argv)
 	sources = calloc(n_from, sizeof(*sources));
 	dests = calloc(n_to, sizeof(*dests));
 	if (!specs || !sources || !dests || progress_new(&progress, common.progress, stderr)) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	/* Every option is checked before anything is read or written. */

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/error.h"
-#include "transport/cache_transfer.h"
+#include "core/util/error.h"
+#include "transport/engine/cache_transfer.h"
 
 static const char help[] =
 	"usage: cachectl import --import-cache SRC [--import-cache SRC ...] --dest DIR [--tag T]\n"
@@ -43,7 +43,7 @@ int cmd_import(int argc, char **argv)
 	int rc = 0, opt;
 	common_options_init(&common);
 	if (!from) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -77,7 +77,7 @@ int cmd_import(int argc, char **argv)
 	specs = calloc(n_from, sizeof(*specs));
 	sources = calloc(n_from, sizeof(*sources));
 	if (!specs || !sources || progress_new(&progress, common.progress, stderr)) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	if (!(dest_spec.type = strdup("local")) || cache_options_add(&dest_spec, "dest", dest_dir) ||

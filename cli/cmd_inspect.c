@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/error.h"
-#include "core/json_out.h"
-#include "core/layer_pipeline.h"
-#include "core/parallel.h"
-#include "transport/cache_transfer.h"
+#include "core/util/error.h"
+#include "core/util/json_out.h"
+#include "core/codec/layer_pipeline.h"
+#include "core/util/parallel.h"
+#include "transport/engine/cache_transfer.h"
 
 static const char help[] =
 	"usage: cachectl inspect [--format text|json] [--quick] SRC\n"
@@ -358,7 +358,7 @@ int cmd_inspect(int argc, char **argv)
 		goto out;
 	size_t n = src.n_blobs;
 	if (!(facts = calloc(n + 1, sizeof(*facts)))) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/error.h"
-#include "core/layer_pipeline.h"
-#include "core/parallel.h"
-#include "transport/cache_transfer.h"
+#include "core/util/error.h"
+#include "core/codec/layer_pipeline.h"
+#include "core/util/parallel.h"
+#include "transport/engine/cache_transfer.h"
 
 static const char help[] =
 	"usage: cachectl verify SRC\n"
@@ -78,7 +78,7 @@ int cmd_verify(int argc, char **argv)
 		goto out;
 	n = src.n_blobs;
 	if (!(problems = calloc(n + 1, sizeof(*problems)))) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	struct verify_ctx v = {&src.set, src.blobs, problems, progress};

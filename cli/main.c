@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/error.h"
+#include "core/util/error.h"
 
 static const char usage[] =
 	"usage: cachectl <command> [options]\n"

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/media_type.h"
+#include "core/util/error.h"
+#include "core/model/media_type.h"
 
 int annotated_config_build(struct buffer *out, const struct cache *c)
 {
@@ -33,7 +33,7 @@ int annotated_config_build(struct buffer *out, const struct cache *c)
 			if (a)
 				free(a->diff_id);
 			free(a);
-			rc = error_set(ERR_FAILURE, "out of memory");
+			rc = error_oom();
 			break;
 		}
 		a->size = d->size;

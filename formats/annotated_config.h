@@ -4,8 +4,8 @@
 #ifndef CACHECTL_ANNOTATED_CONFIG_H
 #define CACHECTL_ANNOTATED_CONFIG_H
 
-#include "core/buffer.h"
-#include "core/cache.h"
+#include "core/util/buffer.h"
+#include "core/model/cache.h"
 
 /* Serialises c's config with each node's annotations taken from the blob
  * table (createdAt in UTC; the zero time when unknown), byte for byte as

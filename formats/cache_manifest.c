@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/json_out.h"
-#include "core/media_type.h"
+#include "core/util/error.h"
+#include "core/util/json_out.h"
+#include "core/model/media_type.h"
 
 int root_form_of(struct root_form *out, const char *root_media_type)
 {
@@ -64,7 +64,7 @@ int cache_manifest_build(struct buffer *out, char **media_type_out, const struct
 	if (json_out_status(&j))
 		return ERR_FAILURE;
 	if (media_type_out && !(*media_type_out = strdup(mt)))
-		return error_set(ERR_FAILURE, "out of memory");
+		return error_oom();
 	return 0;
 }
 
@@ -82,8 +82,7 @@ void cache_root_free(struct cache_root *r)
 static int add_blob(struct cache_root *r, const cJSON *obj, const char *what)
 {
 	struct descriptor *b = realloc(r->blobs, (r->n_blobs + 1) * sizeof(*b));
-	if (!b)
-		return error_set(ERR_FAILURE, "out of memory");
+	CHECK_ALLOC(b);
 	r->blobs = b;
 	if (descriptor_parse_json(&r->blobs[r->n_blobs], obj, what))
 		return ERR_FAILURE;
@@ -132,7 +131,7 @@ int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len)
 		kind = mt->valuestring;
 	}
 	if (!(out->media_type = strdup(kind))) {
-		error_set(ERR_FAILURE, "out of memory");
+		error_oom();
 		goto out;
 	}
 	const cJSON *it;

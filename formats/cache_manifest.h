@@ -6,9 +6,9 @@
 
 #include <stdbool.h>
 
-#include "core/buffer.h"
-#include "core/cache.h"
-#include "core/descriptor.h"
+#include "core/util/buffer.h"
+#include "core/model/cache.h"
+#include "core/model/descriptor.h"
 
 /* Largest root or config BuildKit's local and registry importers accept. */
 #define CACHE_DOCUMENT_MAX (1u << 20)

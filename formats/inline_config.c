@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/base64.h"
-#include "core/error.h"
-#include "core/json_span.h"
-#include "core/media_type.h"
+#include "core/util/base64.h"
+#include "core/util/error.h"
+#include "core/util/json_span.h"
+#include "core/model/media_type.h"
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -19,13 +19,12 @@ static int string_array(char ***out, size_t *n, const cJSON *arr, const char *wh
 	size_t count = (size_t)cJSON_GetArraySize(arr), i = 0;
 	*out = calloc(count + 1, sizeof(char *));
 	*n = 0;
-	if (!*out)
-		return error_set(ERR_FAILURE, "out of memory");
+	CHECK_ALLOC(*out);
 	cJSON_ArrayForEach(it, arr) {
 		if (!cJSON_IsString(it) || digest_is_valid(it->valuestring) != 0)
 			return error_set(ERR_FAILURE, "%s: rootfs.diff_ids[%zu] is not a sha256 digest", what, i);
 		if (!((*out)[i++] = strdup(it->valuestring)))
-			return error_set(ERR_FAILURE, "out of memory");
+			return error_oom();
 		*n = i;
 	}
 	return 0;
@@ -192,12 +191,11 @@ static bool blob_is_layer(const struct cache *c, const char *blob, const struct 
 static int add_chain(struct cache_record *r, const int *positions, size_t n, const struct timestamp *created)
 {
 	struct cache_chain *ch = realloc(r->chains, (r->n_chains + 1) * sizeof(*ch));
-	if (!ch)
-		return error_set(ERR_FAILURE, "out of memory");
+	CHECK_ALLOC(ch);
 	r->chains = ch;
 	ch = &r->chains[r->n_chains];
 	if (!(ch->layers = malloc((n ? n : 1) * sizeof(int))))
-		return error_set(ERR_FAILURE, "out of memory");
+		return error_oom();
 	memcpy(ch->layers, positions, n * sizeof(int));
 	ch->n_layers = n;
 	ch->created_at = *created;
@@ -217,7 +215,7 @@ static int place_result(struct cache_record *nr, const struct cache *w, const st
 	int *positions = calloc(n + 1, sizeof(int));
 	int rc = 0;
 	if (!chain || !positions) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	size_t k = n;
@@ -360,7 +358,7 @@ int inline_config_patch(struct buffer *out, const char *config, size_t len, cons
 	buffer_reset(out);
 	if (buffer_append_str(&value, "\"") || base64_std_encode(&value, records, records_len) ||
 	    buffer_append_str(&value, "\"")) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	const char *key = "\"" INLINE_CACHE_KEY "\"";
@@ -404,7 +402,7 @@ int inline_config_patch(struct buffer *out, const char *config, size_t len, cons
 	}
 done:
 	if (rc)
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 out:
 	free(m);
 	buffer_free(&value);
@@ -445,7 +443,7 @@ int inline_manifest_set_config(struct buffer *out, const char *manifest, size_t 
 	    buffer_append(out, manifest + first->value_end, second->value_start - first->value_end) ||
 	    buffer_append_str(out, second_text) ||
 	    buffer_append(out, manifest + second->value_end, len - second->value_end))
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 out:
 	free(top);
 	free(cfg);

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/buffer.h"
-#include "core/cache.h"
+#include "core/util/buffer.h"
+#include "core/model/cache.h"
 
 #define INLINE_CACHE_KEY "moby.buildkit.cache.v0"
 

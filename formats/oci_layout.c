@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/json_out.h"
-#include "core/media_type.h"
-#include "core/stream.h"
+#include "core/util/error.h"
+#include "core/util/json_out.h"
+#include "core/model/media_type.h"
+#include "core/util/stream.h"
 
 void oci_index_free(struct oci_index *idx)
 {
@@ -40,7 +40,7 @@ static int opt_string(char **out, const cJSON *doc, const char *name, const char
 	if (!cJSON_IsString(v))
 		return error_set(ERR_FAILURE, "%s: %s is not a string", what, name);
 	*out = strdup(v->valuestring);
-	return *out ? 0 : error_set(ERR_FAILURE, "out of memory");
+	return *out ? 0 : error_oom();
 }
 
 int oci_index_parse(struct oci_index *out, const char *json, size_t len, const char *what)
@@ -74,7 +74,7 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 		size_t n = (size_t)cJSON_GetArraySize(manifests);
 		out->manifests = calloc(n + 1, sizeof(*out->manifests));
 		if (!out->manifests) {
-			error_set(ERR_FAILURE, "out of memory");
+			error_oom();
 			goto out;
 		}
 		const cJSON *it;
@@ -89,7 +89,7 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 	const cJSON *subject = cJSON_GetObjectItemCaseSensitive(doc, "subject");
 	if (subject && !cJSON_IsNull(subject)) {
 		if (!(out->subject = calloc(1, sizeof(*out->subject)))) {
-			error_set(ERR_FAILURE, "out of memory");
+			error_oom();
 			goto out;
 		}
 		if (descriptor_parse_json(out->subject, subject, "index subject")) {
@@ -197,7 +197,7 @@ int oci_index_replace(struct oci_index *idx, bool (*gone)(const struct descripto
 	struct descriptor *m = realloc(idx->manifests, (kept + 1) * sizeof(*m));
 	if (!m) {
 		descriptor_free(entry);
-		return error_set(ERR_FAILURE, "out of memory");
+		return error_oom();
 	}
 	idx->manifests = m;
 	idx->manifests[idx->n_manifests++] = *entry;
@@ -296,7 +296,7 @@ int oci_layout_put_root(const char *dir, const struct descriptor *root, const ch
 	if ((!idx.media_type || !*idx.media_type)) {
 		free(idx.media_type);
 		if (!(idx.media_type = strdup(MT_OCI_INDEX))) {
-			rc = error_set(ERR_FAILURE, "out of memory");
+			rc = error_oom();
 			goto out;
 		}
 	}

@@ -6,8 +6,8 @@
 
 #include <stdbool.h>
 
-#include "core/buffer.h"
-#include "core/descriptor.h"
+#include "core/util/buffer.h"
+#include "core/model/descriptor.h"
 
 #define OCI_LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
 

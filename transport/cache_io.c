@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/progress.h"
+#include "core/util/error.h"
+#include "core/util/progress.h"
 #include "formats/cache_manifest.h"
 
 int transport_read_small_blob(struct transport *t, const struct descriptor *d, size_t max,
@@ -88,7 +88,7 @@ int cache_load_from_root(struct cache **out, struct transport *t, const struct d
 		if ((rc = cache_add_blob(c, &root.blobs[i])))
 			goto out;
 	if (!(c->root_media_type = strdup(root.media_type))) {
-		rc = error_set(ERR_FAILURE, "out of memory");
+		rc = error_oom();
 		goto out;
 	}
 	if ((rc = descriptor_copy(&c->source_root, root_desc)) ||

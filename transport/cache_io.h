@@ -4,8 +4,8 @@
 #ifndef CACHECTL_CACHE_IO_H
 #define CACHECTL_CACHE_IO_H
 
-#include "core/buffer.h"
-#include "core/cache.h"
+#include "core/util/buffer.h"
+#include "core/model/cache.h"
 #include "transport/transport.h"
 
 /* Reads a whole blob of at most max bytes, checking digest and size. */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "core/util/error.h"
 
 struct spooled_writer {
 	struct blob_writer base;
@@ -50,8 +50,7 @@ int spooled_writer_new(struct blob_writer **out, const struct descriptor *expect
 		       spooled_upload_fn upload, void *ctx)
 {
 	struct spooled_writer *w = calloc(1, sizeof(*w));
-	if (!w)
-		return error_set(ERR_FAILURE, "out of memory");
+	CHECK_ALLOC(w);
 	int rc = spool_new(&w->spool, what);
 	if (rc) {
 		free(w);

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/spool.h"
+#include "core/util/spool.h"
 #include "transport/transport.h"
 
 /* Sends a spooled blob.  `expected` is what blob_create was told (empty

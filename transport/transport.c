@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "core/util/error.h"
 
 static const struct transport_handler *const handlers[] = {
 	&local_transport_handler,
@@ -20,7 +20,7 @@ int transport_init(struct transport *t, const struct transport_ops *ops, const s
 	options_display(o, text, sizeof(text));
 	t->ops = ops;
 	t->display = strdup(text);
-	return t->display ? 0 : error_set(ERR_FAILURE, "out of memory");
+	return t->display ? 0 : error_oom();
 }
 
 const struct transport_handler *transport_handler_find(const char *type)

@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/cache.h"
-#include "core/options.h"
-#include "core/stream.h"
+#include "core/model/cache.h"
+#include "transport/options.h"
+#include "core/util/stream.h"
 #include "formats/cache_manifest.h"
 
 struct progress;

@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/buffer.h"
-#include "core/codec.h"
-#include "core/error.h"
-#include "core/layer_pipeline.h"
-#include "core/media_type.h"
+#include "core/util/buffer.h"
+#include "core/codec/codec.h"
+#include "core/util/error.h"
+#include "core/codec/layer_pipeline.h"
+#include "core/model/media_type.h"
 
 /* ---- generated layer tars ------------------------------------------------ */
 

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/buffer.h"
-#include "transport/http.h"
+#include "core/util/buffer.h"
+#include "transport/http/http.h"
 
 static double mono(void)
 {

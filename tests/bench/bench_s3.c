@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/digest.h"
-#include "core/error.h"
-#include "core/parallel.h"
-#include "transport/cache_transfer.h"
+#include "core/util/digest.h"
+#include "core/util/error.h"
+#include "core/util/parallel.h"
+#include "transport/engine/cache_transfer.h"
 
 static double now(void)
 {

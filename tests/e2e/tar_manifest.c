@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/digest.h"
+#include "core/util/digest.h"
 
 static void hex(const char *key, const void *data, size_t len)
 {

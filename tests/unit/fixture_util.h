@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/error.h"
+#include "core/util/error.h"
 
-#include "core/buffer.h"
-#include "core/descriptor.h"
+#include "core/util/buffer.h"
+#include "core/model/descriptor.h"
 #include "formats/cache_manifest.h"
 #include "formats/oci_layout.h"
 

@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "core/buffer.h"
-#include "core/stream.h"
+#include "core/util/buffer.h"
+#include "core/util/stream.h"
 
 struct mem_sink {
 	struct byte_sink base;

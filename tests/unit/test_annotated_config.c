@@ -4,8 +4,8 @@
  * layer among OCI ones) must come back byte for byte, and what BuildKit's
  * importer refuses is refused. */
 #include "check.h"
-#include "core/error.h"
-#include "core/media_type.h"
+#include "core/util/error.h"
+#include "core/model/media_type.h"
 #include "formats/annotated_config.h"
 
 static const char *fixtures;

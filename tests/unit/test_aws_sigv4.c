@@ -5,8 +5,8 @@
  * value trimming).  Credentials, dates and expected signatures are the
  * published ones. */
 #include "check.h"
-#include "core/error.h"
-#include "transport/aws_sigv4.h"
+#include "core/util/error.h"
+#include "transport/s3/aws_sigv4.h"
 
 #define S3_KEY_ID "AKIAIOSFODNN7EXAMPLE"
 #define S3_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

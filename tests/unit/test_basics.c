@@ -1,10 +1,10 @@
 /* Digests, Go-compatible JSON text, RFC 3339 times. */
 #include "check.h"
-#include "core/buffer.h"
-#include "core/digest.h"
-#include "core/error.h"
-#include "core/json_out.h"
-#include "core/timestamp.h"
+#include "core/util/buffer.h"
+#include "core/util/digest.h"
+#include "core/util/error.h"
+#include "core/util/json_out.h"
+#include "core/util/timestamp.h"
 
 static void test_digest(void)
 {

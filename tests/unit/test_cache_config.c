@@ -1,9 +1,9 @@
 /* The cache config document: byte-exact round trips of BuildKit's own
  * configs, the canonical order, and what the importer must refuse. */
 #include "check.h"
-#include "core/cache_config.h"
-#include "core/digest.h"
-#include "core/error.h"
+#include "core/model/cache_config.h"
+#include "core/util/digest.h"
+#include "core/util/error.h"
 #include "fixture_util.h"
 
 /* The complete example of the format description (903 bytes). */

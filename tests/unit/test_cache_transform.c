@@ -2,8 +2,8 @@
  * the identity on BuildKit output, mode=min keeps what BuildKit's min keeps,
  * merging loses nothing, unknown blobs drop their results. */
 #include "check.h"
-#include "core/cache.h"
-#include "core/error.h"
+#include "core/model/cache.h"
+#include "core/util/error.h"
 #include "transport/transport.h"
 
 static struct cache *load(const char *fixtures, const char *name)

@@ -3,10 +3,10 @@
  * same bytes however the input is cut; the read-ahead stage. */
 #include "check.h"
 #include "mem_sink.h"
-#include "core/codec.h"
-#include "core/error.h"
-#include "core/layer_pipeline.h"
-#include "core/readahead.h"
+#include "core/codec/codec.h"
+#include "core/util/error.h"
+#include "core/codec/layer_pipeline.h"
+#include "core/codec/readahead.h"
 
 static void sample(struct buffer *b, size_t n)
 {

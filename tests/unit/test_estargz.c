@@ -9,12 +9,12 @@
 
 #include "check.h"
 #include "mem_sink.h"
-#include "core/codec.h"
-#include "core/error.h"
-#include "core/estargz_reader.h"
-#include "core/estargz_toc.h"
-#include "core/estargz_writer.h"
-#include "core/gzip_member.h"
+#include "core/codec/codec.h"
+#include "core/util/error.h"
+#include "core/codec/estargz_reader.h"
+#include "core/codec/estargz_toc.h"
+#include "core/codec/estargz_writer.h"
+#include "core/codec/gzip_member.h"
 #include "formats/oci_layout.h"
 #include "formats/cache_manifest.h"
 

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/cache.h"
-#include "core/error.h"
-#include "core/media_type.h"
+#include "core/model/cache.h"
+#include "core/util/error.h"
+#include "core/model/media_type.h"
 #include "fixture_util.h"
 #include "formats/cache_manifest.h"
 #include "formats/oci_layout.h"

@@ -9,16 +9,16 @@
 #include <time.h>
 
 #include "check.h"
-#include "core/buffer.h"
-#include "core/digest.h"
-#include "core/duration.h"
-#include "core/error.h"
-#include "core/media_type.h"
+#include "core/util/buffer.h"
+#include "core/util/digest.h"
+#include "core/util/duration.h"
+#include "core/util/error.h"
+#include "core/model/media_type.h"
 #include "formats/annotated_config.h"
-#include "transport/azblob_upload.h"
-#include "transport/entry_pacer.h"
-#include "transport/gha_config.h"
-#include "transport/runtime_token.h"
+#include "transport/azblob/azblob_upload.h"
+#include "transport/gha/entry_pacer.h"
+#include "transport/gha/gha_config.h"
+#include "transport/gha/runtime_token.h"
 
 /* The token BuildKit's fixture export used (gha-max/README.md). */
 static const char FIXTURE_TOKEN[] =

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/digest.h"
-#include "core/error.h"
-#include "transport/http.h"
+#include "core/util/digest.h"
+#include "core/util/error.h"
+#include "transport/http/http.h"
 
 static char base[64];
 

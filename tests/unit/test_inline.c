@@ -4,10 +4,10 @@
  * byte for byte.  Then the in-place editing of other documents (spacing,
  * member order and number spelling kept) and partial matches. */
 #include "check.h"
-#include "core/base64.h"
-#include "core/error.h"
-#include "core/json_span.h"
-#include "core/media_type.h"
+#include "core/util/base64.h"
+#include "core/util/error.h"
+#include "core/util/json_span.h"
+#include "core/model/media_type.h"
 #include "formats/cache_manifest.h"
 #include "formats/inline_config.h"
 

@@ -2,8 +2,8 @@
  * typed values cachectl reads from it. */
 #include "check.h"
 #include "cli/cli.h"
-#include "core/error.h"
-#include "transport/cache_transfer.h"
+#include "core/util/error.h"
+#include "transport/engine/cache_transfer.h"
 
 static void parses(const char *text, enum transport_direction dir, const char *type, const char *k1,
 		   const char *v1, const char *k2, const char *v2)

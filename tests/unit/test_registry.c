@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/base64.h"
-#include "core/error.h"
-#include "transport/reference.h"
-#include "transport/registry_auth.h"
-#include "transport/registry_credentials.h"
+#include "core/util/base64.h"
+#include "core/util/error.h"
+#include "transport/registry/reference.h"
+#include "transport/registry/registry_auth.h"
+#include "transport/registry/registry_credentials.h"
 
 static void check_ref(const char *text, const char *want)
 {

@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/error.h"
-#include "transport/aws_profile.h"
-#include "transport/s3_client.h"
-#include "transport/url_parts.h"
-#include "transport/xml_text.h"
+#include "core/util/error.h"
+#include "transport/s3/aws_profile.h"
+#include "transport/s3/s3_client.h"
+#include "transport/s3/url_parts.h"
+#include "transport/s3/xml_text.h"
 
 static void write_file(const char *path, const char *text)
 {

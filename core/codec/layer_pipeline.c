@@ -1,0 +1,275 @@
+#include "core/codec/layer_pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util/error.h"
+#include "core/codec/estargz_reader.h"
+#include "core/codec/estargz_writer.h"
+#include "core/model/media_type.h"
+#include "core/codec/readahead.h"
+
+/* Counts the raw bytes taken from the blob, for progress. */
+struct counting_source {
+	struct byte_source base;
+	struct byte_source *inner;
+	const struct layer_task *task;
+};
+
+static ssize_t counting_read(struct byte_source *s, void *buf, size_t len)
+{
+	struct counting_source *c = (struct counting_source *)s;
+	ssize_t n = source_read(c->inner, buf, len);
+	if (n > 0 && c->task->on_progress)
+		c->task->on_progress(c->task->progress_ctx, n);
+	return n;
+}
+
+static void counting_close(struct byte_source *s)
+{
+	struct counting_source *c = (struct counting_source *)s;
+	source_close(c->inner);
+	free(c);
+}
+
+static int copy_through(struct byte_source *src, struct byte_sink *dest, char *buf)
+{
+	for (;;) {
+		ssize_t n = source_read(src, buf, STREAM_CHUNK);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return dest ? sink_finish(dest) : 0;
+		if (dest) {
+			int rc = sink_write(dest, buf, (size_t)n);
+			if (rc)
+				return rc;
+		}
+	}
+}
+
+enum compression layer_encoding(const struct descriptor *d)
+{
+	enum compression c = media_type_compression(d->media_type);
+	if (c == COMPRESSION_GZIP && descriptor_annotation(d, ANN_STARGZ_TOC))
+		return COMPRESSION_ESTARGZ;
+	return c;
+}
+
+/* The source's uncompressed bytes against its diffID annotation. */
+static int check_source_diff_id(const struct descriptor *d, const char *measured)
+{
+	const char *claimed = descriptor_annotation(d, ANN_UNCOMPRESSED);
+	if (claimed && strcmp(claimed, measured) != 0)
+		return error_set(ERR_CORRUPT, "layer %s: its uncompressed bytes hash to %s, its diffID annotation says %s",
+				 d->digest, measured, claimed);
+	return 0;
+}
+
+/* An eStargz source against its own annotations. */
+static int check_estargz_annotations(const struct descriptor *d, const struct estargz_read_result *r)
+{
+	const char *toc = descriptor_annotation(d, ANN_STARGZ_TOC);
+	const char *size = descriptor_annotation(d, ANN_ESTARGZ_SIZE);
+	char measured[24];
+	int rc = check_source_diff_id(d, r->diff_id);
+	if (rc)
+		return rc;
+	if (toc && strcmp(toc, r->toc_digest) != 0)
+		return error_set(ERR_CORRUPT, "layer %s: its eStargz TOC hashes to %s, its %s annotation says %s", d->digest,
+				 r->toc_digest, ANN_STARGZ_TOC, toc);
+	snprintf(measured, sizeof(measured), "%lld", (long long)r->uncompressed_size);
+	if (size && strcmp(size, measured) != 0)
+		return error_set(ERR_CORRUPT, "layer %s: it decompresses to %s bytes, its %s annotation says %s", d->digest,
+				 measured, ANN_ESTARGZ_SIZE, size);
+	return 0;
+}
+
+/* eStargz -> checked, and (when re-encoding) its plain tar -> target. */
+static int from_estargz(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
+			struct byte_sink *dest, const char *what)
+{
+	const struct descriptor *d = task->source;
+	struct byte_sink *plain_hash = NULL, *compress = NULL, *hashed_out = NULL;
+	struct estargz_read_result r;
+	int rc = 0;
+	if (task->reencode) {
+		if (task->target.compression == COMPRESSION_ESTARGZ) {
+			source_close(src);
+			return error_set(ERR_FAILURE, "layer %s is eStargz already", d->digest);
+		}
+		if ((rc = hashing_sink_new(&hashed_out, dest)) ||
+		    (rc = compress_sink_new(&compress, hashed_out, &task->target)) ||
+		    (rc = hashing_sink_new(&plain_hash, compress))) {
+			source_close(src);
+			goto out;
+		}
+	}
+	if ((rc = estargz_read(&r, src, plain_hash, what)) || (rc = check_estargz_annotations(d, &r)))
+		goto out;
+	if (plain_hash) {
+		if ((rc = sink_finish(plain_hash)))
+			goto out;
+		hashing_sink_result(plain_hash, out->diff_id, &out->uncompressed_size);
+		hashing_sink_result(hashed_out, out->digest, &out->size);
+		goto out;
+	}
+	if (dest && (rc = sink_finish(dest)))
+		goto out;
+	memcpy(out->digest, d->digest, DIGEST_BUF);
+	out->size = d->size;
+	memcpy(out->diff_id, r.diff_id, DIGEST_BUF);
+	out->uncompressed_size = r.uncompressed_size;
+	memcpy(out->toc_digest, r.toc_digest, DIGEST_BUF);
+	out->toc_entries = (int64_t)r.toc_entries;
+out:
+	sink_close(plain_hash);
+	sink_close(compress);
+	sink_close(hashed_out);
+	return rc;
+}
+
+/* Any other encoding -> its tar -> eStargz. */
+static int to_estargz(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
+		      struct byte_sink *dest, const char *what)
+{
+	struct byte_sink *hashed_out = NULL;
+	struct estargz_write_result w;
+	struct estargz_write_options o = {.level_set = task->target.level_set,
+					  .level = task->target.level,
+					  .lossless = task->target.estargz_lossless};
+	int rc = decompress_source_new(&src, src, task->encoding, what);
+	if (rc)
+		return rc;
+	if ((rc = hashing_sink_new(&hashed_out, dest)) || (rc = estargz_write(&w, src, hashed_out, &o, what)) ||
+	    (rc = check_source_diff_id(task->source, w.source_diff_id)) || (rc = sink_finish(hashed_out)))
+		goto out;
+	hashing_sink_result(hashed_out, out->digest, &out->size);
+	memcpy(out->diff_id, w.diff_id, DIGEST_BUF);
+	out->uncompressed_size = w.uncompressed_size;
+	memcpy(out->toc_digest, w.toc_digest, DIGEST_BUF);
+	out->toc_entries = (int64_t)w.toc_entries;
+out:
+	sink_close(hashed_out);
+	source_close(src);
+	return rc;
+}
+
+/* Decompress, hash, and (when re-encoding) compress again. */
+static int through_codecs(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
+			  struct byte_sink *dest, char *buf, const char *what)
+{
+	const struct descriptor *d = task->source;
+	struct byte_sink *compress = NULL, *hashed_out = NULL;
+	struct sha256 *diff_hash = NULL;
+	int rc;
+	if ((rc = decompress_source_new(&src, src, task->encoding, what)))
+		return rc;
+	/* Reading, the digest check and decompression on one thread; the
+	 * diffID, compression, its hash and the writing on this one. */
+	src = readahead_source(src, d->size);
+	if ((rc = sha256_new(&diff_hash)))
+		goto out;
+	if (task->reencode) {
+		if ((rc = hashing_sink_new(&hashed_out, dest)) ||
+		    (rc = compress_sink_new(&compress, hashed_out, &task->target)))
+			goto out;
+	}
+	int64_t plain = 0;
+	for (;;) {
+		ssize_t n = source_read(src, buf, STREAM_CHUNK);
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		plain += n;
+		if ((rc = sha256_update(diff_hash, buf, (size_t)n)))
+			goto out;
+		if (compress && (rc = sink_write(compress, buf, (size_t)n)))
+			goto out;
+	}
+	if ((rc = sha256_final(diff_hash, out->diff_id)))
+		goto out;
+	out->uncompressed_size = plain;
+	if ((rc = check_source_diff_id(d, out->diff_id)))
+		goto out;
+	if (compress) {
+		if ((rc = sink_finish(compress)))
+			goto out;
+		hashing_sink_result(hashed_out, out->digest, &out->size);
+	} else {
+		if (dest && (rc = sink_finish(dest)))
+			goto out;
+		memcpy(out->digest, d->digest, DIGEST_BUF);
+		out->size = d->size;
+	}
+out:
+	sha256_free(diff_hash);
+	sink_close(compress);
+	sink_close(hashed_out);
+	source_close(src);
+	return rc;
+}
+
+int layer_process(struct layer_outcome *out, struct byte_source *blob, const struct layer_task *task,
+		  struct byte_sink *dest)
+{
+	const struct descriptor *d = task->source;
+	struct byte_source *src = NULL;
+	char *buf = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->uncompressed_size = -1;
+	out->toc_entries = -1;
+	struct counting_source *counter = calloc(1, sizeof(*counter));
+	if (!counter) {
+		source_close(blob);
+		return error_oom();
+	}
+	counter->base.read = counting_read;
+	counter->base.close = counting_close;
+	counter->inner = blob;
+	counter->task = task;
+	if ((rc = verified_source_new(&src, &counter->base, d->digest, d->size)))
+		return rc;
+	if (!(buf = malloc(STREAM_CHUNK))) {
+		rc = error_oom();
+		goto out;
+	}
+
+	bool decode = (task->reencode || task->want_diff_id) && task->encoding != COMPRESSION_UNKNOWN;
+	if (decode && !task->reencode && dest) {
+		/* The raw bytes would have to go to dest and the decoded ones to
+		 * the hash; callers measure first, then copy. */
+		rc = error_set(ERR_FAILURE, "layer %s: cannot copy and measure in one pass", d->digest);
+		goto out;
+	}
+	if (!decode) {
+		/* Reading and the digest check overlap the writing. */
+		src = readahead_source(src, d->size);
+		if ((rc = copy_through(src, dest, buf)))
+			goto out;
+		memcpy(out->digest, d->digest, DIGEST_BUF);
+		out->size = d->size;
+		goto out;
+	}
+
+	char what[DIGEST_BUF + 8];
+	snprintf(what, sizeof(what), "layer %s", d->digest);
+	/* each road takes the source over */
+	if (task->encoding == COMPRESSION_ESTARGZ)
+		rc = from_estargz(out, src, task, dest, what);
+	else if (task->reencode && task->target.compression == COMPRESSION_ESTARGZ)
+		rc = to_estargz(out, src, task, dest, what);
+	else
+		rc = through_codecs(out, src, task, dest, buf, what);
+	src = NULL;
+out:
+	free(buf);
+	source_close(src);
+	return rc;
+}

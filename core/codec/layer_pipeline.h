@@ -1,0 +1,52 @@
+/* One layer blob in one pass: the source bytes are checked against their
+ * digest and size while they stream; when the layer is re-encoded or its
+ * diffID is wanted they are decompressed and hashed, recompressed and
+ * hashed again, and written -- bounded buffers, nothing held whole.
+ *
+ * eStargz takes other roads through the same pass: to write it, the tar is
+ * walked entry by entry (core/estargz_writer.h); to read it, the blob is
+ * checked against its TOC while its plain tar -- without TOC and landmark
+ * entries, so with another diffID -- streams on (core/estargz_reader.h). */
+#ifndef CACHECTL_LAYER_PIPELINE_H
+#define CACHECTL_LAYER_PIPELINE_H
+
+#include <stdbool.h>
+
+#include "core/codec/codec.h"
+#include "core/model/descriptor.h"
+#include "core/util/stream.h"
+
+struct layer_task {
+	const struct descriptor *source; /* digest, size, media type, diffID annotation */
+	enum compression encoding;       /* of the source blob; UNKNOWN: opaque bytes */
+	bool reencode;                   /* to `target` */
+	struct codec_options target;
+	bool want_diff_id;               /* decompress and hash even without re-encoding */
+	/* Called with the number of source bytes consumed, as they are. */
+	void (*on_progress)(void *ctx, int64_t bytes);
+	void *progress_ctx;
+};
+
+struct layer_outcome {
+	char digest[DIGEST_BUF]; /* of the bytes written (the source's when copied) */
+	int64_t size;
+	char diff_id[DIGEST_BUF]; /* empty unless decompressed */
+	int64_t uncompressed_size; /* -1 unless decompressed */
+	/* When the result is eStargz (written, or read and checked): */
+	char toc_digest[DIGEST_BUF]; /* of its TOC JSON; empty otherwise */
+	int64_t toc_entries;         /* elements of its TOC; -1 otherwise */
+};
+
+/* The encoding of a layer blob as its descriptor tells it: eStargz blobs
+ * carry the gzip media type and a TOC digest annotation. */
+enum compression layer_encoding(const struct descriptor *d);
+
+/* Streams `blob` (the raw source bytes; owned) through the task into `dest`
+ * (may be NULL to only check).  Fails with ERR_CORRUPT when the bytes do not
+ * match the descriptor's digest or size, or the uncompressed bytes not its
+ * diffID annotation, or an eStargz source not its TOC and annotations;
+ * nothing written to dest is then to be committed. */
+int layer_process(struct layer_outcome *out, struct byte_source *blob, const struct layer_task *task,
+		  struct byte_sink *dest);
+
+#endif

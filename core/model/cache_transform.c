@@ -1,0 +1,522 @@
+/* Whole-cache transforms: normalisation (the form BuildKit's exporters
+ * write), merging several caches, mode=min, and swapping a blob for its
+ * re-encoded twin. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model/cache.h"
+#include "core/util/error.h"
+
+/* ---- chain nodes -------------------------------------------------------- */
+
+/* Distinct chain nodes, each a blob on top of another distinct node: two old
+ * nodes with the same blob and the same (distinct) parent are one node. */
+struct node_set {
+	struct strmap by_key; /* "<parent id>@<blob>" -> id */
+	struct buffer key;
+	const char **blob;    /* borrowed from the old config */
+	int *parent;          /* id, or -1 */
+	unsigned char *used;
+	int *new_index;
+	size_t n, cap;
+};
+
+static int node_intern(struct node_set *s, const char *blob, int parent, int *out)
+{
+	size_t id;
+	buffer_reset(&s->key);
+	if (buffer_appendf(&s->key, "%d@%s", parent, blob))
+		return ERR_FAILURE;
+	const char *key = s->key.data;
+	if (strmap_get(&s->by_key, key, &id)) {
+		*out = (int)id;
+		return 0;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		const char **b = realloc(s->blob, cap * sizeof(*b));
+		if (b)
+			s->blob = b;
+		int *p = realloc(s->parent, cap * sizeof(*p));
+		if (p)
+			s->parent = p;
+		unsigned char *u = realloc(s->used, cap);
+		if (u)
+			s->used = u;
+		int *ni = realloc(s->new_index, cap * sizeof(*ni));
+		if (ni)
+			s->new_index = ni;
+		CHECK_ALLOC(b || !p || !u || !ni);
+		s->cap = cap;
+	}
+	s->blob[s->n] = blob;
+	s->parent[s->n] = parent;
+	s->used[s->n] = 0;
+	s->new_index[s->n] = -1;
+	if (strmap_put(&s->by_key, key, s->n))
+		return ERR_FAILURE;
+	*out = (int)s->n++;
+	return 0;
+}
+
+static void node_set_free(struct node_set *s)
+{
+	strmap_free(&s->by_key);
+	buffer_free(&s->key);
+	free(s->blob);
+	free(s->parent);
+	free(s->used);
+	free(s->new_index);
+}
+
+static void node_mark_used(struct node_set *s, int id)
+{
+	for (; id != -1 && !s->used[id]; id = s->parent[id])
+		s->used[id] = 1;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+/* Post-order of records over their inputs, so that every record comes after
+ * the records it links to.  The config has been checked for loops. */
+static int record_postorder(const struct cache_config *cfg, size_t *order)
+{
+	size_t n = cfg->n_records, count = 0;
+	struct frame {
+		size_t record, slot, alt;
+	} *stack = malloc((n ? n : 1) * sizeof(*stack));
+	unsigned char *seen = calloc(n ? n : 1, 1);
+	if (!stack || !seen) {
+		free(stack);
+		free(seen);
+		return error_oom();
+	}
+	for (size_t root = 0; root < n; root++) {
+		if (seen[root])
+			continue;
+		size_t depth = 0;
+		stack[depth++] = (struct frame){root, 0, 0};
+		seen[root] = 1;
+		while (depth) {
+			struct frame *f = &stack[depth - 1];
+			const struct cache_record *r = &cfg->records[f->record];
+			if (f->slot >= r->n_inputs) {
+				order[count++] = f->record;
+				depth--;
+			} else if (f->alt >= r->inputs[f->slot].n_alts) {
+				f->slot++;
+				f->alt = 0;
+			} else {
+				size_t next = (size_t)r->inputs[f->slot].alts[f->alt++].link;
+				if (!seen[next]) {
+					seen[next] = 1;
+					stack[depth++] = (struct frame){next, 0, 0};
+				}
+			}
+		}
+	}
+	free(stack);
+	free(seen);
+	return 0;
+}
+
+static int input_key_cmp(const void *a, const void *b)
+{
+	const struct cache_input *x = a, *y = b;
+	int c = strcmp(x->selector ? x->selector : "", y->selector ? y->selector : "");
+	if (c)
+		return c;
+	return x->link < y->link ? -1 : x->link > y->link;
+}
+
+/* The identity of a record: its digest and, per slot, the set of
+ * (selector, identity of the linked record). */
+static int record_key(struct buffer *key, const struct cache_record *r, const int *canon)
+{
+	buffer_reset(key);
+	if (buffer_append_str(key, r->digest))
+		return ERR_FAILURE;
+	for (size_t s = 0; s < r->n_inputs; s++) {
+		size_t n = r->inputs[s].n_alts;
+		struct cache_input *alts = malloc((n ? n : 1) * sizeof(*alts));
+		CHECK_ALLOC(alts);
+		for (size_t k = 0; k < n; k++) {
+			alts[k] = r->inputs[s].alts[k];
+			alts[k].link = canon[alts[k].link];
+		}
+		qsort(alts, n, sizeof(*alts), input_key_cmp);
+		int rc = buffer_append_str(key, "|");
+		for (size_t k = 0; k < n && !rc; k++)
+			rc = buffer_appendf(key, "%s#%d,", alts[k].selector ? alts[k].selector : "", alts[k].link);
+		free(alts);
+		if (rc)
+			return ERR_FAILURE;
+	}
+	return 0;
+}
+
+/* ---- normalisation ------------------------------------------------------ */
+
+struct result_ref {
+	int node;
+	struct timestamp created_at;
+};
+
+int cache_normalize(struct cache *c, size_t *dropped)
+{
+	const struct cache_config *old = c->config;
+	struct cache_config *cfg = NULL;
+	struct node_set nodes = {0};
+	struct strmap rec_keys = STRMAP_INIT;
+	struct buffer key = BUFFER_INIT;
+	int *old_node = NULL, *canon = NULL;
+	size_t *order = NULL, n_dropped = 0;
+	struct result_ref **results = NULL;
+	size_t *n_results = NULL;
+	const size_t n_old_records = old->n_records; /* old is freed on success */
+	int rc = cache_config_check(old);
+	if (rc)
+		return rc;
+	rc = ERR_FAILURE;
+
+	/* Intern every old node, parents before children. */
+	old_node = malloc((old->n_layers + 1) * sizeof(int));
+	if (!old_node)
+		goto oom;
+	for (size_t i = 0; i < old->n_layers; i++)
+		old_node[i] = -2;
+	for (size_t i = 0; i < old->n_layers; i++) {
+		while (old_node[i] == -2) {
+			/* Walk up to the first node whose parent is known. */
+			int k = (int)i;
+			while (old->layers[k].parent != -1 && old_node[old->layers[k].parent] == -2)
+				k = old->layers[k].parent;
+			int parent = old->layers[k].parent == -1 ? -1 : old_node[old->layers[k].parent];
+			if (node_intern(&nodes, old->layers[k].blob, parent, &old_node[k]))
+				goto out;
+		}
+	}
+
+	/* Gather each old record's results as node ids; chains become nodes. */
+	results = calloc(old->n_records + 1, sizeof(*results));
+	n_results = calloc(old->n_records + 1, sizeof(*n_results));
+	if (!results || !n_results)
+		goto oom;
+	for (size_t i = 0; i < old->n_records; i++) {
+		const struct cache_record *r = &old->records[i];
+		results[i] = calloc(r->n_results + r->n_chains + 1, sizeof(**results));
+		if (!results[i])
+			goto oom;
+		for (size_t k = 0; k < r->n_results + r->n_chains; k++) {
+			bool known = true;
+			int node = -1;
+			struct timestamp created;
+			if (k < r->n_results) {
+				created = r->results[k].created_at;
+				for (int l = r->results[k].layer; l != -1; l = old->layers[l].parent)
+					known = known && cache_blob(c, old->layers[l].blob);
+				node = old_node[r->results[k].layer];
+			} else {
+				const struct cache_chain *ch = &r->chains[k - r->n_results];
+				created = ch->created_at;
+				for (size_t m = 0; m < ch->n_layers && known; m++) {
+					const char *blob = old->layers[ch->layers[m]].blob;
+					known = cache_blob(c, blob) != NULL;
+					if (known && node_intern(&nodes, blob, node, &node))
+						goto out;
+				}
+				if (ch->n_layers == 0)
+					known = false;
+			}
+			if (!known) {
+				n_dropped++;
+				continue;
+			}
+			results[i][n_results[i]++] = (struct result_ref){node, created};
+		}
+	}
+
+	/* Records: identical ones (same digest, same inputs) become one. */
+	order = malloc((old->n_records + 1) * sizeof(size_t));
+	canon = malloc((old->n_records + 1) * sizeof(int));
+	if (!order || !canon || record_postorder(old, order))
+		goto oom;
+	if (cache_config_new(&cfg))
+		goto out;
+	int *first_of = malloc((old->n_records + 1) * sizeof(int));
+	if (!first_of)
+		goto oom;
+	for (size_t i = 0; i < old->n_records; i++) {
+		size_t r = order[i], found;
+		if (record_key(&key, &old->records[r], canon)) {
+			free(first_of);
+			goto out;
+		}
+		if (strmap_get(&rec_keys, key.data, &found)) {
+			canon[r] = (int)found;
+		} else {
+			canon[r] = (int)r; /* the first of its kind stands for all */
+			if (strmap_put(&rec_keys, key.data, r)) {
+				free(first_of);
+				goto out;
+			}
+		}
+	}
+	/* New record index for each representative, in old order. */
+	size_t n_new = 0;
+	for (size_t r = 0; r < old->n_records; r++)
+		first_of[r] = canon[r] == (int)r ? (int)n_new++ : -1;
+	for (size_t r = 0; r < old->n_records; r++)
+		if (canon[r] == (int)r && cache_config_add_record(cfg, old->records[r].digest, NULL)) {
+			free(first_of);
+			goto out;
+		}
+	for (size_t r = 0; r < old->n_records; r++) {
+		struct cache_record *nr = &cfg->records[first_of[canon[r]]];
+		const struct cache_record *or = &old->records[r];
+		if (canon[r] == (int)r) {
+			for (size_t s = 0; s < or->n_inputs; s++) {
+				if (cache_record_reserve_slots(nr, s + 1)) {
+					free(first_of);
+					goto out;
+				}
+				for (size_t k = 0; k < or->inputs[s].n_alts; k++) {
+					const struct cache_input *in = &or->inputs[s].alts[k];
+					int link = first_of[canon[in->link]];
+					bool dup = false;
+					for (size_t m = 0; m < nr->inputs[s].n_alts; m++)
+						dup = dup || (nr->inputs[s].alts[m].link == link &&
+							      strcmp(nr->inputs[s].alts[m].selector ? nr->inputs[s].alts[m].selector : "",
+								     in->selector ? in->selector : "") == 0);
+					if (!dup && cache_record_add_input(nr, s, in->selector, link)) {
+						free(first_of);
+						goto out;
+					}
+				}
+			}
+		}
+		for (size_t k = 0; k < n_results[r]; k++) {
+			bool dup = false;
+			for (size_t m = 0; m < nr->n_results; m++)
+				dup = dup || nr->results[m].layer == results[r][k].node;
+			if (dup)
+				continue;
+			/* Node ids for now; turned into layer indexes below. */
+			if (cache_record_add_result(nr, results[r][k].node, &results[r][k].created_at)) {
+				free(first_of);
+				goto out;
+			}
+			node_mark_used(&nodes, results[r][k].node);
+		}
+	}
+	free(first_of);
+
+	/* Layers: used nodes, in the order of the old nodes they came from. */
+	int next = 0;
+	for (size_t i = 0; i < old->n_layers; i++)
+		if (nodes.used[old_node[i]] && nodes.new_index[old_node[i]] == -1)
+			nodes.new_index[old_node[i]] = next++;
+	for (size_t id = 0; id < nodes.n; id++)
+		if (nodes.used[id] && nodes.new_index[id] == -1)
+			nodes.new_index[id] = next++;
+	int *by_index = malloc(((size_t)next + 1) * sizeof(int));
+	if (!by_index)
+		goto oom;
+	for (size_t id = 0; id < nodes.n; id++)
+		if (nodes.used[id])
+			by_index[nodes.new_index[id]] = (int)id;
+	for (int i = 0; i < next; i++) {
+		int id = by_index[i];
+		int parent = nodes.parent[id] == -1 ? -1 : nodes.new_index[nodes.parent[id]];
+		if (cache_config_add_layer(cfg, nodes.blob[id], parent, NULL)) {
+			free(by_index);
+			goto out;
+		}
+	}
+	free(by_index);
+	for (size_t r = 0; r < cfg->n_records; r++)
+		for (size_t k = 0; k < cfg->records[r].n_results; k++)
+			cfg->records[r].results[k].layer = nodes.new_index[cfg->records[r].results[k].layer];
+
+	if (cache_config_sort(cfg))
+		goto out;
+	cache_set_config(c, cfg);
+	cfg = NULL;
+	if (dropped)
+		*dropped = n_dropped;
+	rc = 0;
+	goto out;
+oom:
+	error_oom();
+out:
+	if (results)
+		for (size_t i = 0; i < n_old_records; i++)
+			free(results[i]);
+	free(results);
+	free(n_results);
+	free(order);
+	free(canon);
+	free(old_node);
+	node_set_free(&nodes);
+	strmap_free(&rec_keys);
+	buffer_free(&key);
+	cache_config_free(cfg);
+	return rc;
+}
+
+/* ---- merge -------------------------------------------------------------- */
+
+int cache_merge(struct cache *dst, const struct cache *src)
+{
+	struct cache_config *d = dst->config;
+	const struct cache_config *s = src->config;
+	int layer_base = (int)d->n_layers, record_base = (int)d->n_records;
+	for (size_t i = 0; i < src->n_blobs; i++)
+		if (cache_add_blob(dst, &src->blobs[i]))
+			return ERR_FAILURE;
+	for (size_t i = 0; i < s->n_layers; i++) {
+		int p = s->layers[i].parent;
+		if (cache_config_add_layer(d, s->layers[i].blob, p == -1 ? -1 : p + layer_base, NULL))
+			return ERR_FAILURE;
+	}
+	for (size_t i = 0; i < s->n_records; i++) {
+		const struct cache_record *r = &s->records[i];
+		int index;
+		if (cache_config_add_record(d, r->digest, &index))
+			return ERR_FAILURE;
+		struct cache_record *nr = &d->records[index];
+		for (size_t k = 0; k < r->n_results; k++)
+			if (cache_record_add_result(nr, r->results[k].layer + layer_base, &r->results[k].created_at))
+				return ERR_FAILURE;
+		for (size_t k = 0; k < r->n_chains; k++) {
+			/* Normalised caches have no chains; keep them correct anyway
+			 * by rebuilding each as chain nodes on the merged side. */
+			int parent = -1;
+			for (size_t m = 0; m < r->chains[k].n_layers; m++)
+				if (cache_config_add_layer(d, s->layers[r->chains[k].layers[m]].blob, parent, &parent))
+					return ERR_FAILURE;
+			nr = &d->records[index];
+			if (r->chains[k].n_layers &&
+			    cache_record_add_result(nr, parent, &r->chains[k].created_at))
+				return ERR_FAILURE;
+		}
+		for (size_t sl = 0; sl < r->n_inputs; sl++) {
+			if (cache_record_reserve_slots(nr, sl + 1))
+				return ERR_FAILURE;
+			for (size_t k = 0; k < r->inputs[sl].n_alts; k++)
+				if (cache_record_add_input(nr, sl, r->inputs[sl].alts[k].selector,
+							   r->inputs[sl].alts[k].link + record_base))
+					return ERR_FAILURE;
+		}
+	}
+	return cache_normalize(dst, NULL);
+}
+
+/* ---- mode=min ----------------------------------------------------------- */
+
+/* Identity of a layer for prefix comparison: its diffID when known, so that
+ * two encodings of the same content compare equal. */
+static const char *layer_identity(const struct cache *c, int layer)
+{
+	const char *blob = c->config->layers[layer].blob;
+	const char *diff = cache_blob_diff_id(c, blob);
+	return diff ? diff : blob;
+}
+
+static size_t chain_length(const struct cache_config *cfg, int layer)
+{
+	size_t n = 0;
+	for (; layer != -1; layer = cfg->layers[layer].parent)
+		n++;
+	return n;
+}
+
+/* True when the chain ending at `short_end` is a prefix of (or equal to) the
+ * chain ending at `long_end`. */
+static bool chain_is_prefix(const struct cache *c, int short_end, int long_end)
+{
+	const struct cache_config *cfg = c->config;
+	size_t ns = chain_length(cfg, short_end), nl = chain_length(cfg, long_end);
+	if (ns > nl)
+		return false;
+	while (nl > ns) {
+		long_end = cfg->layers[long_end].parent;
+		nl--;
+	}
+	for (; short_end != -1; short_end = cfg->layers[short_end].parent, long_end = cfg->layers[long_end].parent)
+		if (strcmp(layer_identity(c, short_end), layer_identity(c, long_end)) != 0)
+			return false;
+	return true;
+}
+
+int cache_keep_min(struct cache *c)
+{
+	struct cache_config *cfg = c->config;
+	int rc = cache_normalize(c, NULL); /* no explicit chains past this point */
+	if (rc)
+		return rc;
+	cfg = c->config;
+	unsigned char *is_input = calloc(cfg->n_records + 1, 1);
+	int *final_ends = malloc((cfg->n_records + 1) * sizeof(int));
+	size_t n_final = 0;
+	if (!is_input || !final_ends) {
+		free(is_input);
+		free(final_ends);
+		return error_oom();
+	}
+	for (size_t i = 0; i < cfg->n_records; i++)
+		for (size_t s = 0; s < cfg->records[i].n_inputs; s++)
+			for (size_t k = 0; k < cfg->records[i].inputs[s].n_alts; k++)
+				is_input[cfg->records[i].inputs[s].alts[k].link] = 1;
+	for (size_t i = 0; i < cfg->n_records; i++)
+		if (!is_input[i])
+			for (size_t k = 0; k < cfg->records[i].n_results; k++)
+				final_ends[n_final++] = cfg->records[i].results[k].layer;
+	for (size_t i = 0; i < cfg->n_records; i++) {
+		struct cache_record *r = &cfg->records[i];
+		size_t kept = 0;
+		for (size_t k = 0; k < r->n_results; k++) {
+			bool keep = !is_input[i];
+			for (size_t f = 0; f < n_final && !keep; f++)
+				keep = chain_is_prefix(c, r->results[k].layer, final_ends[f]);
+			if (keep)
+				r->results[kept++] = r->results[k];
+		}
+		r->n_results = kept;
+	}
+	free(is_input);
+	free(final_ends);
+	return cache_normalize(c, NULL);
+}
+
+/* ---- re-encoded blobs --------------------------------------------------- */
+
+int cache_replace_blob(struct cache *c, const char *from, const struct descriptor *to)
+{
+	if (strcmp(from, to->digest) == 0) {
+		/* The same bytes under a new description (an eStargz blob typed
+		 * as plain gzip, converted to the very same eStargz blob): the
+		 * new descriptor wins. */
+		struct descriptor *d = cache_blob_mut(c, from), copy;
+		if (!d)
+			return cache_add_blob(c, to) ? ERR_FAILURE : 0;
+		if (descriptor_copy(&copy, to))
+			return ERR_FAILURE;
+		descriptor_free(d);
+		*d = copy;
+		return 0;
+	}
+	if (cache_add_blob(c, to))
+		return ERR_FAILURE;
+	for (size_t i = 0; i < c->config->n_layers; i++) {
+		struct cache_layer *l = &c->config->layers[i];
+		if (strcmp(l->blob, from) == 0) {
+			char *blob = strdup(to->digest);
+			CHECK_ALLOC(blob);
+			free(l->blob);
+			l->blob = blob;
+		}
+	}
+	return 0;
+}

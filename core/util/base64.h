@@ -1,0 +1,19 @@
+/* Standard base64 (RFC 4648 section 4: A-Z a-z 0-9 + /, '=' padding), as
+ * Go's base64.StdEncoding writes and reads it: inline caches, Basic
+ * credentials, the "auth" field of Docker's config.json. */
+#ifndef CACHECTL_BASE64_H
+#define CACHECTL_BASE64_H
+
+#include <stddef.h>
+
+#include "core/util/buffer.h"
+
+/* Appends the encoding of data to out (no line breaks). */
+int base64_std_encode(struct buffer *out, const void *data, size_t len);
+
+/* Appends the decoded bytes to out.  Padding is required and nothing but
+ * the alphabet is accepted, except CR and LF which are skipped (Go's rule);
+ * ERR_FAILURE (no message naming the text, which may be a secret) otherwise. */
+int base64_std_decode(struct buffer *out, const char *text, size_t len);
+
+#endif

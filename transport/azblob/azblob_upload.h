@@ -1,0 +1,26 @@
+/* Uploading one blob to Azure Blob Storage through a signed (SAS) URL, as
+ * the GitHub cache service v2 hands them out: a single Put Blob when the
+ * body fits one part, otherwise Put Block for each part and Put Block List
+ * naming them in order.  No credentials but the URL's own signature. */
+#ifndef CACHECTL_AZBLOB_UPLOAD_H
+#define CACHECTL_AZBLOB_UPLOAD_H
+
+#include <stdint.h>
+
+#include "transport/http/http.h"
+#include "core/util/spool.h"
+
+/* The x-ms-version BuildKit's vendored SDK sends. */
+#define AZBLOB_API_VERSION "2024-11-04"
+
+/* Block ids: standard base64 of 20 bytes, a random 16-byte UUID shared by
+ * the upload followed by the 4-byte big-endian block number. */
+#define AZBLOB_BLOCK_ID_BUF 32
+int azblob_block_id(char out[AZBLOB_BLOCK_ID_BUF], const unsigned char uuid[16], uint32_t number);
+
+/* Uploads body to url: one Put Blob when it is at most part_size bytes,
+ * else blocks of part_size bytes, one after the other. */
+int azblob_upload(struct http_client *http, const char *url, const struct byte_range *body,
+		  long part_size);
+
+#endif

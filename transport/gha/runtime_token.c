@@ -1,0 +1,145 @@
+#include "transport/gha/runtime_token.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util/error.h"
+
+int base64_encode(char *out, size_t out_size, const void *data, size_t len)
+{
+	if (out_size < 4 * ((len + 2) / 3) + 1)
+		return error_set(ERR_FAILURE, "base64: output too small");
+	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	return 0;
+}
+
+int base64_decode(unsigned char *out, size_t out_size, size_t *len, const char *text, size_t text_len)
+{
+	/* EVP_DecodeBlock wants standard, padded text. */
+	size_t padded = (text_len + 3) / 4 * 4;
+	char *std = malloc(padded + 1);
+	CHECK_ALLOC(std);
+	size_t pad = 0;
+	for (size_t i = 0; i < padded; i++) {
+		char c = i < text_len ? text[i] : '=';
+		std[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+		if (std[i] == '=')
+			pad++;
+	}
+	std[padded] = '\0';
+	if (pad > 2) {
+		free(std);
+		return ERR_FAILURE;
+	}
+	unsigned char *tmp = malloc(padded / 4 * 3 + 1);
+	int n = tmp ? EVP_DecodeBlock(tmp, (unsigned char *)std, (int)padded) : -1;
+	free(std);
+	if (n < 0 || (size_t)n - pad > out_size) {
+		free(tmp);
+		return ERR_FAILURE;
+	}
+	*len = (size_t)n - pad;
+	memcpy(out, tmp, *len);
+	free(tmp);
+	return 0;
+}
+
+void runtime_token_free(struct runtime_token *t)
+{
+	for (size_t i = 0; i < t->n_scopes; i++)
+		free(t->scopes[i].scope);
+	free(t->scopes);
+	memset(t, 0, sizeof(*t));
+}
+
+const char *runtime_token_write_scope(const struct runtime_token *t)
+{
+	const char *w = NULL;
+	for (size_t i = 0; i < t->n_scopes; i++)
+		if (t->scopes[i].permission & TOKEN_WRITE)
+			w = t->scopes[i].scope;
+	return w;
+}
+
+static int bad(const char *why)
+{
+	/* Never the token itself: it is a credential. */
+	return error_set(ERR_USAGE, "the gha runtime token is not usable: %s", why);
+}
+
+static int parse_scopes(struct runtime_token *t, const char *ac)
+{
+	cJSON *list = cJSON_Parse(ac);
+	int rc = 0;
+	if (!cJSON_IsArray(list)) {
+		cJSON_Delete(list);
+		return bad("its ac claim is not a JSON array of scopes");
+	}
+	size_t n = (size_t)cJSON_GetArraySize(list);
+	t->scopes = calloc(n + 1, sizeof(*t->scopes));
+	if (!t->scopes) {
+		cJSON_Delete(list);
+		return error_oom();
+	}
+	const cJSON *item;
+	cJSON_ArrayForEach(item, list) {
+		const cJSON *scope = cJSON_GetObjectItem(item, "Scope");
+		const cJSON *perm = cJSON_GetObjectItem(item, "Permission");
+		if (!cJSON_IsString(scope) || !cJSON_IsNumber(perm)) {
+			rc = bad("an ac entry lacks Scope or Permission");
+			break;
+		}
+		if (!(t->scopes[t->n_scopes].scope = strdup(scope->valuestring))) {
+			rc = error_oom();
+			break;
+		}
+		t->scopes[t->n_scopes++].permission = (int)perm->valuedouble;
+	}
+	cJSON_Delete(list);
+	return rc;
+}
+
+int runtime_token_parse(struct runtime_token *out, const char *jwt, int64_t now)
+{
+	memset(out, 0, sizeof(*out));
+	const char *dot1 = strchr(jwt, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+	if (!dot1 || !dot2)
+		return bad("it is not a JWT (header.payload.signature)");
+	size_t text_len = (size_t)(dot2 - dot1 - 1), len;
+	unsigned char *payload = malloc(text_len + 4);
+	CHECK_ALLOC(payload);
+	if (base64_decode(payload, text_len + 3, &len, dot1 + 1, text_len)) {
+		free(payload);
+		return bad("its payload is not base64url");
+	}
+	cJSON *claims = cJSON_ParseWithLength((const char *)payload, len);
+	free(payload);
+	if (!cJSON_IsObject(claims)) {
+		cJSON_Delete(claims);
+		return bad("its payload is not a JSON object");
+	}
+	int rc;
+	const cJSON *ac = cJSON_GetObjectItem(claims, "ac");
+	const cJSON *nbf = cJSON_GetObjectItem(claims, "nbf");
+	const cJSON *exp = cJSON_GetObjectItem(claims, "exp");
+	if (!cJSON_IsString(ac))
+		rc = bad("it has no ac claim (a JSON string)");
+	else if ((nbf && !cJSON_IsNumber(nbf)) || (exp && !cJSON_IsNumber(exp)))
+		rc = bad("its nbf or exp claim is not a number");
+	else
+		rc = parse_scopes(out, ac->valuestring);
+	if (!rc) {
+		out->not_before = nbf ? (int64_t)nbf->valuedouble : 0;
+		out->expires = exp ? (int64_t)exp->valuedouble : 0;
+		if (out->expires && out->expires < now)
+			rc = bad("it has expired (exp claim)");
+		else if (out->not_before && out->not_before > now)
+			rc = bad("it is not valid yet (nbf claim)");
+	}
+	cJSON_Delete(claims);
+	if (rc)
+		runtime_token_free(out);
+	return rc;
+}

@@ -1,0 +1,307 @@
+/* type=local: an OCI image layout directory, as BuildKit's client and
+ * containerd's content store keep it.  Blobs are written once, through a
+ * temporary file under ingest/ that is renamed into blobs/sha256/ after its
+ * digest has been checked; index.json is merged under the tag last. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util/error.h"
+#include "formats/oci_layout.h"
+#include "transport/cache_io.h"
+#include "transport/transport.h"
+
+struct local_transport {
+	struct transport base;
+	char *dir;
+	char *tag;
+	char digest[DIGEST_BUF]; /* import: explicit root, wins over tag */
+};
+
+static void blob_path(char *out, size_t size, const struct local_transport *l, const char *digest)
+{
+	snprintf(out, size, "%s/blobs/sha256/%s", l->dir, digest_hex(digest));
+}
+
+static int local_blob_stat(struct transport *t, const char *digest, int64_t *size)
+{
+	struct local_transport *l = (struct local_transport *)t;
+	char path[4096];
+	struct stat st;
+	blob_path(path, sizeof(path), l, digest);
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return ERR_NOT_FOUND;
+		return error_set_errno(ERR_FAILURE, errno, "stat %s", path);
+	}
+	*size = (int64_t)st.st_size;
+	return 0;
+}
+
+static int local_blob_open(struct transport *t, const struct descriptor *d, struct byte_source **out)
+{
+	struct local_transport *l = (struct local_transport *)t;
+	char path[4096];
+	blob_path(path, sizeof(path), l, d->digest);
+	int rc = file_source_open(out, path, path);
+	if (rc == ERR_NOT_FOUND)
+		return error_set(ERR_NOT_FOUND, "blob %s is missing from %s", d->digest, l->dir);
+	return rc;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct local_writer {
+	struct blob_writer base;
+	struct local_transport *l;
+	int fd;
+	char tmp[4096];
+	bool committed;
+	off_t written, flushed; /* bytes written; handed to the disk so far */
+};
+
+/* The disk gets the bytes while the layer is still being produced, not all
+ * at once in the fdatasync of the commit; that also keeps a big layer from
+ * filling the page cache with dirty pages. */
+#define WRITEBACK_STEP ((off_t)8 << 20)
+
+static int writer_write(struct byte_sink *s, const void *buf, size_t len)
+{
+	struct local_writer *w = (struct local_writer *)s;
+	int rc = fd_write_all(w->fd, buf, len, w->tmp);
+	if (rc)
+		return rc;
+	w->written += (int64_t)len;
+	if (w->written - w->flushed >= WRITEBACK_STEP) {
+		/* Starts the writeback, does not wait for it; a hint only. */
+		sync_file_range(w->fd, w->flushed, w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->written;
+	}
+	return 0;
+}
+
+static int writer_finish(struct byte_sink *s)
+{
+	(void)s;
+	return 0;
+}
+
+static void writer_sink_close(struct byte_sink *s)
+{
+	(void)s; /* the writer's close frees it */
+}
+
+static int writer_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
+{
+	struct local_writer *w = (struct local_writer *)bw;
+	char path[4096];
+	struct stat st;
+	*existed = false;
+	blob_path(path, sizeof(path), w->l, digest);
+	if (stat(path, &st) == 0 && (int64_t)st.st_size == size) {
+		/* Written once: the store already has these bytes. */
+		*existed = true;
+		return 0;
+	}
+	if (fstat(w->fd, &st) != 0 || (int64_t)st.st_size != size)
+		return error_set(ERR_FAILURE, "blob %s: wrote %lld bytes, expected %lld", digest,
+				 (long long)st.st_size, (long long)size);
+	if (fchmod(w->fd, 0444) != 0 || fdatasync(w->fd) != 0)
+		return error_set_errno(ERR_FAILURE, errno, "write %s", w->tmp);
+	if (rename(w->tmp, path) != 0)
+		return error_set_errno(ERR_FAILURE, errno, "rename %s to %s", w->tmp, path);
+	w->committed = true;
+	return 0;
+}
+
+static void writer_close(struct blob_writer *bw)
+{
+	struct local_writer *w = (struct local_writer *)bw;
+	close(w->fd);
+	if (!w->committed)
+		unlink(w->tmp);
+	free(w);
+}
+
+static int mkdir_p(const char *dir, const char *what)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return error_set_errno(ERR_FAILURE, errno, "%s: cannot create %s", what, path);
+		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			return error_set(ERR_FAILURE, "%s: %s exists and is not a directory", what, path);
+		*p = saved;
+		if (!saved)
+			return 0;
+	}
+}
+
+static int local_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
+{
+	struct local_transport *l = (struct local_transport *)t;
+	char dir[4096];
+	(void)expected;
+	snprintf(dir, sizeof(dir), "%s/blobs/sha256", l->dir);
+	int rc = mkdir_p(dir, l->dir);
+	if (!rc) {
+		snprintf(dir, sizeof(dir), "%s/ingest", l->dir);
+		rc = mkdir_p(dir, l->dir);
+	}
+	if (rc)
+		return rc;
+	struct local_writer *w = calloc(1, sizeof(*w));
+	CHECK_ALLOC(w);
+	snprintf(w->tmp, sizeof(w->tmp), "%s/ingest/blob-XXXXXX", l->dir);
+	w->fd = mkstemp(w->tmp);
+	if (w->fd < 0) {
+		int e = errno;
+		free(w);
+		return error_set_errno(ERR_FAILURE, e, "cannot write into %s", l->dir);
+	}
+	w->l = l;
+	w->base.sink.write = writer_write;
+	w->base.sink.finish = writer_finish;
+	w->base.sink.close = writer_sink_close;
+	w->base.commit = writer_commit;
+	w->base.close = writer_close;
+	*out = &w->base;
+	return 0;
+}
+
+/* ---- the cache document ------------------------------------------------- */
+
+static int local_read_cache(struct transport *t, struct cache **out)
+{
+	struct local_transport *l = (struct local_transport *)t;
+	struct stat st;
+	struct oci_index idx;
+	struct descriptor root;
+	struct buffer bytes = BUFFER_INIT;
+	int lock = -1, rc;
+
+	if (stat(l->dir, &st) != 0)
+		return error_set_errno(errno == ENOENT ? ERR_NOT_FOUND : ERR_FAILURE, errno, "no cache at %s",
+				       l->dir);
+	if (!S_ISDIR(st.st_mode))
+		return error_set(ERR_NOT_FOUND, "no cache at %s: not a directory", l->dir);
+	memset(&idx, 0, sizeof(idx));
+	descriptor_init(&root);
+	if ((rc = oci_layout_lock(&lock, l->dir, false)))
+		return rc;
+	if (*l->digest) {
+		memcpy(root.digest, l->digest, DIGEST_BUF);
+	} else {
+		if ((rc = oci_index_read(&idx, l->dir)))
+			goto out;
+		const struct descriptor *found = oci_index_find(&idx, l->tag);
+		if (!found) {
+			rc = error_set(ERR_NOT_FOUND, "no cache tagged \"%s\" in %s/index.json", l->tag, l->dir);
+			goto out;
+		}
+		memcpy(root.digest, found->digest, DIGEST_BUF);
+	}
+	/* The root descriptor carries no media type: the JSON tells its kind. */
+	rc = local_blob_stat(t, root.digest, &root.size);
+	if (rc == ERR_NOT_FOUND)
+		rc = error_set(ERR_NOT_FOUND, "no cache at %s: root %s is not in the store", l->dir, root.digest);
+	if (rc || (rc = transport_read_small_blob(t, &root, CACHE_DOCUMENT_MAX, &bytes)))
+		goto out;
+	oci_layout_unlock(lock, l->dir);
+	lock = -1;
+	rc = cache_load_from_root(out, t, &root, bytes.data, bytes.len);
+out:
+	oci_layout_unlock(lock, l->dir);
+	oci_index_free(&idx);
+	descriptor_free(&root);
+	buffer_free(&bytes);
+	return rc;
+}
+
+static int local_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
+{
+	struct local_transport *l = (struct local_transport *)t;
+	struct buffer root = BUFFER_INIT;
+	struct descriptor root_desc, stored;
+	descriptor_init(&root_desc);
+	descriptor_init(&stored);
+	int rc = mkdir_p(l->dir, l->dir);
+	if (!rc)
+		rc = cache_store_config_and_root(t, c, &form->root, &root, &root_desc);
+	if (!rc)
+		rc = transport_write_small_blob(t, &stored, root_desc.media_type, root.data, root.len);
+	if (!rc)
+		rc = oci_layout_put_root(l->dir, &root_desc, l->tag);
+	buffer_free(&root);
+	descriptor_free(&root_desc);
+	descriptor_free(&stored);
+	return rc;
+}
+
+static void local_free(struct transport *t)
+{
+	struct local_transport *l = (struct local_transport *)t;
+	free(l->dir);
+	free(l->tag);
+	free(l);
+}
+
+static const struct transport_ops local_ops = {
+	.blob_stat = local_blob_stat,
+	.blob_open = local_blob_open,
+	.blob_create = local_blob_create,
+	.read_cache = local_read_cache,
+	.write_cache = local_write_cache,
+	.free = local_free,
+};
+
+static int local_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
+{
+	const char *path = options_get(o, dir == TRANSPORT_SOURCE ? "src" : "dest");
+	const char *tag = options_get(o, "tag");
+	const char *digest = dir == TRANSPORT_SOURCE ? options_get(o, "digest") : NULL;
+	if (!path || !*path)
+		return error_set(ERR_USAGE, "type=local %s requires %s=DIR",
+				 dir == TRANSPORT_SOURCE ? "import" : "export",
+				 dir == TRANSPORT_SOURCE ? "src" : "dest");
+	if (tag && !*tag && dir == TRANSPORT_SOURCE)
+		return error_set(ERR_USAGE, "type=local: tag= is empty");
+	if (digest && digest_check(digest, ERR_USAGE, "type=local digest="))
+		return ERR_USAGE;
+	if (dir == TRANSPORT_DESTINATION) {
+		struct stat st;
+		if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+			return error_set(ERR_FAILURE, "dest %s exists and is not a directory", path);
+	}
+	struct local_transport *l = calloc(1, sizeof(*l));
+	CHECK_ALLOC(l);
+	l->dir = strdup(path);
+	l->tag = strdup(tag ? tag : "latest");
+	if (digest)
+		memcpy(l->digest, digest, DIGEST_BUF);
+	if (!l->dir || !l->tag || transport_init(&l->base, &local_ops, o)) {
+		free(l->base.display);
+		local_free(&l->base);
+		return error_oom();
+	}
+	*out = &l->base;
+	return 0;
+}
+
+const struct transport_handler local_transport_handler = {
+	.type = "local",
+	.can_read = true,
+	.can_write = true,
+	.has_root_form = true,
+	.open = local_open,
+};

@@ -1,0 +1,609 @@
+/* type=s3: a cache in an S3 bucket, laid out as BuildKit's s3 cache does.
+ *
+ *   <prefix><blobs_prefix>sha256:<hex>     each layer blob, raw bytes
+ *   <prefix><manifests_prefix><name>       the cache config with per-layer
+ *                                          annotations, one object per name
+ *
+ * Export: blobs first (HEAD skips present ones; present ones older than
+ * touch_refresh are copied onto themselves so lifecycle rules keep them),
+ * then the document under every name.  Uploads (s3_upload.c) are spooled
+ * while hashed, sent whole below 16 MiB and as fixed-size parts above, at
+ * most upload_parallelism blobs at once.  Import reads the first name's
+ * document and streams blobs, re-requesting the rest of a broken download. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/util/duration.h"
+#include "core/util/error.h"
+#include "core/util/parallel.h"
+#include "core/util/progress.h"
+#include "formats/annotated_config.h"
+#include "transport/s3/aws_credentials.h"
+#include "transport/s3/aws_sigv4.h"
+#include "transport/s3/s3_client.h"
+#include "transport/s3/s3_upload.h"
+#include "transport/transport.h"
+#include "transport/s3/url_parts.h"
+
+#define COPY_LIMIT (5LL << 30) /* CopyObject takes sources below 5 GiB */
+#define DOCUMENT_MAX (256u * 1024 * 1024)
+#define BLOB_REOPENS 3
+
+struct s3_transport {
+	struct transport base;
+	enum transport_direction dir;
+	char *bucket, *region, *prefix, *blobs_prefix, *manifests_prefix, *endpoint_url;
+	char **names;
+	size_t n_names;
+	bool path_style;
+	double touch_refresh; /* seconds; <= 0 touches every present blob */
+	unsigned upload_parallelism;
+	unsigned max_attempts;
+	struct aws_credential_chain *credentials;
+
+	pthread_mutex_t lock;
+	struct s3_client *client; /* made on first use, with the progress */
+	struct strmap touched;
+	pthread_cond_t slot_free;
+	unsigned uploads;
+};
+
+static int ready(struct s3_transport *s)
+{
+	int rc = 0;
+	pthread_mutex_lock(&s->lock);
+	if (!s->client) {
+		aws_credential_chain_set_progress(s->credentials, s->base.progress);
+		struct s3_client_options o = {.bucket = s->bucket, .region = s->region, .endpoint_url = s->endpoint_url,
+					      .path_style = s->path_style, .credentials = s->credentials,
+					      .max_attempts = s->max_attempts, .progress = s->base.progress};
+		rc = s3_client_new(&s->client, &o);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int key_for(char **out, const struct s3_transport *s, const char *kind_prefix, const char *name)
+{
+	struct buffer b = BUFFER_INIT;
+	if (buffer_appendf(&b, "%s%s%s", s->prefix, kind_prefix, name))
+		return ERR_FAILURE;
+	*out = buffer_detach(&b, NULL);
+	return *out ? 0 : error_oom();
+}
+
+static int blob_key(char **out, const struct s3_transport *s, const char *digest)
+{
+	return key_for(out, s, s->blobs_prefix, digest);
+}
+
+/* ---- touch refresh ------------------------------------------------------ */
+
+/* Go's time.Time String() form, which BuildKit stores as "updated-at"
+ * (without the monotonic clock reading; the value is opaque). */
+static void go_time_text(char *out, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	char frac[16] = "";
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	if (ts.tv_nsec) {
+		snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
+		for (size_t n = strlen(frac); n > 1 && frac[n - 1] == '0'; n--)
+			frac[n - 1] = '\0';
+	}
+	char base[32];
+	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(out, size, "%s%s +0000 UTC", base, frac);
+}
+
+struct copy_parts {
+	struct s3_client *client;
+	const char *key, *upload_id;
+	int64_t size;
+	char **etags;
+};
+
+static int copy_one_part(void *ctx, size_t i)
+{
+	struct copy_parts *p = ctx;
+	int64_t first = (int64_t)i * COPY_LIMIT, last = first + COPY_LIMIT;
+	if (last > p->size)
+		last = p->size;
+	return s3_multipart_copy_part(p->client, p->key, p->upload_id, (int)i + 1, first, last - 1, &p->etags[i]);
+}
+
+/* Multipart copy onto itself, for objects CopyObject refuses (>= 5 GiB). */
+static int touch_large(struct s3_transport *s, const char *key, int64_t size, const char *when)
+{
+	const char *meta_name = "updated-at";
+	char *upload_id = NULL;
+	int rc = s3_multipart_create(s->client, key, &meta_name, &when, 1, &upload_id);
+	if (rc)
+		return rc;
+	size_t n = (size_t)((size + COPY_LIMIT - 1) / COPY_LIMIT);
+	struct copy_parts p = {s->client, key, upload_id, size, calloc(n, sizeof(char *))};
+	rc = p.etags ? parallel_for(n, S3_PART_CONCURRENCY, false, copy_one_part, &p)
+		     : error_oom();
+	if (!rc)
+		rc = s3_multipart_complete(s->client, key, upload_id, p.etags, (int)n);
+	if (rc) {
+		struct error_state saved;
+		error_save(&saved, rc);
+		if (s3_multipart_abort(s->client, key, upload_id))
+			progress_note(s->base.progress, "could not abort multipart copy %s: %s", upload_id, error_message());
+		rc = error_restore(&saved);
+	}
+	for (size_t i = 0; p.etags && i < n; i++)
+		free(p.etags[i]);
+	free(p.etags);
+	free(upload_id);
+	return rc;
+}
+
+/* BuildKit's touch: a present blob older than touch_refresh is copied onto
+ * itself with fresh metadata, which renews its LastModified. */
+static int maybe_touch(struct s3_transport *s, const char *key, const struct s3_object_info *info)
+{
+	size_t dummy;
+	double age = difftime(time(NULL), (time_t)info->last_modified);
+	/* touch_refresh=0s (or negative) touches every time, as in BuildKit. */
+	if (s->dir != TRANSPORT_DESTINATION || !info->last_modified || (s->touch_refresh > 0 && age <= s->touch_refresh))
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	bool done = strmap_get(&s->touched, key, &dummy);
+	int rc = done ? 0 : strmap_put(&s->touched, key, 1);
+	pthread_mutex_unlock(&s->lock);
+	if (done || rc)
+		return rc;
+	char when[64];
+	go_time_text(when, sizeof(when));
+	if (info->size < COPY_LIMIT)
+		rc = s3_copy_object_to_itself(s->client, key, "updated-at", when);
+	else
+		rc = touch_large(s, key, info->size, when);
+	return rc ? error_wrap(rc, "touch (touch_refresh)") : 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int s3_blob_stat(struct transport *t, const char *digest, int64_t *size)
+{
+	struct s3_transport *s = (struct s3_transport *)t;
+	struct s3_object_info info;
+	char *key;
+	int rc = ready(s);
+	if (rc || (rc = blob_key(&key, s, digest)))
+		return rc;
+	rc = s3_head_object(s->client, key, &info);
+	if (!rc && info.size < 0) {
+		char name[1200];
+		s3_object_name(s->client, key, name, sizeof(name));
+		rc = error_set(ERR_FAILURE, "HEAD %s: the answer has no Content-Length", name);
+	}
+	if (!rc) {
+		*size = info.size;
+		rc = maybe_touch(s, key, &info);
+	}
+	free(key);
+	return rc;
+}
+
+/* A blob download that survives what the HTTP layer's own resume cannot
+ * (an expired signature): the rest is requested again, freshly signed. */
+struct blob_source {
+	struct byte_source base;
+	struct s3_transport *s;
+	char *key;
+	struct byte_source *inner;
+	int64_t delivered;
+	unsigned reopens;
+};
+
+static ssize_t blob_read(struct byte_source *src, void *buf, size_t len)
+{
+	struct blob_source *b = (struct blob_source *)src;
+	for (;;) {
+		ssize_t n = source_read(b->inner, buf, len);
+		if (n >= 0) {
+			b->delivered += n;
+			return n;
+		}
+		if (b->reopens >= BLOB_REOPENS)
+			return n;
+		char why[300];
+		snprintf(why, sizeof(why), "%s", error_message());
+		progress_note(b->s->base.progress, "%s; requesting the rest (from byte %lld) again", why,
+			      (long long)b->delivered);
+		b->reopens++;
+		source_close(b->inner);
+		b->inner = NULL;
+		int rc = s3_get_object(b->s->client, b->key, b->delivered, &b->inner);
+		if (rc)
+			return rc;
+	}
+}
+
+static void blob_close(struct byte_source *src)
+{
+	struct blob_source *b = (struct blob_source *)src;
+	source_close(b->inner);
+	free(b->key);
+	free(b);
+}
+
+static int s3_blob_open(struct transport *t, const struct descriptor *d, struct byte_source **out)
+{
+	struct s3_transport *s = (struct s3_transport *)t;
+	struct blob_source *b = calloc(1, sizeof(*b));
+	int rc = b ? ready(s) : error_oom();
+	if (!rc)
+		rc = blob_key(&b->key, s, d->digest);
+	if (!rc)
+		rc = s3_get_object(s->client, b->key, 0, &b->inner);
+	if (rc == ERR_NOT_FOUND) {
+		char name[1200];
+		s3_object_name(s->client, b->key, name, sizeof(name));
+		rc = error_set(ERR_NOT_FOUND, "blob %s is missing: %s does not exist", d->digest, name);
+	}
+	if (rc) {
+		if (b)
+			blob_close(&b->base);
+		return rc;
+	}
+	b->base.read = blob_read;
+	b->base.close = blob_close;
+	b->s = s;
+	*out = &b->base;
+	return 0;
+}
+
+static int s3_read_cache(struct transport *t, struct cache **out)
+{
+	struct s3_transport *s = (struct s3_transport *)t;
+	struct buffer doc = BUFFER_INIT;
+	char *key = NULL, name[1200];
+	size_t dropped = 0;
+	int rc = ready(s);
+	if (!rc)
+		rc = key_for(&key, s, s->manifests_prefix, s->names[0]);
+	if (rc)
+		return rc;
+	s3_object_name(s->client, key, name, sizeof(name));
+	rc = s3_get_small(s->client, key, DOCUMENT_MAX, &doc);
+	if (rc == ERR_NOT_FOUND)
+		rc = error_set(ERR_NOT_FOUND, "no cache named \"%s\" in %s: %s does not exist", s->names[0], s->bucket,
+			       name);
+	if (!rc)
+		rc = annotated_config_load(out, doc.data ? doc.data : "", doc.len, name);
+	if (!rc) {
+		struct cache *c = *out;
+		dropped = c->dropped_results;
+		if (descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG) ||
+		    digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len)) {
+			cache_free(c);
+			*out = NULL;
+			rc = ERR_FAILURE;
+		} else {
+			c->source_config.size = (int64_t)doc.len;
+		}
+		if (!rc && dropped)
+			progress_note(t->progress, "%s: %zu results dropped: their layers are not described", name,
+				      dropped);
+	}
+	free(key);
+	buffer_free(&doc);
+	return rc;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void slot_take(struct s3_transport *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->uploads >= s->upload_parallelism)
+		pthread_cond_wait(&s->slot_free, &s->lock);
+	s->uploads++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void slot_give(struct s3_transport *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->uploads--;
+	pthread_cond_signal(&s->slot_free);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void slot_take_cb(void *ctx)
+{
+	slot_take(ctx);
+}
+
+static void slot_give_cb(void *ctx)
+{
+	slot_give(ctx);
+}
+
+struct s3_writer {
+	struct blob_writer base;
+	struct s3_transport *s;
+	char expected[DIGEST_BUF]; /* the announced digest; empty when unknown */
+	struct s3_upload *upload;
+};
+
+static int writer_write(struct byte_sink *sink, const void *buf, size_t len)
+{
+	struct s3_writer *w = (struct s3_writer *)sink;
+	return s3_upload_write(w->upload, buf, len);
+}
+
+static int writer_finish(struct byte_sink *sink)
+{
+	struct s3_writer *w = (struct s3_writer *)sink;
+	return s3_upload_end(w->upload);
+}
+
+static void writer_sink_close(struct byte_sink *sink)
+{
+	(void)sink; /* the writer's close frees it */
+}
+
+static int writer_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
+{
+	struct s3_writer *w = (struct s3_writer *)bw;
+	struct s3_transport *s = w->s;
+	char *key = NULL;
+	(void)size;
+	*existed = false;
+	int rc = blob_key(&key, s, digest);
+	if (rc)
+		return rc;
+	if (strcmp(w->expected, digest) != 0) {
+		/* Known only now (a re-encoded layer): it may be there already. */
+		struct s3_object_info info;
+		rc = s3_head_object(s->client, key, &info);
+		if (!rc && info.size == size) {
+			*existed = true;
+			rc = maybe_touch(s, key, &info);
+			free(key);
+			return rc;
+		}
+		if (rc == ERR_NOT_FOUND || !rc)
+			rc = 0;
+	}
+	if (!rc)
+		rc = s3_upload_commit(w->upload, key, digest_hex(digest));
+	free(key);
+	return rc;
+}
+
+static void writer_close(struct blob_writer *bw)
+{
+	struct s3_writer *w = (struct s3_writer *)bw;
+	s3_upload_free(w->upload);
+	free(w);
+}
+
+static int s3_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
+{
+	struct s3_transport *s = (struct s3_transport *)t;
+	int rc = ready(s);
+	if (rc)
+		return rc;
+	struct s3_writer *w = calloc(1, sizeof(*w));
+	CHECK_ALLOC(w);
+	w->s = s;
+	bool known = expected && digest_is_valid(expected->digest) == 0;
+	int64_t size = expected && expected->size > 0 ? expected->size : 0;
+	if (known)
+		memcpy(w->expected, expected->digest, DIGEST_BUF);
+	struct s3_upload_slots slots = {slot_take_cb, slot_give_cb, s};
+	rc = s3_upload_new(&w->upload, s->client, t->progress, &slots, size);
+	if (!rc && known && size >= S3_SINGLE_PUT_LIMIT) {
+		/* The key is known: send parts while the rest is still coming. */
+		char *key;
+		if (!(rc = blob_key(&key, s, expected->digest))) {
+			rc = s3_upload_stream_to(w->upload, key);
+			free(key);
+		}
+	}
+	if (rc) {
+		writer_close(&w->base);
+		return rc;
+	}
+	w->base.sink.write = writer_write;
+	w->base.sink.finish = writer_finish;
+	w->base.sink.close = writer_sink_close;
+	w->base.commit = writer_commit;
+	w->base.close = writer_close;
+	*out = &w->base;
+	return 0;
+}
+
+static int s3_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
+{
+	struct s3_transport *s = (struct s3_transport *)t;
+	struct buffer doc = BUFFER_INIT;
+	char hash[SIGV4_HASH_BUF];
+	(void)form; /* no root document: the config is the document */
+	int rc = ready(s);
+	if (!rc)
+		rc = annotated_config_build(&doc, c);
+	if (!rc)
+		rc = sigv4_hash_hex(hash, doc.data, doc.len);
+	/* The same bytes under every name, in the order given. */
+	for (size_t i = 0; i < s->n_names && !rc; i++) {
+		char *key;
+		if ((rc = key_for(&key, s, s->manifests_prefix, s->names[i])))
+			break;
+		struct s3_body body = {.data = doc.data, .len = doc.len, .sha256_hex = hash};
+		rc = s3_put_object(s->client, key, &body);
+		free(key);
+	}
+	buffer_free(&doc);
+	return rc;
+}
+
+static void s3_free(struct transport *t)
+{
+	struct s3_transport *s = (struct s3_transport *)t;
+	s3_client_free(s->client);
+	aws_credential_chain_free(s->credentials);
+	for (size_t i = 0; i < s->n_names; i++)
+		free(s->names[i]);
+	free(s->names);
+	free(s->bucket);
+	free(s->region);
+	free(s->prefix);
+	free(s->blobs_prefix);
+	free(s->manifests_prefix);
+	free(s->endpoint_url);
+	strmap_free(&s->touched);
+	pthread_cond_destroy(&s->slot_free);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static const struct transport_ops s3_ops = {
+	.blob_stat = s3_blob_stat,
+	.blob_open = s3_blob_open,
+	.blob_create = s3_blob_create,
+	.read_cache = s3_read_cache,
+	.write_cache = s3_write_cache,
+	.free = s3_free,
+};
+
+/* ---- options ------------------------------------------------------------ */
+
+static int split_names(struct s3_transport *s, const char *names)
+{
+	const char *p = names;
+	for (;;) {
+		const char *semi = strchr(p, ';');
+		size_t len = semi ? (size_t)(semi - p) : strlen(p);
+		char **n = realloc(s->names, (s->n_names + 1) * sizeof(*n));
+		CHECK_ALLOC(n);
+		s->names = n;
+		if (!(n[s->n_names] = strndup(p, len)))
+			return error_oom();
+		s->n_names++;
+		if (!semi)
+			return 0;
+		p = semi + 1;
+	}
+}
+
+static const char *option_or_env(struct cache_options *o, const char *key, const char *env)
+{
+	const char *v = options_get(o, key);
+	if (!v || !*v)
+		v = getenv(env);
+	return v && *v ? v : NULL;
+}
+
+static int parse_options(struct s3_transport *s, struct cache_options *o)
+{
+	const char *bucket = option_or_env(o, "bucket", "AWS_BUCKET");
+	const char *region = option_or_env(o, "region", "AWS_REGION");
+	const char *endpoint = options_get(o, "endpoint_url");
+	const char *touch = options_get(o, "touch_refresh");
+	const char *name = options_get(o, "name");
+	const char *v;
+	if (!bucket)
+		return error_set(ERR_USAGE, "bucket ($AWS_BUCKET) not set for s3 cache");
+	if (!region)
+		return error_set(ERR_USAGE, "region ($AWS_REGION) not set for s3 cache");
+	if (!endpoint || !*endpoint)
+		endpoint = getenv("AWS_ENDPOINT_URL_S3");
+	if (!endpoint || !*endpoint)
+		endpoint = getenv("AWS_ENDPOINT_URL");
+	/* BuildKit falls back to defaults on bad values here; cachectl refuses
+	 * them like every other bad value, so a typo cannot change the cache. */
+	bool ignored;
+	s->touch_refresh = 24 * 3600;
+	if (touch && duration_parse(&s->touch_refresh, touch, "touch_refresh"))
+		return error_set(ERR_USAGE, "s3: touch_refresh=\"%s\" is not a duration (like 24h or 90m)", touch);
+	if (options_get_bool(o, "use_path_style", false, -1, &s->path_style) ||
+	    options_get_bool(o, "disable_accept_encoding", false, -1, &ignored)) /* never sent anyway */
+		return ERR_USAGE;
+	s->upload_parallelism = 4;
+	if ((v = options_get(o, "upload_parallelism"))) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (!*v || *end || n <= 0 || n > 1024)
+			return error_set(ERR_USAGE, "upload_parallelism must be a positive integer (got \"%s\")", v);
+		s->upload_parallelism = (unsigned)n;
+	}
+	if ((v = options_get(o, "retry_mode")) && strcmp(v, "standard") != 0 && strcmp(v, "adaptive") != 0)
+		return error_set(ERR_USAGE, "retry_mode=\"%s\": want standard or adaptive", v);
+	if (!(v = options_get(o, "retry_max_attempts")))
+		v = getenv("AWS_MAX_ATTEMPTS");
+	if (v && *v) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 1 || n > 100)
+			return error_set(ERR_USAGE, "retry_max_attempts must be an integer >= 1 (got \"%s\")", v);
+		s->max_attempts = (unsigned)n;
+	}
+	s->bucket = strdup(bucket);
+	s->region = strdup(region);
+	s->prefix = strdup((v = options_get(o, "prefix")) ? v : "");
+	s->blobs_prefix = strdup((v = options_get(o, "blobs_prefix")) ? v : "blobs/");
+	s->manifests_prefix = strdup((v = options_get(o, "manifests_prefix")) ? v : "manifests/");
+	s->endpoint_url = endpoint && *endpoint ? strdup(endpoint) : NULL;
+	if (!s->bucket || !s->region || !s->prefix || !s->blobs_prefix || !s->manifests_prefix ||
+	    (endpoint && *endpoint && !s->endpoint_url))
+		return error_oom();
+	if (s->endpoint_url) {
+		/* Checked now, so that a typo is a usage error before any work. */
+		struct url_parts u;
+		int rc = url_parts_parse(&u, s->endpoint_url, "endpoint_url");
+		url_parts_free(&u);
+		if (rc)
+			return rc;
+	}
+	struct aws_credential_options co = {.access_key_id = options_get(o, "access_key_id"),
+					    .secret_access_key = options_get(o, "secret_access_key"),
+					    .session_token = options_get(o, "session_token"),
+					    .region = s->region};
+	int rc = split_names(s, name ? name : "buildkit");
+	if (!rc)
+		rc = aws_credential_chain_new(&s->credentials, &co);
+	return rc;
+}
+
+static int s3_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
+{
+	struct s3_transport *s = calloc(1, sizeof(*s));
+	CHECK_ALLOC(s);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->slot_free, NULL);
+	s->dir = dir;
+	int rc = parse_options(s, o);
+	if (!rc)
+		rc = transport_init(&s->base, &s3_ops, o);
+	if (rc) {
+		free(s->base.display);
+		s3_free(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+const struct transport_handler s3_transport_handler = {
+	.type = "s3",
+	.can_read = true,
+	.can_write = true,
+	.has_root_form = false,
+	.open = s3_open,
+};
