@@ -214,6 +214,53 @@ out:
 	return rc;
 }
 
+/* Copying and measuring in one pass: the raw bytes go to dest as the
+ * decoder pulls them.  A road closes the source it is given, so this stage
+ * is borrowed: its close leaves inner to copy_and_measure, which passes
+ * on whatever the decoder did not read (nothing: decoders read to the end,
+ * where the digest is checked) before finishing dest. */
+struct copying_source {
+	struct byte_source base;
+	struct byte_source *inner;
+	struct byte_sink *dest;
+};
+
+static ssize_t copying_read(struct byte_source *s, void *buf, size_t len)
+{
+	struct copying_source *c = (struct copying_source *)s;
+	ssize_t n = source_read(c->inner, buf, len);
+	if (n > 0) {
+		int rc = sink_write(c->dest, buf, (size_t)n);
+		if (rc)
+			return rc;
+	}
+	return n;
+}
+
+static void copying_close(struct byte_source *s)
+{
+	(void)s;
+}
+
+/* The blob copied unchanged to dest, decoded and hashed on the way for its
+ * diffID (and, for eStargz, checked against its TOC). */
+static int copy_and_measure(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
+			    struct byte_sink *dest, char *buf, const char *what)
+{
+	struct copying_source tee = {{copying_read, copying_close}, src, dest};
+	int rc;
+	if (task->encoding == COMPRESSION_ESTARGZ)
+		rc = from_estargz(out, &tee.base, task, NULL, what);
+	else
+		rc = through_codecs(out, &tee.base, task, NULL, buf, what);
+	if (!rc)
+		rc = copy_through(&tee.base, NULL, buf);
+	if (!rc)
+		rc = sink_finish(dest);
+	source_close(src);
+	return rc;
+}
+
 int layer_process(struct layer_outcome *out, struct byte_source *blob, const struct layer_task *task,
 		  struct byte_sink *dest)
 {
@@ -242,12 +289,6 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 	}
 
 	bool decode = (task->reencode || task->want_diff_id) && task->encoding != COMPRESSION_UNKNOWN;
-	if (decode && !task->reencode && dest) {
-		/* The raw bytes would have to go to dest and the decoded ones to
-		 * the hash; callers measure first, then copy. */
-		rc = error_set(ERR_FAILURE, "layer %s: cannot copy and measure in one pass", d->digest);
-		goto out;
-	}
 	if (!decode) {
 		/* Reading and the digest check overlap the writing. */
 		src = readahead_source(src, d->size);
@@ -261,7 +302,9 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 	char what[DIGEST_BUF + 8];
 	snprintf(what, sizeof(what), "layer %s", d->digest);
 	/* each road takes the source over */
-	if (task->encoding == COMPRESSION_ESTARGZ)
+	if (!task->reencode && dest)
+		rc = copy_and_measure(out, src, task, dest, buf, what);
+	else if (task->encoding == COMPRESSION_ESTARGZ)
 		rc = from_estargz(out, src, task, dest, what);
 	else if (task->reencode && task->target.compression == COMPRESSION_ESTARGZ)
 		rc = to_estargz(out, src, task, dest, what);

@@ -21,7 +21,9 @@ struct layer_task {
 	enum compression encoding;       /* of the source blob; UNKNOWN: opaque bytes */
 	bool reencode;                   /* to `target` */
 	struct codec_options target;
-	bool want_diff_id;               /* decompress and hash even without re-encoding */
+	/* Decompress and hash even without re-encoding; the raw bytes still
+	 * go to dest in the same pass (a copy that measures its diffID). */
+	bool want_diff_id;
 	/* Called with the number of source bytes consumed, as they are. */
 	void (*on_progress)(void *ctx, int64_t bytes);
 	void *progress_ctx;

@@ -79,6 +79,40 @@ class ByteExact(Base):
                                  set(os.listdir(os.path.join(fixture(name), "blobs", "sha256"))))
                 self.assertIntact(b)
 
+    def without_diffids(self, name):
+        """A copy of a fixture whose root names no layer's diffID."""
+        src = self.copy_fixture(name)
+        c = cl.load(src)
+        root = json.loads(c.root_bytes)
+        for d in root.get("layers") or root.get("manifests"):
+            d.get("annotations", {}).pop(cl.DIFFID, None)
+        rdata = json.dumps(root, separators=(",", ":")).encode()
+        with open(os.path.join(src, "blobs", "sha256", cl.sha256(rdata)[7:]), "wb") as f:
+            f.write(rdata)
+        idx = cl.index(src)
+        idx["manifests"][0]["digest"], idx["manifests"][0]["size"] = cl.sha256(rdata), len(rdata)
+        with open(os.path.join(src, "index.json"), "w") as f:
+            json.dump(idx, f)
+        return src
+
+    def test_copy_measures_missing_diffids_in_the_same_pass(self):
+        # every encoding's decoder sees the bytes the copy writes: the
+        # diffIDs measured on the way make BuildKit's document again
+        for name in LOCAL:
+            with self.subTest(name):
+                src = self.without_diffids(name)
+                self.assertNotIn(cl.DIFFID.encode(), cl.load(src).root_bytes)
+                dest = self.dir(name)
+                opts = ",oci-mediatypes=false" if "docker" in name else ""
+                run("export", "--progress", "quiet", "--from", "type=local,src=" + src,
+                    "--export-cache", "type=local,dest=%s%s" % (dest, opts))
+                a, b = cl.load(fixture(name)), cl.load(dest)
+                self.assertEqual(a.root_bytes, b.root_bytes)
+                self.assertEqual(a.config_bytes, b.config_bytes)
+                for digest in a.layers:
+                    self.assertEqual(b.blob(digest), a.blob(digest))
+                self.assertIntact(b)
+
     def test_import_keeps_every_fixture_unchanged(self):
         for name in LOCAL:
             with self.subTest(name):

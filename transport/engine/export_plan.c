@@ -1,0 +1,116 @@
+/* The plan of an export: per destination, the cache it gets (mode=min
+ * applied) and, per blob, a copy or a re-encode.  Destinations that want a
+ * blob the same way share one job, so it is read once for all of them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model/media_type.h"
+#include "transport/engine/export_run.h"
+
+static bool same_target(const struct codec_options *a, const struct codec_options *b)
+{
+	return a->compression == b->compression && a->level_set == b->level_set &&
+	       (!a->level_set || a->level == b->level) && a->estargz_lossless == b->estargz_lossless;
+}
+
+static struct job *find_job(struct export_run *run, const struct descriptor *d, bool reencode,
+			    const struct codec_options *target)
+{
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		struct job *j = &run->jobs[i];
+		if (strcmp(j->source->digest, d->digest) == 0 && j->reencode == reencode &&
+		    (!reencode || same_target(&j->target, target)))
+			return j;
+	}
+	return NULL;
+}
+
+static int add_job(struct job **out, struct export_run *run, const struct descriptor *d, bool reencode,
+		   const struct codec_options *target)
+{
+	struct job *jobs = realloc(run->jobs, (run->n_jobs + 1) * sizeof(*jobs));
+	CHECK_ALLOC(jobs);
+	run->jobs = jobs;
+	struct job *j = &run->jobs[run->n_jobs++];
+	memset(j, 0, sizeof(*j));
+	j->source = d;
+	j->reencode = reencode;
+	if (reencode)
+		j->target = *target;
+	*out = j;
+	return 0;
+}
+
+/* Destination `dest` wants blob d (copied, or re-encoded to target). */
+static int want_blob(struct export_run *run, const struct descriptor *d, bool reencode,
+		     const struct codec_options *target, size_t dest)
+{
+	struct job *j = find_job(run, d, reencode, target);
+	if (!j) {
+		int rc = add_job(&j, run, d, reencode, target);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < j->n_deliveries; i++)
+		if (j->deliveries[i].dest == dest)
+			return 0;
+	struct delivery *dl = realloc(j->deliveries, (j->n_deliveries + 1) * sizeof(*dl));
+	CHECK_ALLOC(dl);
+	j->deliveries = dl;
+	dl[j->n_deliveries++] = (struct delivery){.dest = dest};
+	return 0;
+}
+
+/* A job for every blob cache c references; a blob in another encoding
+ * than the one asked is re-encoded only with force-compression. */
+static int plan_blobs(struct export_run *run, size_t di, const struct cache *c)
+{
+	const struct export_settings *s = &run->dests[di].settings;
+	const struct descriptor **blobs = NULL;
+	size_t n_blobs = 0, kept = 0;
+	int rc = cache_referenced_blobs(c, &blobs, &n_blobs);
+	for (size_t i = 0; i < n_blobs && !rc; i++) {
+		const struct descriptor *d = cache_blob(run->src->merged, blobs[i]->digest);
+		enum compression enc = layer_encoding(d);
+		bool reencode = false;
+		if (s->compression_set && enc != s->codec.compression && enc != COMPRESSION_UNKNOWN) {
+			if (s->force_compression)
+				reencode = true;
+			else
+				kept++;
+		}
+		rc = want_blob(run, d, reencode, &s->codec, di);
+	}
+	free(blobs);
+	if (!rc && kept)
+		progress_note(run->progress,
+			      "%s: compression=%s not applied to %zu existing layers (they keep their encoding; "
+			      "force-compression=true re-encodes them)",
+			      run->dests[di].transport->display, compression_name(s->codec.compression), kept);
+	return rc;
+}
+
+int export_plan_destination(struct export_run *run, size_t di)
+{
+	struct destination *dest = &run->dests[di];
+	struct cache *c = NULL;
+	int rc = cache_clone(&c, run->src->merged);
+	if (!rc && dest->settings.mode == EXPORT_MODE_MIN)
+		rc = cache_keep_min(c);
+	if (rc)
+		goto out;
+	if (c->config->n_layers == 0) {
+		progress_note(run->progress, "%s: nothing to export: no cache record has layers",
+			      dest->transport->display);
+		goto out;
+	}
+	/* A destination that keeps no blobs needs none copied: write_cache
+	 * finds them where they are. */
+	if (!dest->settings.stores_no_blobs && (rc = plan_blobs(run, di, c)))
+		goto out;
+	run->caches[di] = c;
+	c = NULL;
+out:
+	cache_free(c);
+	return rc;
+}
