@@ -188,6 +188,53 @@ class Reencoding(Base):
         b = self.export(fixture("local-gzip-max"), self.dir("b"), "compression=zstd,force-compression=true")
         self.assertEqual(a.root_bytes, b.root_bytes)
 
+    def test_rerun_reuses_what_the_destination_holds(self):
+        """A re-encode whose result the destination holds already (same
+        diffID, same encoding) is not done again: the source is not even
+        read, and the document is the same as a fresh re-encode writes."""
+        zstd = "compression=zstd,force-compression=true"
+        cases = [  # (first export, second export, expected summary of the second)
+            (zstd, zstd, "0 layers read, 0 written, 9 skipped"),
+            # the level of a blob already there is not re-checked
+            (zstd + ",compression-level=1", zstd + ",compression-level=19", "0 layers read, 0 written, 9 skipped"),
+            # another encoding is no match
+            (zstd, "compression=uncompressed,force-compression=true", "9 layers read, 9 written, 0 skipped"),
+        ]
+        for first, second, summary in cases:
+            with self.subTest(first=first, second=second):
+                dest, fresh = self.dir("rerun"), self.dir("fresh")
+                shutil.rmtree(dest, ignore_errors=True)
+                shutil.rmtree(fresh, ignore_errors=True)
+                before = self.export(fixture("local-gzip-max"), dest, first)
+                p = run("export", "--progress", "plain", "--from", fixture("local-gzip-max"),
+                        "--export-cache", "type=local,dest=%s,%s" % (dest, second))
+                self.assertIn(summary, p.stderr)
+                after = cl.load(dest)
+                self.assertIntact(after)
+                self.assertSameMeaning(before, after)
+                if summary.startswith("0 layers read"):
+                    self.assertEqual(after.root_bytes, before.root_bytes)
+                else:
+                    self.assertEqual(after.root_bytes, self.export(fixture("local-gzip-max"), fresh, second).root_bytes)
+
+    def test_reuse_needs_the_blob_in_the_store(self):
+        zstd = "compression=zstd,force-compression=true"
+        dest, other = self.dir("lost"), self.dir("other")
+        before = self.export(fixture("local-gzip-max"), dest, zstd)
+        lost = sorted(before.layers)[0]
+        os.chmod(os.path.join(dest, "blobs", "sha256"), 0o755)
+        os.remove(before.path(lost))
+        # one destination holds 8 of the 9, the other none: 10 re-encodes
+        # (one shared by both destinations), 8 reused
+        p = run("export", "--progress", "plain", "--from", fixture("local-gzip-max"),
+                "--export-cache", "type=local,dest=%s,%s" % (dest, zstd),
+                "--export-cache", "type=local,dest=%s,%s" % (other, zstd))
+        self.assertIn("9 layers read, 10 written, 8 skipped", p.stderr)
+        for d in (dest, other):
+            after = cl.load(d)
+            self.assertIntact(after)
+            self.assertEqual(after.root_bytes, before.root_bytes)
+
     def test_docker_media_types_and_index_form(self):
         d = self.export(fixture("local-gzip-max"), self.dir("docker"), "oci-mediatypes=false")
         self.assertEqual(d.kind, cl.DOCKER_LIST)

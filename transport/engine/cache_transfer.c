@@ -15,44 +15,70 @@
 /* The descriptor of a re-encoded blob: the source's, with the new digest,
  * size and media type, and the annotations of the new encoding instead of
  * the old one's (an eStargz blob says its TOC digest and full size). */
-static int reencoded_descriptor(struct descriptor *out, const struct job *j)
+static int reencoded_descriptor(struct descriptor *out, const struct descriptor *source, enum compression target,
+				const struct layer_outcome *o)
 {
-	int rc = descriptor_copy(out, j->source);
+	int rc = descriptor_copy(out, source);
 	if (rc)
 		return rc;
-	memcpy(out->digest, j->outcome.digest, DIGEST_BUF);
-	out->size = j->outcome.size;
+	memcpy(out->digest, o->digest, DIGEST_BUF);
+	out->size = o->size;
 	descriptor_annotation_remove(out, ANN_STARGZ_TOC);
 	descriptor_annotation_remove(out, ANN_ESTARGZ_SIZE);
-	bool oci = !j->source->media_type || strstr(j->source->media_type, "vnd.oci.") != NULL;
-	if ((rc = descriptor_set_media_type(out, media_type_for(j->target.compression, oci))) ||
-	    (rc = descriptor_annotation_set(out, ANN_UNCOMPRESSED, j->outcome.diff_id)))
+	bool oci = !source->media_type || strstr(source->media_type, "vnd.oci.") != NULL;
+	if ((rc = descriptor_set_media_type(out, media_type_for(target, oci))) ||
+	    (rc = descriptor_annotation_set(out, ANN_UNCOMPRESSED, o->diff_id)))
 		return rc;
-	if (j->target.compression == COMPRESSION_ESTARGZ) {
+	if (target == COMPRESSION_ESTARGZ) {
 		char size[24];
-		snprintf(size, sizeof(size), "%lld", (long long)j->outcome.uncompressed_size);
-		if ((rc = descriptor_annotation_set(out, ANN_STARGZ_TOC, j->outcome.toc_digest)) ||
+		snprintf(size, sizeof(size), "%lld", (long long)o->uncompressed_size);
+		if ((rc = descriptor_annotation_set(out, ANN_STARGZ_TOC, o->toc_digest)) ||
 		    (rc = descriptor_annotation_set(out, ANN_ESTARGZ_SIZE, size)))
 			return rc;
 	}
 	return 0;
 }
 
+/* Blob `source` of cache c becomes its re-encoded twin. */
+static int replace_reencoded(struct cache *c, const struct descriptor *source, enum compression target,
+			     const struct layer_outcome *o)
+{
+	struct descriptor nd;
+	int rc = reencoded_descriptor(&nd, source, target, o);
+	if (!rc)
+		rc = cache_replace_blob(c, source->digest, &nd);
+	descriptor_free(&nd);
+	return rc;
+}
+
 /* What job j did for cache c, written into c: the re-encoded blob in place
  * of its source, or the diffID measured on the way. */
 static int apply_job(struct cache *c, const struct job *j)
 {
-	if (j->reencode) {
-		struct descriptor nd;
-		int rc = reencoded_descriptor(&nd, j);
-		if (!rc)
-			rc = cache_replace_blob(c, j->source->digest, &nd);
-		descriptor_free(&nd);
-		return rc;
-	}
+	if (j->reencode)
+		return replace_reencoded(c, j->source, j->target.compression, &j->outcome);
 	struct descriptor *d = cache_blob_mut(c, j->source->digest);
 	if (*j->measured_diff_id && d)
 		return descriptor_annotation_set(d, ANN_UNCOMPRESSED, j->measured_diff_id);
+	return 0;
+}
+
+/* The blobs destination di holds already in the encoding asked, in c as a
+ * re-encode would have put them (same diffID, so same records). */
+static int apply_reuses(struct export_run *run, size_t di, struct cache *c)
+{
+	enum compression target = run->dests[di].settings.codec.compression;
+	for (size_t i = 0; i < run->n_reuses; i++) {
+		const struct reuse *r = &run->reuses[i];
+		if (r->dest != di)
+			continue;
+		struct layer_outcome o = {.size = r->found.size, .uncompressed_size = -1, .toc_entries = -1};
+		memcpy(o.digest, r->found.digest, DIGEST_BUF);
+		snprintf(o.diff_id, sizeof(o.diff_id), "%s", descriptor_annotation(r->source, ANN_UNCOMPRESSED));
+		int rc = replace_reencoded(c, r->source, target, &o);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -82,6 +108,8 @@ static int finish_destination(struct export_run *run, size_t di)
 	struct destination *dest = &run->dests[di];
 	struct cache *c = run->caches[di];
 	int rc = apply_jobs(run, di, c);
+	if (!rc)
+		rc = apply_reuses(run, di, c);
 	if (!rc)
 		rc = cache_normalize(c, NULL);
 	if (rc)
@@ -135,6 +163,9 @@ out:
 	for (size_t i = 0; i < run.n_jobs; i++)
 		free(run.jobs[i].deliveries);
 	free(run.jobs);
+	for (size_t i = 0; i < run.n_reuses; i++)
+		descriptor_free(&run.reuses[i].found);
+	free(run.reuses);
 	if (run.caches)
 		for (size_t i = 0; i < n; i++)
 			cache_free(run.caches[i]);

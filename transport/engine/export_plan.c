@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/model/media_type.h"
+#include "transport/engine/blob_reuse.h"
 #include "transport/engine/export_run.h"
 
 static bool same_target(const struct codec_options *a, const struct codec_options *b)
@@ -61,27 +62,69 @@ static int want_blob(struct export_run *run, const struct descriptor *d, bool re
 	return 0;
 }
 
-/* A job for every blob cache c references; a blob in another encoding
- * than the one asked is re-encoded only with force-compression. */
+/* Instead of re-encoding d for destination di: the destination's own blob
+ * with d's content in the encoding asked, when it holds one. */
+static int find_reuse(bool *reused, struct export_run *run, size_t di, struct existing_blobs *existing,
+		      const struct descriptor *d)
+{
+	struct transport *t = run->dests[di].transport;
+	const char *diff_id = descriptor_annotation(d, ANN_UNCOMPRESSED);
+	*reused = false;
+	if (!diff_id)
+		return 0;
+	int rc = existing_blobs_load(existing, t, run->progress);
+	if (rc)
+		return rc;
+	const struct descriptor *found =
+		existing_blobs_find(existing, t, diff_id, run->dests[di].settings.codec.compression);
+	if (!found)
+		return 0;
+	struct reuse *r = realloc(run->reuses, (run->n_reuses + 1) * sizeof(*r));
+	CHECK_ALLOC(r);
+	run->reuses = r;
+	r = &run->reuses[run->n_reuses];
+	*r = (struct reuse){.dest = di, .source = d};
+	if ((rc = descriptor_copy(&r->found, found)))
+		return rc;
+	run->n_reuses++;
+	run->totals->layers_skipped++;
+	*reused = true;
+	return 0;
+}
+
+/* How destination di gets blob d: a copy, a re-encode (a blob in another
+ * encoding than the one asked, with force-compression), or the blob it
+ * already holds; *kept counts the blobs that keep their encoding. */
+static int plan_blob(struct export_run *run, size_t di, struct existing_blobs *existing,
+		     const struct descriptor *d, size_t *kept)
+{
+	const struct export_settings *s = &run->dests[di].settings;
+	enum compression enc = layer_encoding(d);
+	bool reencode = false, reused = false;
+	if (s->compression_set && enc != s->codec.compression && enc != COMPRESSION_UNKNOWN) {
+		if (s->force_compression)
+			reencode = true;
+		else
+			(*kept)++;
+	}
+	int rc = reencode ? find_reuse(&reused, run, di, existing, d) : 0;
+	if (rc || reused)
+		return rc;
+	return want_blob(run, d, reencode, &s->codec, di);
+}
+
+/* A job (or a reuse) for every blob cache c references. */
 static int plan_blobs(struct export_run *run, size_t di, const struct cache *c)
 {
 	const struct export_settings *s = &run->dests[di].settings;
 	const struct descriptor **blobs = NULL;
+	struct existing_blobs existing = {0};
 	size_t n_blobs = 0, kept = 0;
 	int rc = cache_referenced_blobs(c, &blobs, &n_blobs);
-	for (size_t i = 0; i < n_blobs && !rc; i++) {
-		const struct descriptor *d = cache_blob(run->src->merged, blobs[i]->digest);
-		enum compression enc = layer_encoding(d);
-		bool reencode = false;
-		if (s->compression_set && enc != s->codec.compression && enc != COMPRESSION_UNKNOWN) {
-			if (s->force_compression)
-				reencode = true;
-			else
-				kept++;
-		}
-		rc = want_blob(run, d, reencode, &s->codec, di);
-	}
+	for (size_t i = 0; i < n_blobs && !rc; i++)
+		rc = plan_blob(run, di, &existing, cache_blob(run->src->merged, blobs[i]->digest), &kept);
 	free(blobs);
+	existing_blobs_free(&existing);
 	if (!rc && kept)
 		progress_note(run->progress,
 			      "%s: compression=%s not applied to %zu existing layers (they keep their encoding; "

@@ -35,14 +35,24 @@ struct job {
 	struct error_state error;
 };
 
+/* A re-encode not done: destination `dest` holds its result already
+ * (transport/engine/blob_reuse.h). */
+struct reuse {
+	size_t dest;
+	const struct descriptor *source; /* in the merged cache */
+	struct descriptor found;         /* the destination's, owned */
+};
+
 struct export_run {
 	struct source_set *src;
 	struct destination *dests;
 	struct cache **caches; /* per destination, NULL when skipped */
 	struct job *jobs;      /* owned, with their deliveries */
 	size_t n_jobs;
+	struct reuse *reuses; /* owned */
+	size_t n_reuses;
 	struct progress *progress;
-	pthread_mutex_t lock; /* guards totals */
+	pthread_mutex_t lock; /* guards totals while jobs run */
 	struct progress_totals *totals;
 };
 
