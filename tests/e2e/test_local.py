@@ -217,6 +217,28 @@ class Reencoding(Base):
                 else:
                     self.assertEqual(after.root_bytes, self.export(fixture("local-gzip-max"), fresh, second).root_bytes)
 
+    def test_copies_ride_on_the_reencoding_read(self):
+        # (source, re-encode asked by the second destination): every road
+        # of the pipeline hands the raw bytes to the copy on its way
+        cases = [("local-gzip-max", "compression=zstd,force-compression=true"),
+                 ("local-gzip-max", "compression=estargz,force-compression=true"),
+                 ("local-estargz", "compression=gzip,force-compression=true"),
+                 ("local-zstd-max", "compression=uncompressed,force-compression=true")]
+        for name, opts in cases:
+            with self.subTest(name=name, opts=opts):
+                src = cl.load(fixture(name))
+                copy, enc, fresh = self.dir(name + "-copy"), self.dir(name + "-enc"), self.dir(name + "-fresh")
+                for d in (copy, enc, fresh):
+                    shutil.rmtree(d, ignore_errors=True)
+                p = run("export", "--progress", "plain", "--from", fixture(name),
+                        "--export-cache", "type=local,dest=" + copy,
+                        "--export-cache", "type=local,dest=%s,%s" % (enc, opts))
+                n = len(src.layers)
+                self.assertIn("%d layers read, %d written" % (n, 2 * n), p.stderr)
+                self.assertEqual(cl.load(copy).root_bytes, src.root_bytes)
+                self.assertIntact(cl.load(enc))
+                self.assertEqual(cl.load(enc).root_bytes, self.export(fixture(name), fresh, opts).root_bytes)
+
     def test_reuse_needs_the_blob_in_the_store(self):
         zstd = "compression=zstd,force-compression=true"
         dest, other = self.dir("lost"), self.dir("other")
@@ -330,7 +352,13 @@ class Layout(Base):
                 "--export-cache", "type=local,dest=%s" % b)
         self.assertIntact(cl.load(a))
         self.assertIntact(cl.load(b))
-        self.assertIn("18 layers read, 18 written", p.stderr)
+        # the copies ride on the re-encode's read
+        self.assertIn("9 layers read, 18 written", p.stderr)
+        self.assertEqual(cl.load(b).root_bytes, cl.load(fixture("local-gzip-max")).root_bytes)
+        zstd = self.dir("zstd")
+        run("export", "--progress", "quiet", "--from", fixture("local-gzip-max"),
+            "--export-cache", "type=local,dest=%s,compression=zstd,force-compression=true" % zstd)
+        self.assertEqual(cl.load(a).root_bytes, cl.load(zstd).root_bytes)
         p = run("export", "--progress", "plain", "--from", fixture("local-gzip-max"),
                 "--export-cache", "type=local,dest=%s,tag=x" % a, "--export-cache", "type=local,dest=%s,tag=y" % b)
         self.assertIn("9 skipped", p.stderr)

@@ -1,7 +1,8 @@
 /* One blob job: the source blob read once, in one pass through the layer
  * pipeline -- copied or re-encoded, its diffID measured on the way when the
  * source does not say it -- and written to every destination of the job
- * still missing it. */
+ * still missing it (for a re-encode, also to those that take it as it is). */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +14,13 @@ struct blob_run {
 	struct export_run *run;
 	struct job *job;
 	struct guarded_sink *guards; /* one per open writer */
-	struct byte_sink **sinks;    /* the guards, for the tee */
-	size_t n_writers;
-	size_t alive; /* writers not failed yet */
+	struct byte_sink **outputs;  /* the guards that take the job's output */
+	struct byte_sink **copies;   /* those that take the source as it is
+				      * while the job re-encodes it */
+	size_t n_writers, n_outputs, n_copies;
+	atomic_size_t alive; /* writers not failed yet */
 	unsigned skipped, stored;
+	int64_t bytes_stored;
 	bool read; /* the source blob went through the pipeline */
 	int task;  /* progress task, -1 before it starts */
 };
@@ -64,17 +68,23 @@ static bool settled_without_bytes(struct blob_run *b, struct delivery *dl)
 	return rc != ERR_NOT_FOUND;
 }
 
+/* Whether the delivery takes the source blob unchanged. */
+static bool as_is(const struct job *j, const struct delivery *dl)
+{
+	return !j->reencode || dl->copy;
+}
+
 /* Gives the delivery a guarded writer, unless it needs none. */
 static void open_delivery(struct blob_run *b, struct delivery *dl)
 {
 	const struct job *j = b->job;
 	struct transport *t = b->run->dests[dl->dest].transport;
 	struct blob_writer *w;
-	if (!j->reencode && settled_without_bytes(b, dl))
+	if (as_is(j, dl) && settled_without_bytes(b, dl))
 		return;
 	/* A re-encoded blob's digest and size are known only at commit. */
 	struct descriptor announced = *j->source;
-	if (j->reencode) {
+	if (!as_is(j, dl)) {
 		announced.digest[0] = '\0';
 		announced.size = 0;
 	}
@@ -83,9 +93,12 @@ static void open_delivery(struct blob_run *b, struct delivery *dl)
 		delivery_fail(dl, rc);
 		return;
 	}
-	guarded_sink_init(&b->guards[b->n_writers], w, dl, &b->alive);
-	b->sinks[b->n_writers] = &b->guards[b->n_writers].base;
-	b->n_writers++;
+	struct guarded_sink *g = &b->guards[b->n_writers++];
+	guarded_sink_init(g, w, dl, &b->alive);
+	if (j->reencode && dl->copy)
+		b->copies[b->n_copies++] = &g->base;
+	else
+		b->outputs[b->n_outputs++] = &g->base;
 }
 
 /* Nothing to read: every destination has the blob (or failed).  The
@@ -137,15 +150,17 @@ static int stream_blob(struct blob_run *b)
 	struct byte_sink *tee = NULL;
 	struct byte_source *src;
 	b->task = progress_task_begin(b->run->progress, j->source->digest, what, j->source->size);
-	int rc = b->n_writers ? tee_sink_new(&tee, b->sinks, b->n_writers) : 0;
-	if (rc)
-		return rc;
-	rc = source_set_open_blob(b->run->src, j->source, &src);
+	int rc = b->n_outputs ? tee_sink_new(&tee, b->outputs, b->n_outputs) : 0;
+	if (!rc && b->n_copies)
+		rc = tee_sink_new(&task.copy_to, b->copies, b->n_copies);
+	if (!rc)
+		rc = source_set_open_blob(b->run->src, j->source, &src);
 	if (rc == ERR_NOT_FOUND)
 		rc = ERR_CORRUPT; /* a cache that names a blob it lacks is damaged */
 	if (!rc)
 		rc = layer_process(&j->outcome, src, &task, tee);
 	sink_close(tee);
+	sink_close(task.copy_to);
 	if (!rc && task.want_diff_id)
 		memcpy(j->measured_diff_id, j->outcome.diff_id, DIGEST_BUF);
 	b->read = !rc;
@@ -155,22 +170,26 @@ static int stream_blob(struct blob_run *b)
 /* Publishes the blob at every destination whose writer took it whole. */
 static void commit_deliveries(struct blob_run *b)
 {
-	const struct layer_outcome *o = &b->job->outcome;
+	const struct job *j = b->job;
 	for (size_t w = 0; w < b->n_writers; w++) {
 		struct delivery *dl = b->guards[w].delivery;
 		struct blob_writer *writer = b->guards[w].writer;
+		const char *digest = as_is(j, dl) ? j->source->digest : j->outcome.digest;
+		int64_t size = as_is(j, dl) ? j->source->size : j->outcome.size;
 		if (dl->failed)
 			continue;
-		int rc = writer->commit(writer, o->digest, o->size, &dl->existed);
+		int rc = writer->commit(writer, digest, size, &dl->existed);
 		if (rc) {
 			delivery_fail(dl, rc);
 			continue;
 		}
 		dl->done = true;
-		if (dl->existed)
+		if (dl->existed) {
 			b->skipped++;
-		else
+		} else {
 			b->stored++;
+			b->bytes_stored += size;
+		}
 	}
 }
 
@@ -191,7 +210,7 @@ static void add_totals(struct blob_run *b)
 	pthread_mutex_lock(&b->run->lock);
 	t->layers_read += b->read;
 	t->layers_written += b->stored;
-	t->bytes_written += (int64_t)b->stored * b->job->outcome.size;
+	t->bytes_written += b->bytes_stored;
 	t->layers_skipped += b->skipped;
 	pthread_mutex_unlock(&b->run->lock);
 }
@@ -203,12 +222,13 @@ int blob_job_run(void *ctx, size_t index)
 	struct blob_run b = {.run = run, .job = j, .task = -1};
 	int rc = 0;
 	b.guards = calloc(j->n_deliveries + 1, sizeof(*b.guards));
-	b.sinks = calloc(j->n_deliveries + 1, sizeof(*b.sinks));
-	if (!b.guards || !b.sinks)
+	b.outputs = calloc(j->n_deliveries + 1, sizeof(*b.outputs));
+	b.copies = calloc(j->n_deliveries + 1, sizeof(*b.copies));
+	if (!b.guards || !b.outputs || !b.copies)
 		rc = error_oom();
 	for (size_t i = 0; i < j->n_deliveries && !rc; i++)
 		open_delivery(&b, &j->deliveries[i]);
-	b.alive = b.n_writers;
+	atomic_init(&b.alive, b.n_writers);
 	if (!rc)
 		rc = move_blob(&b);
 	if (b.task >= 0)
@@ -217,7 +237,8 @@ int blob_job_run(void *ctx, size_t index)
 	for (size_t w = 0; w < b.n_writers; w++)
 		b.guards[w].writer->close(b.guards[w].writer);
 	free(b.guards);
-	free(b.sinks);
+	free(b.outputs);
+	free(b.copies);
 	if (rc) {
 		j->failed = true;
 		error_save(&j->error, rc);

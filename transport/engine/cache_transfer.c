@@ -53,9 +53,9 @@ static int replace_reencoded(struct cache *c, const struct descriptor *source, e
 
 /* What job j did for cache c, written into c: the re-encoded blob in place
  * of its source, or the diffID measured on the way. */
-static int apply_job(struct cache *c, const struct job *j)
+static int apply_job(struct cache *c, const struct job *j, const struct delivery *dl)
 {
-	if (j->reencode)
+	if (j->reencode && !dl->copy)
 		return replace_reencoded(c, j->source, j->target.compression, &j->outcome);
 	struct descriptor *d = cache_blob_mut(c, j->source->digest);
 	if (*j->measured_diff_id && d)
@@ -94,7 +94,7 @@ static int apply_jobs(struct export_run *run, size_t di, struct cache *c)
 				return error_restore(&j->error);
 			if (j->deliveries[k].failed)
 				return error_restore(&j->deliveries[k].error);
-			int rc = apply_job(c, j);
+			int rc = apply_job(c, j, &j->deliveries[k]);
 			if (rc)
 				return rc;
 		}
@@ -138,6 +138,8 @@ int cache_export(struct source_set *src, struct destination *dests, size_t n, un
 	}
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = export_plan_destination(&run, i);
+	if (!rc)
+		rc = export_plan_share_reads(&run);
 	if (rc)
 		goto out;
 	/* Every job runs even when one fails: each destination then knows

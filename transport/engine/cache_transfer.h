@@ -1,6 +1,7 @@
 /* Moving caches: read every source, merge them, and write the result to
- * every destination -- blobs first (in parallel, re-encoded on the way
- * where asked), then the cache document.
+ * every destination -- blobs first (in parallel, each read once per
+ * encoding asked, re-encoded on the way where asked), then the cache
+ * document.
  *
  * The steps live in files of their own: source_set (reading and merging),
  * export_settings (what a destination asks for), export_plan (which blobs

@@ -1,6 +1,8 @@
 /* The plan of an export: per destination, the cache it gets (mode=min
- * applied) and, per blob, a copy or a re-encode.  Destinations that want a
- * blob the same way share one job, so it is read once for all of them. */
+ * applied) and, per blob, a copy, a re-encode, or the blob it holds
+ * already.  Destinations that want a blob the same way share one job, and
+ * the copies of a blob ride on a re-encode of it, so a blob is read once
+ * per encoding asked (once, when only one re-encoding is). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,5 +157,50 @@ int export_plan_destination(struct export_run *run, size_t di)
 	c = NULL;
 out:
 	cache_free(c);
+	return rc;
+}
+
+/* ---- one read for copies and a re-encode -------------------------------- */
+
+static struct job *reencode_of(struct export_run *run, const struct descriptor *d)
+{
+	for (size_t i = 0; i < run->n_jobs; i++)
+		if (run->jobs[i].reencode && strcmp(run->jobs[i].source->digest, d->digest) == 0)
+			return &run->jobs[i];
+	return NULL;
+}
+
+/* Moves copy job c's deliveries onto re-encode job host. */
+static int ride_along(struct job *host, struct job *c)
+{
+	struct delivery *dl = realloc(host->deliveries, (host->n_deliveries + c->n_deliveries) * sizeof(*dl));
+	CHECK_ALLOC(dl);
+	host->deliveries = dl;
+	for (size_t k = 0; k < c->n_deliveries; k++) {
+		dl[host->n_deliveries] = c->deliveries[k];
+		dl[host->n_deliveries++].copy = true;
+	}
+	free(c->deliveries);
+	c->deliveries = NULL;
+	c->n_deliveries = 0; /* no job is planned without deliveries: gone */
+	return 0;
+}
+
+int export_plan_share_reads(struct export_run *run)
+{
+	int rc = 0;
+	for (size_t i = 0; i < run->n_jobs && !rc; i++) {
+		struct job *c = &run->jobs[i];
+		struct job *host = c->reencode || !descriptor_annotation(c->source, ANN_UNCOMPRESSED)
+					   ? NULL
+					   : reencode_of(run, c->source);
+		if (host)
+			rc = ride_along(host, c);
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < run->n_jobs; i++)
+		if (run->jobs[i].n_deliveries)
+			run->jobs[kept++] = run->jobs[i];
+	run->n_jobs = kept;
 	return rc;
 }

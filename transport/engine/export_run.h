@@ -17,11 +17,14 @@ struct delivery {
 	bool done;      /* stored or found present */
 	bool existed;   /* found present: nothing written */
 	bool failed;    /* this destination could not take it */
+	/* In a re-encode job: takes the source blob as it is, riding on the
+	 * job's read (export_plan_share_reads). */
+	bool copy;
 	struct error_state error;
 };
 
 /* One source blob, read once, delivered in one encoding to several
- * destinations. */
+ * destinations -- and, for a re-encode, as it is to others. */
 struct job {
 	const struct descriptor *source; /* in the merged cache */
 	bool reencode;
@@ -59,6 +62,12 @@ struct export_run {
 /* Decides which blobs destination di needs and how, adding them to the
  * run's jobs; sets run->caches[di] unless there is nothing to export. */
 int export_plan_destination(struct export_run *run, size_t di);
+
+/* Once every destination is planned: a blob both copied and re-encoded is
+ * read once, its copies riding on the re-encode's read.  Not when the
+ * copy would need its diffID measured (a re-encode measures the diffID of
+ * what it writes). */
+int export_plan_share_reads(struct export_run *run);
 
 /* Runs job `index` of the run (a parallel_for body): every delivery ends
  * done or failed, and the job itself failed when the source blob could not

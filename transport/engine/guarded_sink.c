@@ -12,7 +12,7 @@ void delivery_fail(struct delivery *dl, int rc)
 static int guarded_failure(struct guarded_sink *g, int rc)
 {
 	delivery_fail(g->delivery, rc);
-	return --*g->alive ? 0 : rc;
+	return atomic_fetch_sub(g->alive, 1) > 1 ? 0 : rc;
 }
 
 static int guarded_write(struct byte_sink *s, const void *buf, size_t len)
@@ -38,7 +38,7 @@ static void guarded_close(struct byte_sink *s)
 	(void)s; /* the writer is closed by whoever created it */
 }
 
-void guarded_sink_init(struct guarded_sink *g, struct blob_writer *w, struct delivery *dl, size_t *alive)
+void guarded_sink_init(struct guarded_sink *g, struct blob_writer *w, struct delivery *dl, atomic_size_t *alive)
 {
 	*g = (struct guarded_sink){{guarded_write, guarded_finish, guarded_close}, w, dl, alive};
 }

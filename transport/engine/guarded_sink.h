@@ -3,6 +3,7 @@
 #ifndef CACHECTL_GUARDED_SINK_H
 #define CACHECTL_GUARDED_SINK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "core/util/stream.h"
@@ -16,10 +17,12 @@ struct guarded_sink {
 	struct byte_sink base;
 	struct blob_writer *writer;
 	struct delivery *delivery;
-	size_t *alive; /* writers of the job not failed yet */
+	/* writers of the job not failed yet: a re-encode job's copies are
+	 * written on another thread than its encoded writers */
+	atomic_size_t *alive;
 };
 
-void guarded_sink_init(struct guarded_sink *g, struct blob_writer *w, struct delivery *dl, size_t *alive);
+void guarded_sink_init(struct guarded_sink *g, struct blob_writer *w, struct delivery *dl, atomic_size_t *alive);
 
 /* Marks the delivery failed with error rc (its message is current). */
 void delivery_fail(struct delivery *dl, int rc);
