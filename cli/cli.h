@@ -3,6 +3,7 @@
 #define CACHECTL_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "transport/options.h"
 #include "core/util/progress.h"
@@ -44,6 +45,14 @@ void single_source_free(struct single_source *s);
  * open (to be freed) even when it fails part-way. */
 int sources_open(struct transport **out, struct cache_options *specs, size_t *n_open, const char *const *texts,
 		 size_t n, struct progress *p);
+
+/* One help line per backend, from the handler table:
+ * "  type=local,src=DIR|dest=DIR...   OCI layout directory (docs/local.md)". */
+void print_backend_lines(FILE *out);
+/* The known types a SRC (or DST) may name: "local, registry, s3, gha". */
+void known_types_text(char *out, size_t size, enum transport_direction dir);
+
+#define BARE_WORD_HELP "A bare path means type=local.\n"
 
 /* Inspect and verify are quiet unless asked: their output is on stdout. */
 enum progress_mode quiet_unless_asked(enum progress_mode m);

@@ -145,11 +145,34 @@ int sources_open(struct transport **out, struct cache_options *specs, size_t *n_
 	*n_open = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		if ((rc = cache_spec_parse(&specs[i], texts[i], TRANSPORT_SOURCE)) ||
-		    (rc = transport_open(&out[i], &specs[i], TRANSPORT_SOURCE, p)))
+		    (rc = transport_open(&out[i], &specs[i], TRANSPORT_SOURCE, p))) {
+			rc = error_wrap(rc, "--from");
 			break;
+		}
 		(*n_open)++;
 	}
 	return rc;
+}
+
+void print_backend_lines(FILE *out)
+{
+	const struct transport_handler *const *h = transport_handlers();
+	for (size_t i = 0; h[i]; i++) {
+		char spec[96];
+		snprintf(spec, sizeof(spec), "type=%s%s%s", h[i]->type, *h[i]->synopsis == '[' ? "" : ",",
+			 h[i]->synopsis);
+		fprintf(out, "  %-52s %s\n", spec, h[i]->summary);
+	}
+}
+
+void known_types_text(char *out, size_t size, enum transport_direction dir)
+{
+	const struct transport_handler *const *h = transport_handlers();
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; h[i] && used < size; i++)
+		if (dir == TRANSPORT_SOURCE ? h[i]->can_read : h[i]->can_write)
+			used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", h[i]->type);
 }
 
 enum progress_mode quiet_unless_asked(enum progress_mode m)

@@ -8,7 +8,7 @@
 #include "core/util/error.h"
 #include "transport/engine/cache_transfer.h"
 
-static const char help[] =
+static const char help_head[] =
 	"usage: cachectl export --from SRC [--from SRC ...] --export-cache DST [--export-cache DST ...]\n"
 	"\n"
 	"Reads every SRC, merges them into one cache and writes it to every DST.\n"
@@ -16,17 +16,20 @@ static const char help[] =
 	"  --from SRC, --import-cache SRC   a cache to read\n"
 	"  --export-cache DST               where to write it\n"
 	"\n"
-	"SRC and DST are BuildKit's cache options, type= first:\n"
-	"  type=local,src=DIR|dest=DIR[,tag=T][,digest=D]     OCI layout directory (docs/local.md)\n"
-	"  type=registry,ref=NAME:TAG[,registry.insecure=true]  registry (docs/registry.md)\n"
-	"  type=inline,ref=IMAGE|layout=DIR                    export only (docs/inline.md)\n"
-	"  type=s3,bucket=B,region=R[,name=N;...][,prefix=P]    S3 and compatible stores (docs/s3.md)\n"
-	"  type=gha[,scope=S][,url=U][,token=T][,version=1|2]  GitHub Actions cache (docs/gha.md)\n"
+	"SRC and DST are BuildKit's cache options, type= first:\n";
+
+static const char help_tail[] =
 	"Every DST also takes mode=min|max (default: keep everything), ignore-error=true|false,\n"
 	"compression=uncompressed|gzip|zstd|estargz, compression-level=N, force-compression=true|false,\n"
 	"estargz-lossless=true|false (docs/estargz.md); local and registry add oci-mediatypes=true|false\n"
-	"and image-manifest=true|false.  A bare path means type=local.\n"
-	"\n" COMMON_HELP;
+	"and image-manifest=true|false.\n" BARE_WORD_HELP "\n" COMMON_HELP;
+
+static void print_help(void)
+{
+	fputs(help_head, stdout);
+	print_backend_lines(stdout);
+	fputs(help_tail, stdout);
+}
 
 static void free_all(struct transport **t, size_t n)
 {
@@ -70,7 +73,7 @@ int cmd_export(int argc, char **argv)
 			to[n_to++] = optarg;
 			break;
 		case 'h':
-			fputs(help, stdout);
+			print_help();
 			goto out;
 		default:
 			rc = bad_option(opt, argv);
@@ -93,16 +96,11 @@ int cmd_export(int argc, char **argv)
 	/* Every option is checked before anything is read or written. */
 	for (size_t i = 0; i < n_to && !rc; i++) {
 		struct cache_options *o = &specs[n_from + i];
-		const struct transport_handler *h;
-		if ((rc = cache_spec_parse(o, to[i], TRANSPORT_DESTINATION)))
-			break;
-		if (!(h = transport_handler_find(o->type))) {
-			rc = error_set(ERR_USAGE, "unknown cache type \"%s\" in --export-cache %s", o->type, to[i]);
+		if ((rc = cache_spec_parse(o, to[i], TRANSPORT_DESTINATION)) ||
+		    (rc = destination_open(&dests[i], o, progress))) {
+			rc = error_wrap(rc, "--export-cache");
 			break;
 		}
-		if ((rc = export_settings_parse(&dests[i].settings, o, h)) ||
-		    (rc = transport_open(&dests[i].transport, o, TRANSPORT_DESTINATION, progress)))
-			break;
 		n_dst++;
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(dests[k].transport->display, dests[i].transport->display) == 0)

@@ -8,17 +8,27 @@
 #include "core/util/error.h"
 #include "transport/engine/cache_transfer.h"
 
-static const char help[] =
+static const char help_head[] =
 	"usage: cachectl import --import-cache SRC [--import-cache SRC ...] --dest DIR [--tag T]\n"
 	"\n"
 	"Pulls caches, merged, into the OCI layout DIR that BuildKit imports with\n"
 	"--import-cache type=local,src=DIR.  Blobs are copied as they are; a single\n"
 	"source keeps its document form.\n"
-	"\n"
-	"  --import-cache SRC, --from SRC   a cache to read: type=local, registry, s3 or gha with\n"
-	"                                   BuildKit's options (see cachectl export --help)\n"
+	"\n";
+
+static const char help_tail[] =
+	"                                   with BuildKit's options (see cachectl export --help)\n"
 	"  --dest DIR                       the local cache to write (created if missing)\n"
 	"  --tag T                          tag in DIR/index.json (default latest)\n" COMMON_HELP;
+
+static void print_help(void)
+{
+	char types[256];
+	known_types_text(types, sizeof(types), TRANSPORT_SOURCE);
+	fputs(help_head, stdout);
+	printf("  --import-cache SRC, --from SRC   a cache to read (type= %s)\n", types);
+	fputs(help_tail, stdout);
+}
 
 int cmd_import(int argc, char **argv)
 {
@@ -60,7 +70,7 @@ int cmd_import(int argc, char **argv)
 			tag = optarg;
 			break;
 		case 'h':
-			fputs(help, stdout);
+			print_help();
 			goto out;
 		default:
 			rc = bad_option(opt, argv);

@@ -2,7 +2,9 @@
  * typed values cachectl reads from it. */
 #include "check.h"
 #include "cli/cli.h"
+#include "core/util/closest_word.h"
 #include "core/util/error.h"
+#include "core/util/printable.h"
 #include "transport/engine/cache_transfer.h"
 
 static void parses(const char *text, enum transport_direction dir, const char *type, const char *k1,
@@ -63,6 +65,7 @@ static void settings(const char *text, int want_rc, const char *phrase)
 	struct export_settings s;
 	CHECK(cache_spec_parse(&o, text, TRANSPORT_DESTINATION) == 0);
 	int rc = export_settings_parse(&s, &o, transport_handler_find("local"));
+	(void)s;
 	CHECK_INT(rc, want_rc);
 	if (rc && phrase && !strstr(error_message(), phrase)) {
 		fprintf(stderr, "\"%s\": message \"%s\" lacks \"%s\"\n", text, error_message(), phrase);
@@ -141,11 +144,47 @@ static void test_display_hides_secrets(void)
 	cache_options_add(&o, "bucket", "b");
 	cache_options_add(&o, "secret_access_key", "SUPERSECRET");
 	cache_options_add(&o, "session_token", "TOKEN123");
-	options_display(&o, text, sizeof(text));
+	cache_options_add(&o, "token", "GHTOKEN");  /* gha's secret, misplaced on s3 */
+	cache_options_add(&o, "prefix", "a\nb\x1b[2J");
+	transport_spec_text(text, sizeof(text), &o);
 	CHECK(strstr(text, "SUPERSECRET") == NULL);
 	CHECK(strstr(text, "TOKEN123") == NULL);
+	CHECK(strstr(text, "GHTOKEN") == NULL);
 	CHECK(strstr(text, "bucket=b") != NULL);
+	CHECK(strstr(text, "prefix=a\\nb\\x1b[2J") != NULL); /* one line, no raw escape */
 	cache_options_free(&o);
+
+	/* every value of a type nobody knows is hidden */
+	memset(&o, 0, sizeof(o));
+	o.type = strdup("s4");
+	cache_options_add(&o, "bucket", "PLAINVALUE");
+	transport_spec_text(text, sizeof(text), &o);
+	CHECK(strstr(text, "PLAINVALUE") == NULL);
+	cache_options_free(&o);
+}
+
+static void test_printable(void)
+{
+	char out[32];
+	CHECK_STR(printable(out, sizeof(out), "plain", 0), "plain");
+	CHECK_STR(printable(out, sizeof(out), "a\nb\tc\\", 0), "a\\nb\\tc\\\\");
+	CHECK_STR(printable(out, sizeof(out), "\x1b[31m", 0), "\\x1b[31m");
+	CHECK_STR(printable(out, sizeof(out), "caf\xc3\xa9 \xff", 0), "caf\xc3\xa9 \\xff");
+	CHECK_STR(printable(out, sizeof(out), "abcdefgh", 3), "abc...");
+	CHECK_STR(printable(out, 8, "abcdefghijkl", 0), "abcd...");
+}
+
+static void test_closest_word(void)
+{
+	static const char *const keys[] = {"dest", "tag", "oci-mediatypes", "image-manifest", "compression-level"};
+	CHECK_INT((int)edit_distance("desst", "dest"), 1);
+	CHECK_INT((int)edit_distance("dset", "dest"), 1); /* a swap is one edit */
+	CHECK_INT((int)edit_distance("", "abc"), 3);
+	CHECK_STR(closest_word("desst", keys, 5), "dest");
+	CHECK_STR(closest_word(" dest", keys, 5), "dest");
+	CHECK_STR(closest_word("compresion-level", keys, 5), "compression-level");
+	CHECK(closest_word("ref", keys, 5) == NULL);
+	CHECK(closest_word("bucket", keys, 5) == NULL);
 }
 
 int main(void)
@@ -154,5 +193,7 @@ int main(void)
 	test_export_settings();
 	test_unknown_keys();
 	test_display_hides_secrets();
+	test_printable();
+	test_closest_word();
 	CHECK_DONE();
 }

@@ -12,6 +12,7 @@
 
 #include "core/util/error.h"
 #include "formats/oci_layout.h"
+#include "transport/engine/export_settings.h"
 #include "transport/cache_io.h"
 #include "transport/transport.h"
 
@@ -298,10 +299,22 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 	return 0;
 }
 
+static const struct option_key local_keys[] = {
+	{.name = "src", .directions = OPTION_SOURCE, .other_direction = "dest"},
+	{.name = "dest", .directions = OPTION_DESTINATION, .other_direction = "src"},
+	{.name = "tag", .directions = OPTION_BOTH},
+	{.name = "digest", .directions = OPTION_SOURCE},
+	ROOT_FORM_OPTION_KEYS,
+	{.name = NULL},
+};
+
 const struct transport_handler local_transport_handler = {
 	.type = "local",
+	.synopsis = "src=DIR|dest=DIR[,tag=T][,digest=D]",
+	.summary = "OCI layout directory (docs/local.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = true,
+	.keys = local_keys,
+	.export_settings = export_settings_read_root_form,
 	.open = local_open,
 };

@@ -13,6 +13,7 @@
  *
  * The root document goes last, under the tag, after every blob is in: a
  * failed push never leaves the tag pointing at missing blobs. */
+#include "transport/engine/export_settings.h"
 #include "transport/registry/registry.h"
 
 #include <cjson/cJSON.h>
@@ -1201,10 +1202,22 @@ static int registry_open(struct transport **out, struct cache_options *o, enum t
 	return 0;
 }
 
+static const struct option_key registry_keys[] = {
+	{.name = "ref", .directions = OPTION_BOTH},
+	{.name = "registry.insecure", .directions = OPTION_BOTH},
+	{.name = "registry.chunk-size", .directions = OPTION_DESTINATION},
+	{.name = "registry.upload-parallelism", .directions = OPTION_DESTINATION},
+	ROOT_FORM_OPTION_KEYS,
+	{.name = NULL},
+};
+
 const struct transport_handler registry_transport_handler = {
 	.type = "registry",
+	.synopsis = "ref=NAME:TAG[,registry.insecure=true]",
+	.summary = "registry (docs/registry.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = true,
+	.keys = registry_keys,
+	.export_settings = export_settings_read_root_form,
 	.open = registry_open,
 };

@@ -600,10 +600,34 @@ static int s3_open(struct transport **out, struct cache_options *o, enum transpo
 	return 0;
 }
 
+/* BuildKit reads every one of these in both directions (touch_refresh and
+ * upload_parallelism matter only to exports). */
+static const struct option_key s3_keys[] = {
+	{.name = "bucket", .directions = OPTION_BOTH},
+	{.name = "region", .directions = OPTION_BOTH},
+	{.name = "prefix", .directions = OPTION_BOTH},
+	{.name = "blobs_prefix", .directions = OPTION_BOTH},
+	{.name = "manifests_prefix", .directions = OPTION_BOTH},
+	{.name = "name", .directions = OPTION_BOTH},
+	{.name = "endpoint_url", .directions = OPTION_BOTH},
+	{.name = "use_path_style", .directions = OPTION_BOTH},
+	{.name = "access_key_id", .directions = OPTION_BOTH},
+	{.name = "secret_access_key", .directions = OPTION_BOTH, .secret = true},
+	{.name = "session_token", .directions = OPTION_BOTH, .secret = true},
+	{.name = "touch_refresh", .directions = OPTION_BOTH},
+	{.name = "upload_parallelism", .directions = OPTION_BOTH},
+	{.name = "disable_accept_encoding", .directions = OPTION_BOTH},
+	{.name = "retry_mode", .directions = OPTION_BOTH},
+	{.name = "retry_max_attempts", .directions = OPTION_BOTH},
+	{.name = NULL},
+};
+
 const struct transport_handler s3_transport_handler = {
 	.type = "s3",
+	.synopsis = "bucket=B,region=R[,name=N;...][,prefix=P]",
+	.summary = "S3 and compatible stores (docs/s3.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = false,
+	.keys = s3_keys,
 	.open = s3_open,
 };
