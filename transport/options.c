@@ -16,7 +16,6 @@ void cache_options_free(struct cache_options *o)
 	}
 	free(o->kv);
 	free(o->type);
-	free(o->text);
 	memset(o, 0, sizeof(*o));
 }
 

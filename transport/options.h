@@ -32,7 +32,8 @@ struct cache_options {
 	char *type;
 	struct option_kv *kv;
 	size_t n;
-	char *text; /* the text it was parsed from, for messages */
+	/* (No copy of the text it came from: it may hold credentials, and
+	 * messages quote fields through transport_spec_text.) */
 };
 
 void cache_options_free(struct cache_options *o);

@@ -1,5 +1,6 @@
 #include "transport/transport.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,21 @@ int transport_init(struct transport *t, const struct transport_ops *ops, const s
 	t->ops = ops;
 	t->display = strdup(text);
 	return t->display ? 0 : error_oom();
+}
+
+int transport_set_location(struct transport *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	free(t->location);
+	t->location = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	CHECK_ALLOC(t->location);
+	va_start(ap, fmt);
+	vsnprintf(t->location, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return 0;
 }
 
 /* "a, b, c" from the names of handlers (types) or keys, into out. */
@@ -190,7 +206,13 @@ void transport_free(struct transport *t)
 {
 	if (!t)
 		return;
-	char *display = t->display;
+	char *display = t->display, *location = t->location;
 	t->ops->free(t);
 	free(display);
+	free(location);
+}
+
+const char *transport_location(const struct transport *t)
+{
+	return t->location ? t->location : t->display;
 }

@@ -58,6 +58,10 @@ struct transport_ops {
 struct transport {
 	const struct transport_ops *ops;
 	char *display; /* the options as text, secrets hidden */
+	/* Where the cache document goes, the same text for two specs that
+	 * write the same place (set by open; NULL: display): tells two
+	 * destinations of one export apart. */
+	char *location;
 	struct progress *progress;
 };
 
@@ -106,9 +110,14 @@ int transport_open(struct transport **out, struct cache_options *o, enum transpo
 int transport_open_with(struct transport **out, const struct transport_handler *h, struct cache_options *o,
 			enum transport_direction dir, struct progress *progress);
 void transport_free(struct transport *t);
+/* t->location, or t->display when the backend set none. */
+const char *transport_location(const struct transport *t);
 
 /* For backends: fills the common fields. */
 int transport_init(struct transport *t, const struct transport_ops *ops, const struct cache_options *o);
+
+/* For backends, after transport_init: sets t->location from a format. */
+int transport_set_location(struct transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The options as text for messages: values of secret keys (every value, for
  * a type no handler knows) are "***", control characters escaped. */

@@ -35,6 +35,28 @@ static void refuses(const char *text, const char *phrase)
 	cache_options_free(&o);
 }
 
+/* A message about a bad spec names the field, never a secret's value. */
+static void hides(const char *text, const char *phrase, const char *secret)
+{
+	refuses(text, phrase);
+	if (strstr(error_message(), secret) || strchr(error_message(), '\n')) {
+		fprintf(stderr, "\"%s\": message \"%s\" shows \"%s\" or a newline\n", text, error_message(), secret);
+		check_failures++;
+	}
+}
+
+static void test_spec_errors_hide_secrets(void)
+{
+	hides("type=s3,\"secret_access_key=SEKRET", "unterminated", "SEKRET");
+	hides("type=s3,\"secret_access_key=SEKRET\"x", "closing quote", "SEKRET");
+	hides("type=gha,token=SEK\"RET", "quote inside", "SEK");
+	hides("type=s4,\"bucket=PLAIN", "unterminated", "PLAIN"); /* unknown type: every value */
+	hides("\"ghtoken=SEKRET,type=gha", "unterminated", "SEKRET");      /* before type= */
+	hides("type=gha,SEKRETWORD", "no '='", "SEKRETWORD");
+	hides("type=local,\"src=a\nb", "a\\nb", "\n"); /* escaped, one line */
+	hides("type=s3,type=s3,token=SEKRET", "twice", "SEKRET");
+}
+
 static void test_csv(void)
 {
 	parses("type=local,dest=/tmp/x", TRANSPORT_DESTINATION, "local", "dest", "/tmp/x", NULL, NULL);
@@ -51,7 +73,11 @@ static void test_csv(void)
 	refuses("type=local,src=\"x", "quote");
 	refuses("type=local,\"src=x\"y", "closing quote");
 	refuses("type=local,\"src=x", "unterminated");
-	refuses("type=local,foo", "not key=value");
+	refuses("type=local,foo", "no '='");
+	refuses("newcache", "type=local,src=newcache");
+	refuses("team/app:cache", "docker.io/team/app:cache");
+	parses("localhost:5000/app:cache", TRANSPORT_SOURCE, "registry", "ref", "localhost:5000/app:cache", NULL, NULL);
+	parses("../up", TRANSPORT_DESTINATION, "local", "dest", "../up", NULL, NULL);
 	refuses("type=local,src=a,src=b", "twice");
 	refuses("src=x", "no type=");
 	refuses("type=,src=x", "no type=");
@@ -190,6 +216,7 @@ static void test_closest_word(void)
 int main(void)
 {
 	test_csv();
+	test_spec_errors_hide_secrets();
 	test_export_settings();
 	test_unknown_keys();
 	test_display_hides_secrets();

@@ -444,6 +444,8 @@ static int gha_open(struct transport **out, struct cache_options *o, enum transp
 	int rc = gha_config_resolve(&g->cfg, o, (int64_t)time(NULL));
 	if (!rc && transport_init(&g->base, &gha_ops, o))
 		rc = ERR_FAILURE;
+	if (!rc)
+		rc = transport_set_location(&g->base, "gha:%s#%s", g->cfg.url, g->cfg.scope);
 	if (rc) {
 		free(g->base.display);
 		gha_free(&g->base);

@@ -411,7 +411,11 @@ static int inline_open(struct transport **out, struct cache_options *o, enum tra
 		rc = error_oom();
 	if (!rc)
 		rc = transport_init(&it->base, &inline_ops, o);
+	/* The image at ref is what a registry destination of that ref writes too. */
+	if (!rc)
+		rc = transport_set_location(&it->base, "%s:%s", layout ? "inline-layout" : "registry", it->where);
 	if (rc) {
+		free(it->base.display);
 		inline_free(&it->base);
 		return rc;
 	}

@@ -251,7 +251,9 @@ static int registry_open(struct transport **out, struct cache_options *o, enum t
 	}
 	r->chunk_size = chunk;
 	r->slots = (unsigned)parallel;
-	if ((rc = transport_init(&r->base, &registry_ops, o))) {
+	if ((rc = transport_init(&r->base, &registry_ops, o)) ||
+	    (rc = transport_set_location(&r->base, "registry:%s", r->ref_text))) {
+		free(r->base.display);
 		registry_free(&r->base);
 		return rc;
 	}
