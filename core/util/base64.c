@@ -89,3 +89,22 @@ int base64_std_decode(struct buffer *out, const char *text, size_t len)
 		return error_set(ERR_FAILURE, "base64: missing padding");
 	return 0;
 }
+
+int base64_url_decode(struct buffer *out, const char *text, size_t len)
+{
+	/* Rewritten into the standard form, so that one decoder judges it. */
+	struct buffer std = BUFFER_INIT;
+	int rc = buffer_reserve(&std, len + 3);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i] == '-' ? '+' : text[i] == '_' ? '/' : text[i];
+		std.data[std.len++] = c;
+	}
+	while (std.len % 4)
+		std.data[std.len++] = '=';
+	std.data[std.len] = '\0';
+	rc = base64_std_decode(out, std.data, std.len);
+	buffer_free(&std);
+	return rc;
+}

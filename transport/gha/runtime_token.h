@@ -30,9 +30,4 @@ void runtime_token_free(struct runtime_token *t);
 /* The scope an export writes to: the last one with the write bit, or NULL. */
 const char *runtime_token_write_scope(const struct runtime_token *t);
 
-/* Standard base64 (with padding) of len bytes into out (NUL-terminated). */
-int base64_encode(char *out, size_t out_size, const void *data, size_t len);
-/* base64url or standard base64, padded or not; *len gets the byte count. */
-int base64_decode(unsigned char *out, size_t out_size, size_t *len, const char *text, size_t text_len);
-
 #endif

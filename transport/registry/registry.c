@@ -27,6 +27,7 @@
 #include "core/util/error.h"
 #include "core/model/media_type.h"
 #include "core/util/progress.h"
+#include "core/util/semaphore.h"
 #include "formats/cache_manifest.h"
 #include "formats/inline_config.h"
 #include "transport/cache_io.h"
@@ -63,8 +64,7 @@ struct registry_transport {
 	struct error_state unreachable_error;
 	int64_t chunk_size; /* 0: one PUT per blob */
 	pthread_mutex_t lock;
-	pthread_cond_t slot_free;
-	unsigned slots;     /* uploads that may start now */
+	struct semaphore upload_slots; /* registry.upload-parallelism */
 	/* Upload sessions a refused cross-repository mount opened (202): the
 	 * upload of that blob uses them instead of starting another. */
 	struct pending_session *pending;
@@ -468,23 +468,6 @@ static int registry_blob_open(struct transport *t, const struct descriptor *d, s
 
 /* ---- blobs: uploading ----------------------------------------------------- */
 
-static void slot_acquire(struct registry_transport *r)
-{
-	pthread_mutex_lock(&r->lock);
-	while (r->slots == 0)
-		pthread_cond_wait(&r->slot_free, &r->lock);
-	r->slots--;
-	pthread_mutex_unlock(&r->lock);
-}
-
-static void slot_release(struct registry_transport *r)
-{
-	pthread_mutex_lock(&r->lock);
-	r->slots++;
-	pthread_cond_signal(&r->slot_free);
-	pthread_mutex_unlock(&r->lock);
-}
-
 static int pending_put(struct registry_transport *r, const char *digest, const char *location)
 {
 	int rc = 0;
@@ -728,9 +711,9 @@ static int registry_upload(void *ctx, const char *expected, const char *digest, 
 		if (rc && rc != ERR_NOT_FOUND)
 			return rc;
 	}
-	slot_acquire(r);
+	semaphore_acquire(&r->upload_slots);
 	int rc = upload_blob(r, spool_fd(spool), digest, size);
-	slot_release(r);
+	semaphore_release(&r->upload_slots);
 	return rc;
 }
 
@@ -1105,7 +1088,7 @@ static void registry_free(struct transport *t)
 	free(r->origin);
 	free(r->api);
 	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->slot_free);
+	semaphore_destroy(&r->upload_slots);
 	free(r);
 }
 
@@ -1125,10 +1108,9 @@ static int open_ref(struct registry_transport **out, const char *ref, bool insec
 	struct registry_transport *r = calloc(1, sizeof(*r));
 	CHECK_ALLOC(r);
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->slot_free, NULL);
+	semaphore_init(&r->upload_slots, DEFAULT_UPLOAD_PARALLELISM);
 	r->base.ops = &registry_ops;
 	r->base.progress = progress;
-	r->slots = DEFAULT_UPLOAD_PARALLELISM;
 	r->insecure = insecure;
 	int rc = reference_parse(&r->ref, ref);
 	if (rc)
@@ -1192,7 +1174,7 @@ static int registry_open(struct transport **out, struct cache_options *o, enum t
 		return error_set(ERR_USAGE, "ref=%s: a cache is pushed under a tag, not a digest", ref);
 	}
 	r->chunk_size = chunk;
-	r->slots = (unsigned)parallel;
+	semaphore_set_count(&r->upload_slots, (unsigned)parallel);
 	if ((rc = transport_init(&r->base, &registry_ops, o))) {
 		registry_free(&r->base);
 		return rc;

@@ -24,6 +24,7 @@
 #include "core/util/error.h"
 #include "core/util/parallel.h"
 #include "core/util/progress.h"
+#include "core/util/semaphore.h"
 #include "formats/annotated_config.h"
 #include "transport/s3/aws_credentials.h"
 #include "transport/s3/aws_sigv4.h"
@@ -51,8 +52,7 @@ struct s3_transport {
 	pthread_mutex_t lock;
 	struct s3_client *client; /* made on first use, with the progress */
 	struct strmap touched;
-	pthread_cond_t slot_free;
-	unsigned uploads;
+	struct semaphore upload_slots; /* upload_parallelism */
 };
 
 static int ready(struct s3_transport *s)
@@ -306,33 +306,6 @@ static int s3_read_cache(struct transport *t, struct cache **out)
 
 /* ---- writing ------------------------------------------------------------ */
 
-static void slot_take(struct s3_transport *s)
-{
-	pthread_mutex_lock(&s->lock);
-	while (s->uploads >= s->upload_parallelism)
-		pthread_cond_wait(&s->slot_free, &s->lock);
-	s->uploads++;
-	pthread_mutex_unlock(&s->lock);
-}
-
-static void slot_give(struct s3_transport *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->uploads--;
-	pthread_cond_signal(&s->slot_free);
-	pthread_mutex_unlock(&s->lock);
-}
-
-static void slot_take_cb(void *ctx)
-{
-	slot_take(ctx);
-}
-
-static void slot_give_cb(void *ctx)
-{
-	slot_give(ctx);
-}
-
 struct s3_writer {
 	struct blob_writer base;
 	struct s3_transport *s;
@@ -406,8 +379,7 @@ static int s3_blob_create(struct transport *t, const struct descriptor *expected
 	int64_t size = expected && expected->size > 0 ? expected->size : 0;
 	if (known)
 		memcpy(w->expected, expected->digest, DIGEST_BUF);
-	struct s3_upload_slots slots = {slot_take_cb, slot_give_cb, s};
-	rc = s3_upload_new(&w->upload, s->client, t->progress, &slots, size);
+	rc = s3_upload_new(&w->upload, s->client, t->progress, &s->upload_slots, size);
 	if (!rc && known && size >= S3_SINGLE_PUT_LIMIT) {
 		/* The key is known: send parts while the rest is still coming. */
 		char *key;
@@ -468,7 +440,7 @@ static void s3_free(struct transport *t)
 	free(s->manifests_prefix);
 	free(s->endpoint_url);
 	strmap_free(&s->touched);
-	pthread_cond_destroy(&s->slot_free);
+	semaphore_destroy(&s->upload_slots);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -586,18 +558,20 @@ static int s3_open(struct transport **out, struct cache_options *o, enum transpo
 	struct s3_transport *s = calloc(1, sizeof(*s));
 	CHECK_ALLOC(s);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->slot_free, NULL);
+	semaphore_init(&s->upload_slots, 0);
 	s->dir = dir;
 	int rc = parse_options(s, o);
-	if (!rc)
-		rc = transport_init(&s->base, &s3_ops, o);
-	if (rc) {
-		free(s->base.display);
-		s3_free(&s->base);
-		return rc;
-	}
+	if (rc)
+		goto fail;
+	semaphore_set_count(&s->upload_slots, s->upload_parallelism);
+	if ((rc = transport_init(&s->base, &s3_ops, o)))
+		goto fail;
 	*out = &s->base;
 	return 0;
+fail:
+	free(s->base.display);
+	s3_free(&s->base);
+	return rc;
 }
 
 const struct transport_handler s3_transport_handler = {

@@ -9,6 +9,7 @@
 
 #include "core/util/digest.h"
 #include "core/util/error.h"
+#include "core/util/semaphore.h"
 #include "core/util/spool.h"
 #include "core/util/parallel.h"
 #include "core/util/progress.h"
@@ -27,7 +28,7 @@ int64_t s3_part_size_for(int64_t size)
 struct s3_upload {
 	struct s3_client *client;
 	struct progress *progress;
-	struct s3_upload_slots slots;
+	struct semaphore *slots; /* not owned; NULL: no limit */
 	bool slot_held;
 	/* Spooled so that payload hashes can be signed and retries resend the
 	 * bytes; parts are read back from it while more is still written. */
@@ -56,27 +57,26 @@ struct s3_upload {
 
 static void slot_take(struct s3_upload *u)
 {
-	if (!u->slot_held && u->slots.take)
-		u->slots.take(u->slots.ctx);
+	if (!u->slot_held && u->slots)
+		semaphore_acquire(u->slots);
 	u->slot_held = true;
 }
 
 static void slot_give(struct s3_upload *u)
 {
-	if (u->slot_held && u->slots.give)
-		u->slots.give(u->slots.ctx);
+	if (u->slot_held && u->slots)
+		semaphore_release(u->slots);
 	u->slot_held = false;
 }
 
-int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, const struct s3_upload_slots *slots,
+int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, struct semaphore *slots,
 		  int64_t expected_size)
 {
 	struct s3_upload *u = calloc(1, sizeof(*u));
 	CHECK_ALLOC(u);
 	u->client = c;
 	u->progress = p;
-	if (slots)
-		u->slots = *slots;
+	u->slots = slots;
 	u->part_size = s3_part_size_for(expected_size > 0 ? expected_size : 0);
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->change, NULL);

@@ -23,17 +23,13 @@
 #define S3_MAX_PARTS 10000
 #define S3_PART_CONCURRENCY 5
 
-/* Limits how many blobs one destination uploads at once (upload_parallelism). */
-struct s3_upload_slots {
-	void (*take)(void *ctx);
-	void (*give)(void *ctx);
-	void *ctx;
-};
-
 struct s3_upload;
+struct semaphore;
 
-/* expected_size: the announced size, or 0 when unknown. */
-int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, const struct s3_upload_slots *slots,
+/* expected_size: the announced size, or 0 when unknown.  slots (not owned,
+ * may be NULL) limits how many blobs one destination uploads at once
+ * (upload_parallelism): a unit is held from the first part to the end. */
+int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, struct semaphore *slots,
 		  int64_t expected_size);
 
 /* Sends full parts to `key` as soon as they are spooled (call before any
