@@ -40,7 +40,7 @@ int annotated_config_build(struct buffer *out, const struct cache *c)
 		/* Unknown or unreadable: the zero time, which means unknown. */
 		if (!created || timestamp_parse(&a->created_at, created)) {
 			error_clear();
-			timestamp_parse(&a->created_at, TIMESTAMP_ZERO);
+			rc = timestamp_parse(&a->created_at, TIMESTAMP_ZERO);
 		}
 		a->created_at.offset = 0;
 		if (l->annotations) {
@@ -49,6 +49,8 @@ int annotated_config_build(struct buffer *out, const struct cache *c)
 			free(l->annotations);
 		}
 		l->annotations = a;
+		if (rc)
+			break;
 	}
 	if (!rc) {
 		buffer_reset(out);

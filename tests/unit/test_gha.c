@@ -365,7 +365,7 @@ static void test_annotated_config(const char *fixtures)
 	/* a creation time in another zone is written in UTC; none is the zero time */
 	struct descriptor *d = cache_blob_mut(c, "sha256:f671ca523f2108c8fa41496b7a6093e98b0179d552b137e968f10250342ba40e");
 	if (d) {
-		descriptor_annotation_set(d, ANN_CREATED_AT, "2026-11-28T09:21:10.5+02:00");
+		CHECK(descriptor_annotation_set(d, ANN_CREATED_AT, "2026-11-28T09:21:10.5+02:00") == 0);
 		CHECK(annotated_config_build(&out, c) == 0);
 		CHECK(strstr(out.data, "\"createdAt\":\"2026-11-28T07:21:10.5Z\"") != NULL);
 		descriptor_annotation_remove(d, ANN_CREATED_AT);

@@ -111,7 +111,8 @@ static void list_once(struct gha_transport *g)
 static void remember(struct gha_transport *g, const char *key, int64_t size)
 {
 	pthread_mutex_lock(&g->lock);
-	strmap_put(&g->known, key, (size_t)size); /* only an optimisation if it fails */
+	if (strmap_put(&g->known, key, (size_t)size))
+		error_clear(); /* only an optimisation: without it, a HEAD later */
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -269,9 +270,10 @@ static int read_scope(struct gha_transport *g, const char *scope, struct cache *
 		if (!rc) {
 			descriptor_init(&(*out)->source_config);
 			(*out)->source_config.size = (int64_t)bytes.len;
-			digest_of_bytes((*out)->source_config.digest, bytes.data, bytes.len);
-			progress_note(g->base.progress, "gha: read %s (scope %s, %zu bytes)", hit.key, scope, bytes.len);
+			rc = digest_of_bytes((*out)->source_config.digest, bytes.data, bytes.len);
 		}
+		if (!rc)
+			progress_note(g->base.progress, "gha: read %s (scope %s, %zu bytes)", hit.key, scope, bytes.len);
 	}
 	gha_hit_free(&hit);
 	buffer_free(&base);
@@ -314,9 +316,11 @@ static int gha_read_cache(struct transport *t, struct cache **out)
 	}
 	if (!rc && !merged) {
 		struct buffer key = BUFFER_INIT;
-		gha_index_key(&key, g->cfg.scope, runtime_token_write_scope(tok));
-		rc = error_set(ERR_NOT_FOUND, "no gha cache in %s: no index %s#<n> (nor for the token's other %zu scopes)",
-			       t->display, key.data ? key.data : "?", tok->n_scopes ? tok->n_scopes - 1 : 0);
+		rc = gha_index_key(&key, g->cfg.scope, runtime_token_write_scope(tok));
+		if (!rc)
+			rc = error_set(ERR_NOT_FOUND,
+				       "no gha cache in %s: no index %s#<n> (nor for the token's other %zu scopes)",
+				       t->display, key.data, tok->n_scopes ? tok->n_scopes - 1 : 0);
 		buffer_free(&key);
 	}
 	if (rc) {

@@ -69,7 +69,7 @@ typedef int (*http_try_fn)(void *ctx, struct http_response *resp, CURLcode *curl
  * budget.  Between tries it waits (Retry-After honoured), notes the wait
  * on the progress display, and calls req->before_retry.  Returns what the
  * last try returned. */
-int http_retry_run(struct http_client *c, const struct http_request *req, struct http_response *resp,
+CACHECTL_MUST_CHECK int http_retry_run(struct http_client *c, const struct http_request *req, struct http_response *resp,
 		   http_try_fn try_once, void *ctx);
 
 #endif

@@ -45,7 +45,8 @@ static size_t on_stream(char *data, size_t size, size_t n, void *ctx)
 	if (status < 200 || status >= 300) {
 		/* An error answer: keep (a bounded part of) it for the message. */
 		size_t room = s->resp->body.len < HTTP_DEFAULT_CAPTURE ? HTTP_DEFAULT_CAPTURE - s->resp->body.len : 0;
-		buffer_append(&s->resp->body, data, len < room ? len : room);
+		if (buffer_append(&s->resp->body, data, len < room ? len : room))
+			return 0; /* out of memory: the transfer stops with an error */
 		s->got_data = true;
 		return len;
 	}

@@ -28,58 +28,70 @@ static bool secret_param(const char *name, size_t len)
 	return false;
 }
 
+/* Appends len bytes to a bounded text, truncating (messages only). */
+static void put(char *out, size_t size, size_t *at, const char *s, size_t len)
+{
+	if (*at + 1 >= size)
+		return;
+	if (len > size - 1 - *at)
+		len = size - 1 - *at;
+	memcpy(out + *at, s, len);
+	*at += len;
+	out[*at] = '\0';
+}
+
+/* Writes into out directly: a message about a failure must not itself
+ * fail, nor overwrite the error being reported. */
 void http_redact_url(char *out, size_t size, const char *url)
 {
-	struct buffer b = BUFFER_INIT;
+	size_t at = 0;
+	if (size == 0)
+		return;
+	out[0] = '\0';
 	const char *scheme = strstr(url, "://");
 	const char *p = url;
 	if (scheme) {
 		const char *host = scheme + 3;
-		const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-		buffer_append(&b, url, (size_t)(host - url));
-		if (at && (!slash || at < slash)) {
-			buffer_append_str(&b, "***@");
-			p = at + 1;
+		const char *atsign = strchr(host, '@'), *slash = strchr(host, '/');
+		put(out, size, &at, url, (size_t)(host - url));
+		if (atsign && (!slash || atsign < slash)) {
+			put(out, size, &at, "***@", 4);
+			p = atsign + 1;
 		} else {
 			p = host;
 		}
 	}
 	const char *q = strchr(p, '?');
 	if (!q) {
-		buffer_append_str(&b, p);
-	} else {
-		buffer_append(&b, p, (size_t)(q - p + 1));
-		for (const char *param = q + 1; *param;) {
-			const char *amp = strchr(param, '&'), *end = amp ? amp : param + strlen(param);
-			const char *eq = memchr(param, '=', (size_t)(end - param));
-			if (eq && secret_param(param, (size_t)(eq - param))) {
-				buffer_append(&b, param, (size_t)(eq - param + 1));
-				buffer_append_str(&b, "***");
-			} else {
-				buffer_append(&b, param, (size_t)(end - param));
-			}
-			if (!amp)
-				break;
-			buffer_append_str(&b, "&");
-			param = amp + 1;
-		}
+		put(out, size, &at, p, strlen(p));
+		return;
 	}
-	snprintf(out, size, "%s", b.data ? b.data : "");
-	buffer_free(&b);
+	put(out, size, &at, p, (size_t)(q - p + 1));
+	for (const char *param = q + 1; *param;) {
+		const char *amp = strchr(param, '&'), *end = amp ? amp : param + strlen(param);
+		const char *eq = memchr(param, '=', (size_t)(end - param));
+		if (eq && secret_param(param, (size_t)(eq - param))) {
+			put(out, size, &at, param, (size_t)(eq - param + 1));
+			put(out, size, &at, "***", 3);
+		} else {
+			put(out, size, &at, param, (size_t)(end - param));
+		}
+		if (!amp)
+			break;
+		put(out, size, &at, "&", 1);
+		param = amp + 1;
+	}
 }
 
 int http_escape(struct buffer *out, const char *s, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' || (keep_slash && *p == '/')) {
-			if (buffer_append(out, p, 1))
-				return ERR_FAILURE;
-		} else {
-			char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-			if (buffer_append(out, enc, 3))
-				return ERR_FAILURE;
-		}
+		char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+		bool keep = isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' || (keep_slash && *p == '/');
+		int rc = keep ? buffer_append(out, p, 1) : buffer_append(out, enc, 3);
+		if (rc)
+			return rc;
 	}
 	return buffer_append(out, "", 0); /* NUL-terminated even when s is empty */
 }

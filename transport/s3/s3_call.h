@@ -102,6 +102,6 @@ bool s3_answer_code_is(const struct s3_answer_error *e, const char *code);
 /* Records the message for an answer that is an error (the object, the
  * status, the store's code and message, where credentials came from on
  * an authorisation failure) and returns code. */
-int s3_answer_fail(struct s3_client *c, const struct signed_call *s, const struct http_response *r, int code);
+CACHECTL_MUST_CHECK int s3_answer_fail(struct s3_client *c, const struct signed_call *s, const struct http_response *r, int code);
 
 #endif
