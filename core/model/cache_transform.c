@@ -24,10 +24,11 @@ struct node_set {
 
 static int node_intern(struct node_set *s, const char *blob, int parent, int *out)
 {
+	int rc;
 	size_t id;
 	buffer_reset(&s->key);
-	if (buffer_appendf(&s->key, "%d@%s", parent, blob))
-		return ERR_FAILURE;
+	if ((rc = buffer_appendf(&s->key, "%d@%s", parent, blob)))
+		return rc;
 	const char *key = s->key.data;
 	if (strmap_get(&s->by_key, key, &id)) {
 		*out = (int)id;
@@ -54,8 +55,8 @@ static int node_intern(struct node_set *s, const char *blob, int parent, int *ou
 	s->parent[s->n] = parent;
 	s->used[s->n] = 0;
 	s->new_index[s->n] = -1;
-	if (strmap_put(&s->by_key, key, s->n))
-		return ERR_FAILURE;
+	if ((rc = strmap_put(&s->by_key, key, s->n)))
+		return rc;
 	*out = (int)s->n++;
 	return 0;
 }
@@ -134,9 +135,10 @@ static int input_key_cmp(const void *a, const void *b)
  * (selector, identity of the linked record). */
 static int record_key(struct buffer *key, const struct cache_record *r, const int *canon)
 {
+	int rc;
 	buffer_reset(key);
-	if (buffer_append_str(key, r->digest))
-		return ERR_FAILURE;
+	if ((rc = buffer_append_str(key, r->digest)))
+		return rc;
 	for (size_t s = 0; s < r->n_inputs; s++) {
 		size_t n = r->inputs[s].n_alts;
 		struct cache_input *alts = malloc((n ? n : 1) * sizeof(*alts));
@@ -146,12 +148,12 @@ static int record_key(struct buffer *key, const struct cache_record *r, const in
 			alts[k].link = canon[alts[k].link];
 		}
 		qsort(alts, n, sizeof(*alts), input_key_cmp);
-		int rc = buffer_append_str(key, "|");
+		rc = buffer_append_str(key, "|");
 		for (size_t k = 0; k < n && !rc; k++)
 			rc = buffer_appendf(key, "%s#%d,", alts[k].selector ? alts[k].selector : "", alts[k].link);
 		free(alts);
 		if (rc)
-			return ERR_FAILURE;
+			return rc;
 	}
 	return 0;
 }
@@ -193,7 +195,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 			while (old->layers[k].parent != -1 && old_node[old->layers[k].parent] == -2)
 				k = old->layers[k].parent;
 			int parent = old->layers[k].parent == -1 ? -1 : old_node[old->layers[k].parent];
-			if (node_intern(&nodes, old->layers[k].blob, parent, &old_node[k]))
+			if ((rc = node_intern(&nodes, old->layers[k].blob, parent, &old_node[k])))
 				goto out;
 		}
 	}
@@ -223,7 +225,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 				for (size_t m = 0; m < ch->n_layers && known; m++) {
 					const char *blob = old->layers[ch->layers[m]].blob;
 					known = cache_blob(c, blob) != NULL;
-					if (known && node_intern(&nodes, blob, node, &node))
+					if (known && (rc = node_intern(&nodes, blob, node, &node)))
 						goto out;
 				}
 				if (ch->n_layers == 0)
@@ -240,16 +242,18 @@ int cache_normalize(struct cache *c, size_t *dropped)
 	/* Records: identical ones (same digest, same inputs) become one. */
 	order = malloc((old->n_records + 1) * sizeof(size_t));
 	canon = malloc((old->n_records + 1) * sizeof(int));
-	if (!order || !canon || record_postorder(old, order))
+	if (!order || !canon)
 		goto oom;
-	if (cache_config_new(&cfg))
+	if ((rc = record_postorder(old, order)))
+		goto out;
+	if ((rc = cache_config_new(&cfg)))
 		goto out;
 	int *first_of = malloc((old->n_records + 1) * sizeof(int));
 	if (!first_of)
 		goto oom;
 	for (size_t i = 0; i < old->n_records; i++) {
 		size_t r = order[i], found;
-		if (record_key(&key, &old->records[r], canon)) {
+		if ((rc = record_key(&key, &old->records[r], canon))) {
 			free(first_of);
 			goto out;
 		}
@@ -257,7 +261,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 			canon[r] = (int)found;
 		} else {
 			canon[r] = (int)r; /* the first of its kind stands for all */
-			if (strmap_put(&rec_keys, key.data, r)) {
+			if ((rc = strmap_put(&rec_keys, key.data, r))) {
 				free(first_of);
 				goto out;
 			}
@@ -268,7 +272,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 	for (size_t r = 0; r < old->n_records; r++)
 		first_of[r] = canon[r] == (int)r ? (int)n_new++ : -1;
 	for (size_t r = 0; r < old->n_records; r++)
-		if (canon[r] == (int)r && cache_config_add_record(cfg, old->records[r].digest, NULL)) {
+		if (canon[r] == (int)r && (rc = cache_config_add_record(cfg, old->records[r].digest, NULL))) {
 			free(first_of);
 			goto out;
 		}
@@ -277,7 +281,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 		const struct cache_record *or = &old->records[r];
 		if (canon[r] == (int)r) {
 			for (size_t s = 0; s < or->n_inputs; s++) {
-				if (cache_record_reserve_slots(nr, s + 1)) {
+				if ((rc = cache_record_reserve_slots(nr, s + 1))) {
 					free(first_of);
 					goto out;
 				}
@@ -289,7 +293,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 						dup = dup || (nr->inputs[s].alts[m].link == link &&
 							      strcmp(nr->inputs[s].alts[m].selector ? nr->inputs[s].alts[m].selector : "",
 								     in->selector ? in->selector : "") == 0);
-					if (!dup && cache_record_add_input(nr, s, in->selector, link)) {
+					if (!dup && (rc = cache_record_add_input(nr, s, in->selector, link))) {
 						free(first_of);
 						goto out;
 					}
@@ -303,7 +307,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 			if (dup)
 				continue;
 			/* Node ids for now; turned into layer indexes below. */
-			if (cache_record_add_result(nr, results[r][k].node, &results[r][k].created_at)) {
+			if ((rc = cache_record_add_result(nr, results[r][k].node, &results[r][k].created_at))) {
 				free(first_of);
 				goto out;
 			}
@@ -329,7 +333,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 	for (int i = 0; i < next; i++) {
 		int id = by_index[i];
 		int parent = nodes.parent[id] == -1 ? -1 : nodes.new_index[nodes.parent[id]];
-		if (cache_config_add_layer(cfg, nodes.blob[id], parent, NULL)) {
+		if ((rc = cache_config_add_layer(cfg, nodes.blob[id], parent, NULL))) {
 			free(by_index);
 			goto out;
 		}
@@ -339,7 +343,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 		for (size_t k = 0; k < cfg->records[r].n_results; k++)
 			cfg->records[r].results[k].layer = nodes.new_index[cfg->records[r].results[k].layer];
 
-	if (cache_config_sort(cfg))
+	if ((rc = cache_config_sort(cfg)))
 		goto out;
 	cache_set_config(c, cfg);
 	cfg = NULL;
@@ -348,7 +352,7 @@ int cache_normalize(struct cache *c, size_t *dropped)
 	rc = 0;
 	goto out;
 oom:
-	error_oom();
+	rc = error_oom();
 out:
 	if (results)
 		for (size_t i = 0; i < n_old_records; i++)
@@ -369,45 +373,46 @@ out:
 
 int cache_merge(struct cache *dst, const struct cache *src)
 {
+	int rc;
 	struct cache_config *d = dst->config;
 	const struct cache_config *s = src->config;
 	int layer_base = (int)d->n_layers, record_base = (int)d->n_records;
 	for (size_t i = 0; i < src->n_blobs; i++)
-		if (cache_add_blob(dst, &src->blobs[i]))
-			return ERR_FAILURE;
+		if ((rc = cache_add_blob(dst, &src->blobs[i])))
+			return rc;
 	for (size_t i = 0; i < s->n_layers; i++) {
 		int p = s->layers[i].parent;
-		if (cache_config_add_layer(d, s->layers[i].blob, p == -1 ? -1 : p + layer_base, NULL))
-			return ERR_FAILURE;
+		if ((rc = cache_config_add_layer(d, s->layers[i].blob, p == -1 ? -1 : p + layer_base, NULL)))
+			return rc;
 	}
 	for (size_t i = 0; i < s->n_records; i++) {
 		const struct cache_record *r = &s->records[i];
 		int index;
-		if (cache_config_add_record(d, r->digest, &index))
-			return ERR_FAILURE;
+		if ((rc = cache_config_add_record(d, r->digest, &index)))
+			return rc;
 		struct cache_record *nr = &d->records[index];
 		for (size_t k = 0; k < r->n_results; k++)
-			if (cache_record_add_result(nr, r->results[k].layer + layer_base, &r->results[k].created_at))
-				return ERR_FAILURE;
+			if ((rc = cache_record_add_result(nr, r->results[k].layer + layer_base, &r->results[k].created_at)))
+				return rc;
 		for (size_t k = 0; k < r->n_chains; k++) {
 			/* Normalised caches have no chains; keep them correct anyway
 			 * by rebuilding each as chain nodes on the merged side. */
 			int parent = -1;
 			for (size_t m = 0; m < r->chains[k].n_layers; m++)
-				if (cache_config_add_layer(d, s->layers[r->chains[k].layers[m]].blob, parent, &parent))
-					return ERR_FAILURE;
+				if ((rc = cache_config_add_layer(d, s->layers[r->chains[k].layers[m]].blob, parent, &parent)))
+					return rc;
 			nr = &d->records[index];
 			if (r->chains[k].n_layers &&
-			    cache_record_add_result(nr, parent, &r->chains[k].created_at))
-				return ERR_FAILURE;
+			    (rc = cache_record_add_result(nr, parent, &r->chains[k].created_at)))
+				return rc;
 		}
 		for (size_t sl = 0; sl < r->n_inputs; sl++) {
-			if (cache_record_reserve_slots(nr, sl + 1))
-				return ERR_FAILURE;
+			if ((rc = cache_record_reserve_slots(nr, sl + 1)))
+				return rc;
 			for (size_t k = 0; k < r->inputs[sl].n_alts; k++)
-				if (cache_record_add_input(nr, sl, r->inputs[sl].alts[k].selector,
-							   r->inputs[sl].alts[k].link + record_base))
-					return ERR_FAILURE;
+				if ((rc = cache_record_add_input(nr, sl, r->inputs[sl].alts[k].selector,
+							   r->inputs[sl].alts[k].link + record_base)))
+					return rc;
 		}
 	}
 	return cache_normalize(dst, NULL);
@@ -494,21 +499,22 @@ int cache_keep_min(struct cache *c)
 
 int cache_replace_blob(struct cache *c, const char *from, const struct descriptor *to)
 {
+	int rc;
 	if (strcmp(from, to->digest) == 0) {
 		/* The same bytes under a new description (an eStargz blob typed
 		 * as plain gzip, converted to the very same eStargz blob): the
 		 * new descriptor wins. */
 		struct descriptor *d = cache_blob_mut(c, from), copy;
 		if (!d)
-			return cache_add_blob(c, to) ? ERR_FAILURE : 0;
-		if (descriptor_copy(&copy, to))
-			return ERR_FAILURE;
+			return cache_add_blob(c, to);
+		if ((rc = descriptor_copy(&copy, to)))
+			return rc;
 		descriptor_free(d);
 		*d = copy;
 		return 0;
 	}
-	if (cache_add_blob(c, to))
-		return ERR_FAILURE;
+	if ((rc = cache_add_blob(c, to)))
+		return rc;
 	for (size_t i = 0; i < c->config->n_layers; i++) {
 		struct cache_layer *l = &c->config->layers[i];
 		if (strcmp(l->blob, from) == 0) {

@@ -232,10 +232,11 @@ static int gha_blob_create(struct transport *t, const struct descriptor *expecte
 
 static int read_all(struct byte_source *src, struct buffer *out, size_t max, const char *what)
 {
+	int rc;
 	buffer_reset(out);
 	for (;;) {
-		if (buffer_reserve(out, 65536))
-			return ERR_FAILURE;
+		if ((rc = buffer_reserve(out, 65536)))
+			return rc;
 		ssize_t n = source_read(src, out->data + out->len, 65536);
 		if (n < 0)
 			return (int)n;
@@ -254,27 +255,24 @@ static int read_scope(struct gha_transport *g, const char *scope, struct cache *
 	struct buffer base = BUFFER_INIT, bytes = BUFFER_INIT;
 	struct gha_hit hit = {0};
 	struct byte_source *src = NULL;
-	int rc = gha_index_key(&base, g->cfg.scope, scope);
-	if (!rc)
-		rc = buffer_append_str(&base, "#");
+	char what[512];
+	int rc;
+	if ((rc = gha_index_key(&base, g->cfg.scope, scope)) || (rc = buffer_append_str(&base, "#")))
+		goto out;
 	const char *keys[] = {base.data};
-	if (!rc)
-		rc = g->svc->ops->lookup(g->svc, keys, 1, &hit);
-	if (!rc && !(rc = g->svc->ops->open(g->svc, &hit, &src))) {
-		char what[512];
-		snprintf(what, sizeof(what), "gha index %s", hit.key);
-		rc = read_all(src, &bytes, INDEX_MAX, what);
-		source_close(src);
-		if (!rc)
-			rc = annotated_config_load(out, bytes.data, bytes.len, what);
-		if (!rc) {
-			descriptor_init(&(*out)->source_config);
-			(*out)->source_config.size = (int64_t)bytes.len;
-			rc = digest_of_bytes((*out)->source_config.digest, bytes.data, bytes.len);
-		}
-		if (!rc)
-			progress_note(g->base.progress, "gha: read %s (scope %s, %zu bytes)", hit.key, scope, bytes.len);
-	}
+	if ((rc = g->svc->ops->lookup(g->svc, keys, 1, &hit)) || (rc = g->svc->ops->open(g->svc, &hit, &src)))
+		goto out;
+	snprintf(what, sizeof(what), "gha index %s", hit.key);
+	rc = read_all(src, &bytes, INDEX_MAX, what);
+	source_close(src);
+	if (rc || (rc = annotated_config_load(out, bytes.data, bytes.len, what)))
+		goto out;
+	descriptor_init(&(*out)->source_config);
+	(*out)->source_config.size = (int64_t)bytes.len;
+	if ((rc = digest_of_bytes((*out)->source_config.digest, bytes.data, bytes.len)))
+		goto out;
+	progress_note(g->base.progress, "gha: read %s (scope %s, %zu bytes)", hit.key, scope, bytes.len);
+out:
 	gha_hit_free(&hit);
 	buffer_free(&base);
 	buffer_free(&bytes);
@@ -391,21 +389,18 @@ static int gha_write_cache(struct transport *t, const struct cache *c, const str
 	struct buffer doc = BUFFER_INIT, base = BUFFER_INIT;
 	char *written = NULL;
 	(void)form;
-	int rc = ready(g);
-	if (!rc)
-		rc = annotated_config_build(&doc, c);
-	if (!rc)
-		rc = gha_index_key(&base, g->cfg.scope, runtime_token_write_scope(&g->cfg.claims));
-	if (!rc) {
-		struct byte_range body = {-1, doc.data, 0, (int64_t)doc.len};
-		rc = save_index(g, base.data, &body, &written);
-	}
-	if (!rc) {
-		double paced = entry_pacer_total_wait(g->pacer);
-		progress_note(t->progress, "gha: wrote index %s (%zu bytes, %zu blobs)", written, doc.len, c->n_blobs);
-		if (paced > 0.05)
-			progress_note(t->progress, "gha: pacing new entries waited %.1fs in all", paced);
-	}
+	int rc;
+	if ((rc = ready(g)) || (rc = annotated_config_build(&doc, c)) ||
+	    (rc = gha_index_key(&base, g->cfg.scope, runtime_token_write_scope(&g->cfg.claims))))
+		goto out;
+	struct byte_range body = {-1, doc.data, 0, (int64_t)doc.len};
+	if ((rc = save_index(g, base.data, &body, &written)))
+		goto out;
+	double paced = entry_pacer_total_wait(g->pacer);
+	progress_note(t->progress, "gha: wrote index %s (%zu bytes, %zu blobs)", written, doc.len, c->n_blobs);
+	if (paced > 0.05)
+		progress_note(t->progress, "gha: pacing new entries waited %.1fs in all", paced);
+out:
 	free(written);
 	buffer_free(&doc);
 	buffer_free(&base);
@@ -446,8 +441,8 @@ static int gha_open(struct transport **out, struct cache_options *o, enum transp
 	CHECK_ALLOC(g);
 	pthread_mutex_init(&g->lock, NULL);
 	int rc = gha_config_resolve(&g->cfg, o, (int64_t)time(NULL));
-	if (!rc && transport_init(&g->base, &gha_ops, o))
-		rc = ERR_FAILURE;
+	if (!rc)
+		rc = transport_init(&g->base, &gha_ops, o);
 	if (rc) {
 		free(g->base.display);
 		gha_free(&g->base);

@@ -104,8 +104,9 @@ static int stream_start(struct http_stream *s, const struct http_request *req)
 	s->done = s->got_data = s->paused = false;
 	s->result = CURLE_OK;
 	s->body.req = req;
-	if (req->body_open && req->body_open(req->body_ctx, &s->body.src))
-		return ERR_FAILURE;
+	int rc = req->body_open ? req->body_open(req->body_ctx, &s->body.src) : 0;
+	if (rc)
+		return rc;
 	s->easy = http_easy_new(s->client, req, &s->headers, &s->body, s->resp);
 	CHECK_ALLOC(s->easy);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_stream);

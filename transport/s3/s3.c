@@ -72,9 +72,10 @@ static int ready(struct s3_transport *s)
 
 static int key_for(char **out, const struct s3_transport *s, const char *kind_prefix, const char *name)
 {
+	int rc;
 	struct buffer b = BUFFER_INIT;
-	if (buffer_appendf(&b, "%s%s%s", s->prefix, kind_prefix, name))
-		return ERR_FAILURE;
+	if ((rc = buffer_appendf(&b, "%s%s%s", s->prefix, kind_prefix, name)))
+		return rc;
 	*out = buffer_detach(&b, NULL);
 	return *out ? 0 : error_oom();
 }
@@ -244,26 +245,25 @@ static int s3_blob_open(struct transport *t, const struct descriptor *d, struct 
 {
 	struct s3_transport *s = (struct s3_transport *)t;
 	struct blob_source *b = calloc(1, sizeof(*b));
-	int rc = b ? ready(s) : error_oom();
-	if (!rc)
-		rc = blob_key(&b->key, s, d->digest);
-	if (!rc)
-		rc = s3_get_object(s->client, b->key, 0, &b->inner);
-	if (rc == ERR_NOT_FOUND) {
+	CHECK_ALLOC(b);
+	int rc;
+	if ((rc = ready(s)) || (rc = blob_key(&b->key, s, d->digest)))
+		goto fail;
+	if ((rc = s3_get_object(s->client, b->key, 0, &b->inner)) == ERR_NOT_FOUND) {
 		char name[1200];
 		s3_object_name(s->client, b->key, name, sizeof(name));
 		rc = error_set(ERR_NOT_FOUND, "blob %s is missing: %s does not exist", d->digest, name);
 	}
-	if (rc) {
-		if (b)
-			blob_close(&b->base);
-		return rc;
-	}
+	if (rc)
+		goto fail;
 	b->base.read = blob_read;
 	b->base.close = blob_close;
 	b->s = s;
 	*out = &b->base;
 	return 0;
+fail:
+	blob_close(&b->base);
+	return rc;
 }
 
 static int s3_read_cache(struct transport *t, struct cache **out)
@@ -287,11 +287,10 @@ static int s3_read_cache(struct transport *t, struct cache **out)
 	if (!rc) {
 		struct cache *c = *out;
 		dropped = c->dropped_results;
-		if (descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG) ||
-		    digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len)) {
+		if ((rc = descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG)) ||
+		    (rc = digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len))) {
 			cache_free(c);
 			*out = NULL;
-			rc = ERR_FAILURE;
 		} else {
 			c->source_config.size = (int64_t)doc.len;
 		}
@@ -407,11 +406,9 @@ static int s3_write_cache(struct transport *t, const struct cache *c, const stru
 	struct buffer doc = BUFFER_INIT;
 	char hash[SIGV4_HASH_BUF];
 	(void)form; /* no root document: the config is the document */
-	int rc = ready(s);
-	if (!rc)
-		rc = annotated_config_build(&doc, c);
-	if (!rc)
-		rc = sigv4_hash_hex(hash, doc.data, doc.len);
+	int rc;
+	if ((rc = ready(s)) || (rc = annotated_config_build(&doc, c)) || (rc = sigv4_hash_hex(hash, doc.data, doc.len)))
+		goto out;
 	/* The same bytes under every name, in the order given. */
 	for (size_t i = 0; i < s->n_names && !rc; i++) {
 		char *key;
@@ -421,6 +418,7 @@ static int s3_write_cache(struct transport *t, const struct cache *c, const stru
 		rc = s3_put_object(s->client, key, &body);
 		free(key);
 	}
+out:
 	buffer_free(&doc);
 	return rc;
 }
@@ -548,9 +546,7 @@ static int parse_options(struct s3_transport *s, struct cache_options *o)
 					    .session_token = options_get(o, "session_token"),
 					    .region = s->region};
 	int rc = split_names(s, name ? name : "buildkit");
-	if (!rc)
-		rc = aws_credential_chain_new(&s->credentials, &co);
-	return rc;
+	return rc ? rc : aws_credential_chain_new(&s->credentials, &co);
 }
 
 static int s3_open(struct transport **out, struct cache_options *o, enum transport_direction dir)

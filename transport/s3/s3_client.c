@@ -71,21 +71,19 @@ int s3_client_new(struct s3_client **out, const struct s3_client_options *o)
 	c->progress = o->progress;
 	const char *debug = getenv("CACHECTL_DEBUG");
 	c->debug = debug && strstr(debug, "s3");
+	char what[600];
 	int rc = c->bucket && c->region ? 0 : error_oom();
-	if (!rc)
-		rc = set_endpoint(c, c->custom_endpoint ? o->endpoint_url : NULL);
-	if (!rc) {
-		char what[600];
-		snprintf(what, sizeof(what), "s3 %s", c->endpoint.authority);
-		struct http_client_options ho = {.max_attempts = o->max_attempts, .progress = o->progress, .what = what};
-		rc = http_client_new(&c->http, &ho);
-	}
-	if (rc) {
-		s3_client_free(c);
-		return rc;
-	}
+	if (rc || (rc = set_endpoint(c, c->custom_endpoint ? o->endpoint_url : NULL)))
+		goto fail;
+	snprintf(what, sizeof(what), "s3 %s", c->endpoint.authority);
+	struct http_client_options ho = {.max_attempts = o->max_attempts, .progress = o->progress, .what = what};
+	if ((rc = http_client_new(&c->http, &ho)))
+		goto fail;
 	*out = c;
 	return 0;
+fail:
+	s3_client_free(c);
+	return rc;
 }
 
 void s3_client_free(struct s3_client *c)

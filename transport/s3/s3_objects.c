@@ -194,8 +194,10 @@ int s3_put_object(struct s3_client *c, const char *key, const struct s3_body *bo
 static int copy_source(struct buffer *out, const struct s3_client *c, const char *key)
 {
 	struct buffer enc = BUFFER_INIT;
-	int rc = sigv4_uri_encode(&enc, c->bucket, false) || buffer_append_str(&enc, "/") ||
-		 sigv4_uri_encode(&enc, key, true);
+	int rc;
+	if ((rc = sigv4_uri_encode(&enc, c->bucket, false)) || (rc = buffer_append_str(&enc, "/")) ||
+	    (rc = sigv4_uri_encode(&enc, key, true)))
+		goto out;
 	for (size_t i = 0; !rc && i < enc.len; i++) {
 		if (enc.data[i] == '%' && i + 2 < enc.len && enc.data[i + 1] == '3' && enc.data[i + 2] == 'A') {
 			rc = buffer_append_str(out, ":");
@@ -204,25 +206,25 @@ static int copy_source(struct buffer *out, const struct s3_client *c, const char
 			rc = buffer_append(out, &enc.data[i], 1);
 		}
 	}
+out:
 	buffer_free(&enc);
-	return rc ? error_oom() : 0;
+	return rc;
 }
 
 int s3_copy_object_to_itself(struct s3_client *c, const char *key, const char *meta_name, const char *meta_value)
 {
 	struct buffer src = BUFFER_INIT, meta = BUFFER_INIT;
-	int rc = copy_source(&src, c, key);
-	if (!rc)
-		rc = buffer_appendf(&meta, "x-amz-meta-%s", meta_name);
-	if (!rc) {
-		const struct sigv4_header amz[] = {
-			{"x-amz-copy-source", src.data},
-			{"x-amz-metadata-directive", "REPLACE"},
-			{meta.data, meta_value},
-		};
-		struct s3_call call = {.method = "PUT", .key = key, .amz = amz, .n_amz = 3, .error_in_200 = true};
-		rc = simple_call(c, &call, NULL);
-	}
+	int rc;
+	if ((rc = copy_source(&src, c, key)) || (rc = buffer_appendf(&meta, "x-amz-meta-%s", meta_name)))
+		goto out;
+	const struct sigv4_header amz[] = {
+		{"x-amz-copy-source", src.data},
+		{"x-amz-metadata-directive", "REPLACE"},
+		{meta.data, meta_value},
+	};
+	struct s3_call call = {.method = "PUT", .key = key, .amz = amz, .n_amz = 3, .error_in_200 = true};
+	rc = simple_call(c, &call, NULL);
+out:
 	buffer_free(&src);
 	buffer_free(&meta);
 	return rc;
@@ -235,25 +237,27 @@ int s3_multipart_create(struct s3_client *c, const char *key, const char *const 
 	struct sigv4_header amz[4];
 	struct buffer names[4] = {BUFFER_INIT, BUFFER_INIT, BUFFER_INIT, BUFFER_INIT};
 	struct http_response r;
-	int rc = n_meta > 4 ? error_set(ERR_FAILURE, "too much metadata") : 0;
-	for (size_t i = 0; i < n_meta && !rc; i++) {
-		rc = buffer_appendf(&names[i], "x-amz-meta-%s", meta_names[i]);
+	if (n_meta > 4)
+		return error_set(ERR_FAILURE, "too much metadata");
+	int rc;
+	for (size_t i = 0; i < n_meta; i++) {
+		if ((rc = buffer_appendf(&names[i], "x-amz-meta-%s", meta_names[i])))
+			goto out;
 		amz[i] = (struct sigv4_header){names[i].data, meta_values[i]};
 	}
 	struct s3_call call = {.method = "POST", .key = key, .query = q, .n_query = 1, .amz = amz, .n_amz = n_meta};
-	if (!rc)
-		rc = simple_call(c, &call, &r);
-	if (!rc) {
-		*upload_id = xml_text(r.body.data ? r.body.data : "", r.body.len, "UploadId");
-		if (!*upload_id || !**upload_id) {
-			char name[1200];
-			s3_object_name(c, key, name, sizeof(name));
-			free(*upload_id);
-			*upload_id = NULL;
-			rc = error_set(ERR_FAILURE, "POST %s?uploads: the answer has no UploadId", name);
-		}
-		http_response_free(&r);
+	if ((rc = simple_call(c, &call, &r)))
+		goto out;
+	*upload_id = xml_text(r.body.data ? r.body.data : "", r.body.len, "UploadId");
+	if (!*upload_id || !**upload_id) {
+		char name[1200];
+		s3_object_name(c, key, name, sizeof(name));
+		free(*upload_id);
+		*upload_id = NULL;
+		rc = error_set(ERR_FAILURE, "POST %s?uploads: the answer has no UploadId", name);
 	}
+	http_response_free(&r);
+out:
 	for (size_t i = 0; i < 4; i++)
 		buffer_free(&names[i]);
 	return rc;
@@ -321,17 +325,15 @@ int s3_multipart_complete(struct s3_client *c, const char *key, const char *uplo
 		if (!rc)
 			rc = buffer_append_str(&xml, "</ETag></Part>");
 	}
-	if (!rc)
-		rc = buffer_append_str(&xml, "</CompleteMultipartUpload>");
-	if (!rc)
-		rc = sigv4_hash_hex(hash, xml.data, xml.len);
-	if (!rc) {
-		const struct sigv4_param q[] = {{"uploadId", upload_id}};
-		struct s3_body body = {.data = xml.data, .len = xml.len, .sha256_hex = hash};
-		struct s3_call call = {.method = "POST", .key = key, .query = q, .n_query = 1, .body = &body,
-				       .error_in_200 = true};
-		rc = simple_call(c, &call, NULL);
-	}
+	if (rc || (rc = buffer_append_str(&xml, "</CompleteMultipartUpload>")) ||
+	    (rc = sigv4_hash_hex(hash, xml.data, xml.len)))
+		goto out;
+	const struct sigv4_param q[] = {{"uploadId", upload_id}};
+	struct s3_body body = {.data = xml.data, .len = xml.len, .sha256_hex = hash};
+	struct s3_call call = {.method = "POST", .key = key, .query = q, .n_query = 1, .body = &body,
+			       .error_in_200 = true};
+	rc = simple_call(c, &call, NULL);
+out:
 	buffer_free(&xml);
 	return rc;
 }
