@@ -56,5 +56,36 @@ class FullDisk(h.TempDirCase):
         self.assertNotIn("write to standard output", p.stderr)
 
 
+def commands():
+    """The commands `cachectl --help` lists (the lines under "commands:")."""
+    text = h.run("--help").stdout
+    listed = text.split("commands:", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"(?m)^  ([a-z]+)\s", listed)
+
+
+class ManPage(unittest.TestCase):
+    """docs/cachectl.1 is generated from docs/cachectl.1.md (docs/make-man.sh)
+    and installed: it must be a man page and must not fall behind --help."""
+
+    def setUp(self):
+        self.page = h.read(os.path.join(h.HERE, "..", "..", "docs", "cachectl.1")).decode()
+
+    def test_it_is_roff_for_section_1(self):
+        self.assertRegex(self.page, r'(?m)^\.TH "?cachectl"? "?1"?')
+        for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "EXIT STATUS"):
+            self.assertRegex(self.page, r'(?m)^\.SH "?%s"?' % section)
+
+    def test_every_option_of_every_command_is_in_the_page(self):
+        text = self.page.replace("\\-", "-").replace("\\", "")
+        cmds = commands()
+        self.assertIn("export", cmds)
+        for cmd in cmds:
+            options = set(re.findall(r"(?m)^\s+(--[a-z][a-z-]+)", h.run(cmd, "--help").stdout))
+            self.assertTrue(options, cmd)
+            for option in sorted(options):
+                with self.subTest(command=cmd, option=option):
+                    self.assertIn(option, text)
+
+
 if __name__ == "__main__":
     unittest.main()
