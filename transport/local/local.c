@@ -210,11 +210,19 @@ static int local_read_cache(struct transport *t, struct cache **out)
 			goto out;
 		}
 		memcpy(root.digest, found->digest, DIGEST_BUF);
+		root.size = found->size;
 	}
 	/* The root descriptor carries no media type: the JSON tells its kind. */
-	rc = local_blob_stat(t, root.digest, &root.size);
+	int64_t stored;
+	rc = local_blob_stat(t, root.digest, &stored);
 	if (rc == ERR_NOT_FOUND)
 		rc = error_set(ERR_NOT_FOUND, "no cache at %s: root %s is not in the store", l->dir, root.digest);
+	/* An index.json entry's size is part of what it vouches for, as for
+	 * any descriptor: containerd and BuildKit refuse a mismatch, so do we. */
+	if (!rc && !*l->digest && root.size != stored)
+		rc = error_set(ERR_CORRUPT, "%s/index.json says root %s is %lld bytes; the blob is %lld", l->dir,
+			       root.digest, (long long)root.size, (long long)stored);
+	root.size = stored;
 	if (rc || (rc = transport_read_small_blob(t, &root, CACHE_DOCUMENT_MAX, &bytes)))
 		goto out;
 	oci_layout_unlock(lock, l->dir);
