@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/util/error.h"
+#include "core/util/temp_files.h"
 
 static const char usage[] =
 	"usage: cachectl <command> [options]\n"
@@ -48,6 +49,10 @@ int main(int argc, char **argv)
 		{"inspect", cmd_inspect},
 		{"verify", cmd_verify},
 	};
+	/* ^C or a CI runner's SIGTERM removes this run's temporary files
+	 * before the process dies by the signal. */
+	if (temp_files_handle_signals())
+		return report_error(ERR_FAILURE);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
