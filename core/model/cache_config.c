@@ -1,4 +1,3 @@
-#include "core/util/json_number.h"
 #include "core/model/cache_config.h"
 
 #include <cjson/cJSON.h>
@@ -9,6 +8,7 @@
 
 #include "core/util/error.h"
 #include "core/util/json_out.h"
+#include "core/util/json_number.h"
 
 static const struct timestamp zero_time = {-62135596800LL, 0, 0};
 
