@@ -49,6 +49,7 @@ void estargz_toc_free(struct estargz_toc *t)
 	for (size_t i = 0; i < t->n_names; i++)
 		free(t->names[i]);
 	free(t->names);
+	free(t->holes);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -156,6 +157,51 @@ static void xattrs_member(struct members *m, const struct tar_xattr *x, size_t n
 		m->rc = ERR_FAILURE;
 }
 
+/* The "offset" key, its value left for estargz_toc_resolve. */
+static void offset_hole(struct members *m, struct estargz_toc *t, int64_t member)
+{
+	key(m, "offset");
+	if (m->rc)
+		return;
+	if (t->n_holes == t->cap_holes) {
+		size_t cap = t->cap_holes ? t->cap_holes * 2 : 256;
+		struct estargz_toc_hole *h = realloc(t->holes, cap * sizeof(*h));
+		if (!h) {
+			m->rc = error_oom();
+			return;
+		}
+		t->holes = h;
+		t->cap_holes = cap;
+	}
+	t->holes[t->n_holes++] = (struct estargz_toc_hole){m->b->len, member};
+}
+
+int estargz_toc_resolve(struct estargz_toc *t, int64_t (*offset_of)(void *ctx, int64_t member), void *ctx)
+{
+	struct buffer out = {0};
+	size_t from = 0;
+	int rc = 0;
+	for (size_t i = 0; i < t->n_holes && !rc; i++) {
+		int64_t offset = offset_of(ctx, t->holes[i].member);
+		if (offset < 0)
+			rc = error_set(ERR_FAILURE, "eStargz: gzip member %lld has no offset yet",
+				       (long long)t->holes[i].member);
+		else if (!(rc = buffer_append(&out, t->json.data + from, t->holes[i].at - from)))
+			rc = buffer_appendf(&out, "%" PRId64, offset);
+		from = t->holes[i].at;
+	}
+	if (!rc)
+		rc = buffer_append(&out, t->json.data + from, t->json.len - from);
+	if (rc) {
+		buffer_free(&out);
+		return rc;
+	}
+	buffer_free(&t->json);
+	t->json = out;
+	t->n_holes = 0;
+	return 0;
+}
+
 int estargz_toc_add(struct estargz_toc *t, const struct estargz_toc_entry *e)
 {
 	char modtime[40];
@@ -174,7 +220,10 @@ int estargz_toc_add(struct estargz_toc *t, const struct estargz_toc_entry *e)
 	int_member(&m, "gid", e->gid);
 	string_member(&m, "userName", e->user_name, false);
 	string_member(&m, "groupName", e->group_name, false);
-	int_member(&m, "offset", e->offset);
+	if (e->offset_is_member)
+		offset_hole(&m, t, e->offset);
+	else
+		int_member(&m, "offset", e->offset);
 	int_member(&m, "innerOffset", e->inner_offset);
 	int_member(&m, "devMajor", e->dev_major);
 	int_member(&m, "devMinor", e->dev_minor);
