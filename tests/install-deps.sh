@@ -4,9 +4,10 @@
 # the test suite runs against.
 set -eu
 what=${1:-test}
-# libdeflate-dev: the parallel gzip encoder (README, "Libraries").
-build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev libdeflate-dev libssl-dev
-       libcurl4-openssl-dev libcjson-dev"
+# libdeflate-dev: the parallel gzip encoder; libisal-dev: the gzip decoder
+# (README, "Libraries").
+build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev libdeflate-dev libisal-dev
+       libssl-dev libcurl4-openssl-dev libcjson-dev"
 # s3: python3-botocore checks signatures in the s3 test front; awscli
 # cross-checks what cachectl stores; s3rver is one of the pinned npm peers.
 # pigz reads back the parallel gzip layers (tests/e2e/test_gzip.py) and is a

@@ -1,5 +1,7 @@
 """gzip layers written in parallel: readable by every reader that matters,
 the same bytes whatever the number of processors, and as small as zlib's.
+And zstd encoders sharing a memory budget (CACHECTL_ZSTD_MEMORY) keep their
+bytes whatever the budget.
 
 cachectl cuts a layer into independently compressed gzip members
 (core/codec/gzip_parallel.h).  Each test exports uncompressed layers with
@@ -31,6 +33,7 @@ WORK = os.environ["GZIP_WORK"]
 REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
 OCI_TAR = "application/vnd.oci.image.layer.v1.tar"
 OCI_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 MEMBER = 1 << 20  # GZIP_CHUNK
 
 GO_READER = None
@@ -86,10 +89,10 @@ def layer_tar(seed, size):
     return buf.getvalue()
 
 
-def run(*args, prefix=()):
+def run(*args, prefix=(), env=None, ok=True):
     p = subprocess.run([*prefix, CACHECTL, *args], capture_output=True, text=True, timeout=600,
-                       stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
+                       stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
+    if ok and p.returncode != 0:
         raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr))
     for sign in ("Sanitizer", "runtime error", "Segmentation"):
         assert sign not in p.stderr, p.stderr
@@ -122,21 +125,21 @@ class Base(unittest.TestCase):
         makecache.make_from_blobs(root, [(t, sha(t)) for t in tars], OCI_TAR)
         return root
 
-    def export(self, src, name, opts="", prefix=(), jobs=None):
-        """Exports src with compression=gzip; returns {diffID: blob bytes}."""
+    def export(self, src, name, opts="", prefix=(), jobs=None, encoding="gzip", env=None):
+        """Exports src re-encoded; returns {diffID: blob bytes}."""
         dest = os.path.join(self.tmp, name)
         args = ["export", "--progress", "quiet", "--from", "type=local,src=" + src, "--export-cache",
-                "type=local,dest=%s,compression=gzip,force-compression=true%s" % (dest, opts)]
+                "type=local,dest=%s,compression=%s,force-compression=true%s" % (dest, encoding, opts)]
         if jobs:
             args += ["--jobs", str(jobs)]
-        run(*args, prefix=prefix)
+        run(*args, prefix=prefix, env=env)
         with open(os.path.join(dest, "index.json")) as f:
             root = json.load(f)["manifests"][0]["digest"]
         with open(os.path.join(dest, "blobs", "sha256", root[7:])) as f:
             manifest = json.load(f)
         out = {}
         for d in manifest["layers"]:
-            self.assertEqual(d["mediaType"], OCI_GZIP)
+            self.assertEqual(d["mediaType"], OCI_GZIP if encoding == "gzip" else OCI_ZSTD)
             with open(os.path.join(dest, "blobs", "sha256", d["digest"][7:]), "rb") as f:
                 blob = f.read()
             self.assertEqual(sha(blob), d["digest"])
@@ -228,6 +231,31 @@ class Size(Base):
                 self.assertLessEqual(ours, theirs * 1.01, "level %d: %d bytes, zlib %d" % (level, ours, theirs))
         default = len(self.export(src, "default")[sha(tar)])
         self.assertLessEqual(default, len(gzip.compress(tar, compresslevel=6, mtime=0)) * 1.01)
+
+
+class ZstdBudget(Base):
+    def test_the_budget_changes_how_many_run_not_the_bytes(self):
+        # 1 MiB: one encoder at a time; 4096 MiB: all at once.
+        tars = [layer_tar(20 + i, 2 * MEMBER) for i in range(4)]
+        src = self.source(tars)
+        alone = self.export(src, "alone", encoding="zstd", jobs=4, env={"CACHECTL_ZSTD_MEMORY": "1"})
+        together = self.export(src, "together", encoding="zstd", jobs=4, env={"CACHECTL_ZSTD_MEMORY": "4096"})
+        for tar in tars:
+            self.assertEqual(sha(alone[sha(tar)]), sha(together[sha(tar)]))
+            self.assertEqual(subprocess.run(["zstd", "-dc"], input=alone[sha(tar)], capture_output=True,
+                                            check=True).stdout, tar)
+
+    def test_a_bad_budget_is_a_usage_error_naming_it(self):
+        src = self.source([layer_tar(30, 1000)])
+        dest = os.path.join(self.tmp, "bad")
+        for value in ("x", "0", "-5", "12MiB"):
+            with self.subTest(value=value):
+                p = run("export", "--progress", "quiet", "--from", "type=local,src=" + src, "--export-cache",
+                        "type=local,dest=%s,compression=zstd,force-compression=true" % dest,
+                        env={"CACHECTL_ZSTD_MEMORY": value}, ok=False)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("CACHECTL_ZSTD_MEMORY=%s is not a memory budget" % value, p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
 
 if __name__ == "__main__":
