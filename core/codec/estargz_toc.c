@@ -178,27 +178,39 @@ static void offset_hole(struct members *m, struct estargz_toc *t, int64_t member
 
 int estargz_toc_resolve(struct estargz_toc *t, int64_t (*offset_of)(void *ctx, int64_t member), void *ctx)
 {
-	struct buffer out = {0};
-	size_t from = 0;
+	/* In place, from the end: the TOC of a large layer is tens of MiB,
+	 * and a second copy would double it. */
+	char (*digits)[24] = calloc(t->n_holes ? t->n_holes : 1, sizeof(*digits));
+	size_t grow = 0;
 	int rc = 0;
-	for (size_t i = 0; i < t->n_holes && !rc; i++) {
+	CHECK_ALLOC(digits);
+	for (size_t i = 0; i < t->n_holes; i++) {
 		int64_t offset = offset_of(ctx, t->holes[i].member);
-		if (offset < 0)
-			rc = error_set(ERR_FAILURE, "eStargz: gzip member %lld has no offset yet",
-				       (long long)t->holes[i].member);
-		else if (!(rc = buffer_append(&out, t->json.data + from, t->holes[i].at - from)))
-			rc = buffer_appendf(&out, "%" PRId64, offset);
-		from = t->holes[i].at;
+		if (offset < 0) {
+			free(digits);
+			return error_set(ERR_FAILURE, "eStargz: gzip member %lld has no offset yet",
+					 (long long)t->holes[i].member);
+		}
+		grow += (size_t)snprintf(digits[i], sizeof(digits[i]), "%" PRId64, offset);
 	}
-	if (!rc)
-		rc = buffer_append(&out, t->json.data + from, t->json.len - from);
-	if (rc) {
-		buffer_free(&out);
+	if ((rc = buffer_reserve(&t->json, grow))) {
+		free(digits);
 		return rc;
 	}
-	buffer_free(&t->json);
-	t->json = out;
+	char *b = t->json.data;
+	size_t end = t->json.len; /* of the text still to move */
+	for (size_t i = t->n_holes; i-- > 0;) {
+		size_t at = t->holes[i].at, n = strlen(digits[i]);
+		memmove(b + at + grow, b + at, end - at);
+		grow -= n;
+		memcpy(b + at + grow, digits[i], n);
+		end = at;
+	}
+	for (size_t i = 0; i < t->n_holes; i++)
+		t->json.len += strlen(digits[i]);
+	t->json.data[t->json.len] = '\0';
 	t->n_holes = 0;
+	free(digits);
 	return 0;
 }
 

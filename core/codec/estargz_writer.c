@@ -11,6 +11,10 @@
 #include "core/codec/layer_paths.h"
 #include "core/codec/tar_walk.h"
 
+/* Room in a piece for the bytes after a chunk (padding, the next headers)
+ * before they go on in a new member. */
+#define ESTARGZ_AFTER_CHUNK ((size_t)64 << 10)
+
 struct chunk {
 	int64_t member;       /* number of the gzip member it starts (its offset comes later) */
 	int64_t chunk_offset; /* within the file */
@@ -387,7 +391,7 @@ int estargz_write(struct estargz_write_result *out, struct byte_source *tar, str
 	if ((rc = sha256_new(&w.out_hash)) || (!w.lossless && (rc = sha256_new(&w.src_hash))) ||
 	    (rc = sha256_new(&w.file_hash)) || (rc = sha256_new(&w.chunk_hash)) ||
 	    /* a chunk and the headers after it in one piece, mostly */
-	    (rc = gzip_members_new(&w.gz, dest, o->level_set, o->level, (size_t)w.chunk_size + GZIP_CHUNK)) ||
+	    (rc = gzip_members_new(&w.gz, dest, o->level_set, o->level, (size_t)w.chunk_size + ESTARGZ_AFTER_CHUNK)) ||
 	    (rc = tar_walk_new(&w.walk, tar, w.lossless ? w.out_hash : w.src_hash, what)))
 		goto out;
 	rc = run(&w, out);

@@ -12,11 +12,11 @@
 
 #define MEMBER_OVERHEAD 18 /* header 10, trailer 8 */
 /* A piece holds at most this many members, and its output room is enough
- * for any deflate output of its input: stored blocks cost 5 bytes per
- * 64 KiB (libdeflate's bound), zlib's Huffman-only bound is smaller. */
+ * for any deflate output of its input: libdeflate's bound is the input plus
+ * 5 bytes per 5000 (0.1%) and a few, zlib's (Huffman only) smaller. */
 #define MAX_MEMBERS 4096
 #define MEMBER_SLACK 64
-#define OUT_ROOM(in_cap) ((in_cap) + (in_cap) / 16 + (size_t)MAX_MEMBERS * (MEMBER_SLACK + MEMBER_OVERHEAD))
+#define OUT_ROOM(in_cap) ((in_cap) + (in_cap) / 128 + (size_t)MAX_MEMBERS * (MEMBER_SLACK + MEMBER_OVERHEAD))
 #define MAX_THREADS 16
 #define LEVELS 10 /* libdeflate compressors kept per thread: levels 0..9 */
 

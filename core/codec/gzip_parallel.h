@@ -31,7 +31,7 @@
 #include "core/util/stream.h"
 
 #define GZIP_CHUNK (1u << 20)
-#define GZIP_MEMORY_BUDGET ((size_t)40 << 20)
+#define GZIP_MEMORY_BUDGET ((size_t)24 << 20)
 
 /* ---- a plain gzip stream: a member every GZIP_CHUNK bytes of input ----- */
 
