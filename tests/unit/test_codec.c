@@ -241,7 +241,7 @@ static void test_pipeline_copies_in_the_same_read(const char *fixtures)
 	/* copied and measured */
 	mem_init(&raw);
 	struct layer_task t = {.source = &d, .encoding = COMPRESSION_GZIP, .want_diff_id = true};
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &t, &raw.base) == 0);
 	CHECK_STR(o.diff_id, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
 	CHECK_STR(o.digest, d.digest);
@@ -255,7 +255,7 @@ static void test_pipeline_copies_in_the_same_read(const char *fixtures)
 	mem_init(&raw);
 	struct layer_task r = {.source = &d, .encoding = COMPRESSION_GZIP, .reencode = true,
 			       .target = {COMPRESSION_UNCOMPRESSED, false, 0}, .copy_to = &raw.base};
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &r, &plain.base) == 0);
 	CHECK_STR(o.digest, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
 	CHECK_INT(plain.b.len, 1024);
@@ -268,7 +268,7 @@ static void test_pipeline_copies_in_the_same_read(const char *fixtures)
 	buffer_free(&raw.b);
 	mem_init(&raw);
 	blob.data[20] ^= 1;
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &t, &raw.base) == ERR_CORRUPT);
 	CHECK_INT(raw.finished, 0);
 
