@@ -226,6 +226,64 @@ static void test_pipeline(const char *fixtures)
 	buffer_free(&m.b);
 }
 
+/* One read for a copy and its diffID, and for a copy riding on a
+ * re-encode: the raw bytes reach their sink whole, once finished. */
+static void test_pipeline_copies_in_the_same_read(const char *fixtures)
+{
+	char path[4096];
+	struct buffer blob = BUFFER_INIT;
+	snprintf(path, sizeof(path),
+		 "%s/buildkit-v0.23.2/local-gzip-max/export/blobs/sha256/4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1",
+		 fixtures);
+	CHECK(buffer_read_file(&blob, path, 1 << 20) == 0);
+	struct descriptor d; /* no diffID annotation */
+	descriptor_init(&d);
+	snprintf(d.digest, sizeof(d.digest), "%s", "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1");
+	d.size = 32;
+	struct byte_source *src;
+	struct layer_outcome o;
+	struct mem_sink raw, plain;
+
+	/* copied and measured */
+	mem_init(&raw);
+	struct layer_task t = {.source = &d, .encoding = COMPRESSION_GZIP, .want_diff_id = true};
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
+	CHECK(layer_process(&o, src, &t, &raw.base) == 0);
+	CHECK_STR(o.diff_id, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+	CHECK_STR(o.digest, d.digest);
+	CHECK_INT(raw.b.len, 32);
+	CHECK(memcmp(raw.b.data, blob.data, 32) == 0);
+	CHECK_INT(raw.finished, 1);
+
+	/* re-encoded to plain tar, the raw bytes copied on the way */
+	mem_init(&plain);
+	buffer_free(&raw.b);
+	mem_init(&raw);
+	struct layer_task r = {.source = &d, .encoding = COMPRESSION_GZIP, .reencode = true,
+			       .target = {COMPRESSION_UNCOMPRESSED, false, 0}, .copy_to = &raw.base};
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
+	CHECK(layer_process(&o, src, &r, &plain.base) == 0);
+	CHECK_STR(o.digest, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+	CHECK_INT(plain.b.len, 1024);
+	CHECK_INT(raw.b.len, 32);
+	CHECK(memcmp(raw.b.data, blob.data, 32) == 0);
+	CHECK_INT(raw.finished, 1);
+	CHECK_INT(plain.finished, 1);
+
+	/* damaged bytes: an error, and the copy is never finished */
+	buffer_free(&raw.b);
+	mem_init(&raw);
+	blob.data[20] ^= 1;
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
+	CHECK(layer_process(&o, src, &t, &raw.base) == ERR_CORRUPT);
+	CHECK_INT(raw.finished, 0);
+
+	descriptor_free(&d);
+	buffer_free(&blob);
+	buffer_free(&raw.b);
+	buffer_free(&plain.b);
+}
+
 /* The digest of a re-encoded layer must not depend on how its bytes
  * arrive: zstd jobs are cut by size (several jobs here), deflate sees one
  * stream. */
@@ -424,6 +482,7 @@ int main(int argc, char **argv)
 	test_concatenated();
 	test_levels();
 	test_pipeline(fixtures);
+	test_pipeline_copies_in_the_same_read(fixtures);
 	test_same_bytes_however_cut();
 	test_members_placed();
 	test_readahead();
