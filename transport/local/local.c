@@ -155,11 +155,10 @@ static int local_blob_create(struct transport *t, const struct descriptor *expec
 	(void)expected;
 	snprintf(dir, sizeof(dir), "%s/blobs/sha256", l->dir);
 	int rc = mkdir_p(dir, l->dir);
-	if (!rc) {
-		snprintf(dir, sizeof(dir), "%s/ingest", l->dir);
-		rc = mkdir_p(dir, l->dir);
-	}
 	if (rc)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s/ingest", l->dir);
+	if ((rc = mkdir_p(dir, l->dir)))
 		return rc;
 	struct local_writer *w = calloc(1, sizeof(*w));
 	CHECK_ALLOC(w);
@@ -229,20 +228,27 @@ out:
 	return rc;
 }
 
-static int local_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
+/* The config and root as blobs, then the root in index.json; root and
+ * the descriptors are the caller's to free. */
+static int store_cache(struct transport *t, const struct cache *c, const struct export_form *form,
+		       struct buffer *root, struct descriptor *root_desc, struct descriptor *stored)
 {
 	struct local_transport *l = (struct local_transport *)t;
+	int rc;
+	if ((rc = mkdir_p(l->dir, l->dir)) ||
+	    (rc = cache_store_config_and_root(t, c, &form->root, root, root_desc)) ||
+	    (rc = transport_write_small_blob(t, stored, root_desc->media_type, root->data, root->len)))
+		return rc;
+	return oci_layout_put_root(l->dir, root_desc, l->tag);
+}
+
+static int local_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
+{
 	struct buffer root = BUFFER_INIT;
 	struct descriptor root_desc, stored;
 	descriptor_init(&root_desc);
 	descriptor_init(&stored);
-	int rc = mkdir_p(l->dir, l->dir);
-	if (!rc)
-		rc = cache_store_config_and_root(t, c, &form->root, &root, &root_desc);
-	if (!rc)
-		rc = transport_write_small_blob(t, &stored, root_desc.media_type, root.data, root.len);
-	if (!rc)
-		rc = oci_layout_put_root(l->dir, &root_desc, l->tag);
+	int rc = store_cache(t, c, form, &root, &root_desc, &stored);
 	buffer_free(&root);
 	descriptor_free(&root_desc);
 	descriptor_free(&stored);

@@ -163,7 +163,7 @@ static void registry_free(struct transport *t)
 	free(r->origin);
 	free(r->api);
 	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->slot_free);
+	semaphore_destroy(&r->upload_slots);
 	free(r);
 }
 
@@ -183,10 +183,9 @@ static int open_ref(struct registry_transport **out, const char *ref, bool insec
 	struct registry_transport *r = calloc(1, sizeof(*r));
 	CHECK_ALLOC(r);
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->slot_free, NULL);
+	semaphore_init(&r->upload_slots, DEFAULT_UPLOAD_PARALLELISM);
 	r->base.ops = &registry_ops;
 	r->base.progress = progress;
-	r->slots = DEFAULT_UPLOAD_PARALLELISM;
 	r->insecure = insecure;
 	int rc = reference_parse(&r->ref, ref);
 	if (rc)
@@ -250,7 +249,7 @@ static int registry_open(struct transport **out, struct cache_options *o, enum t
 		return error_set(ERR_USAGE, "ref=%s: a cache is pushed under a tag, not a digest", ref);
 	}
 	r->chunk_size = chunk;
-	r->slots = (unsigned)parallel;
+	semaphore_set_count(&r->upload_slots, (unsigned)parallel);
 	if ((rc = transport_init(&r->base, &registry_ops, o)) ||
 	    (rc = transport_set_location(&r->base, "registry:%s", r->ref_text))) {
 		free(r->base.display);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/util/error.h"
+#include "core/util/semaphore.h"
 #include "core/util/stream.h"
 #include "transport/http/http.h"
 #include "transport/registry/reference.h"
@@ -40,8 +41,7 @@ struct registry_transport {
 	struct error_state unreachable_error;
 	int64_t chunk_size; /* 0: one PUT per blob */
 	pthread_mutex_t lock;
-	pthread_cond_t slot_free;
-	unsigned slots;     /* uploads that may start now */
+	struct semaphore upload_slots; /* registry.upload-parallelism */
 	/* Upload sessions a refused cross-repository mount opened (202): the
 	 * upload of that blob uses them instead of starting another. */
 	struct pending_session *pending;

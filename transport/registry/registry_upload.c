@@ -22,23 +22,6 @@
 
 #define UPLOAD_TRIES 3
 
-static void slot_acquire(struct registry_transport *r)
-{
-	pthread_mutex_lock(&r->lock);
-	while (r->slots == 0)
-		pthread_cond_wait(&r->slot_free, &r->lock);
-	r->slots--;
-	pthread_mutex_unlock(&r->lock);
-}
-
-static void slot_release(struct registry_transport *r)
-{
-	pthread_mutex_lock(&r->lock);
-	r->slots++;
-	pthread_cond_signal(&r->slot_free);
-	pthread_mutex_unlock(&r->lock);
-}
-
 static int pending_put(struct registry_transport *r, const char *digest, const char *location)
 {
 	int rc = 0;
@@ -272,9 +255,9 @@ static int registry_upload(void *ctx, const char *expected, const char *digest, 
 		if (rc && rc != ERR_NOT_FOUND)
 			return rc;
 	}
-	slot_acquire(r);
+	semaphore_acquire(&r->upload_slots);
 	int rc = upload_blob(r, spool_fd(spool), digest, size);
-	slot_release(r);
+	semaphore_release(&r->upload_slots);
 	return rc;
 }
 
