@@ -311,7 +311,7 @@ def bad_spec(rnd, port):
 
 
 class SpecFuzz(Base):
-    ROUNDS = int(os.environ.get("CACHECTL_OPTIONS_FUZZ", "200"))
+    ROUNDS = int(os.environ.get("CACHECTL_OPTIONS_FUZZ", "150"))
 
     def test_no_secret_is_ever_printed(self):
         seed = int(os.environ.get("CACHECTL_OPTIONS_SEED", "20261203"))
