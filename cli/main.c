@@ -1,4 +1,5 @@
 /* cachectl: export and import BuildKit remote build caches. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,9 +18,24 @@ static const char usage[] =
 	"  verify   SRC                                   re-read every blob and check it\n"
 	"\n"
 	"SRC and DST use BuildKit's syntax, e.g. type=local,src=DIR or type=local,dest=DIR,mode=max;\n"
-	"a bare path means type=local.  `cachectl <command> --help` lists the options.\n"
+	"a bare ./path is type=local.  `cachectl <command> --help` lists the options.\n"
 	"\n"
 	"exit status: 0 success, 1 failure, 2 usage or option error, 3 no cache found\n";
+
+/* What a command printed must have reached its reader: a full disk or a
+ * closed pipe behind stdout is a failure (exit 1), not a silent success. */
+static int stdout_close(int code)
+{
+	int failed = fflush(stdout) != 0 || ferror(stdout);
+	int err = errno;
+	if (fclose(stdout) != 0 && !failed) {
+		failed = 1;
+		err = errno;
+	}
+	if (!failed || code != EXIT_OK)
+		return code;
+	return report_error(error_set_errno(ERR_FAILURE, err, "write to standard output"));
+}
 
 int main(int argc, char **argv)
 {
@@ -38,14 +54,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		fputs(usage, stdout);
-		return EXIT_OK;
+		return stdout_close(EXIT_OK);
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("cachectl %s\n", CACHECTL_VERSION);
-		return EXIT_OK;
+		print_version();
+		return stdout_close(EXIT_OK);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+			return stdout_close(commands[i].fn(argc - 1, argv + 1));
 	return report_error(error_set(ERR_USAGE, "unknown command \"%s\" (try cachectl --help)", argv[1]));
 }

@@ -1,3 +1,4 @@
+#include "core/util/json_number.h"
 #include "formats/oci_layout.h"
 
 #include <cjson/cJSON.h>
@@ -56,11 +57,12 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 	}
 	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(doc, "schemaVersion");
 	if (sv && !cJSON_IsNull(sv)) {
-		if (!cJSON_IsNumber(sv) || floor(sv->valuedouble) != sv->valuedouble) {
-			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer", what);
+		int64_t version;
+		if (!json_integer(sv, INT32_MIN, INT32_MAX, &version)) {
+			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer a 32-bit int holds", what);
 			goto out;
 		}
-		out->schema_version = (int)sv->valuedouble;
+		out->schema_version = (int)version;
 	}
 	if ((rc = opt_string(&out->media_type, doc, "mediaType", what)) ||
 	    (rc = opt_string(&out->artifact_type, doc, "artifactType", what)))

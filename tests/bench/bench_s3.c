@@ -163,10 +163,7 @@ static double transfer(const char *from, const char *to, unsigned jobs, struct p
 	memset(totals, 0, sizeof(*totals));
 	if (cache_spec_parse(&src, from, TRANSPORT_SOURCE) || cache_spec_parse(&dst, to, TRANSPORT_DESTINATION))
 		die("options");
-	const struct transport_handler *h = transport_handler_find(dst.type);
-	if (!h || export_settings_parse(&d.settings, &dst, h) ||
-	    transport_open(&d.transport, &dst, TRANSPORT_DESTINATION, p) ||
-	    transport_open(&s, &src, TRANSPORT_SOURCE, p))
+	if (destination_open(&d, &dst, p) || transport_open(&s, &src, TRANSPORT_SOURCE, p))
 		die("open");
 	double t0 = now();
 	if (source_set_load(&set, &s, 1, p) || cache_export(&set, &d, 1, jobs, p, totals))

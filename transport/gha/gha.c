@@ -443,6 +443,8 @@ static int gha_open(struct transport **out, struct cache_options *o, enum transp
 	int rc = gha_config_resolve(&g->cfg, o, (int64_t)time(NULL));
 	if (!rc)
 		rc = transport_init(&g->base, &gha_ops, o);
+	if (!rc)
+		rc = transport_set_location(&g->base, "gha:%s#%s", g->cfg.url, g->cfg.scope);
 	if (rc) {
 		free(g->base.display);
 		gha_free(&g->base);
@@ -452,10 +454,24 @@ static int gha_open(struct transport **out, struct cache_options *o, enum transp
 	return 0;
 }
 
+static const struct option_key gha_keys[] = {
+	{.name = "scope", .directions = OPTION_BOTH},
+	{.name = "url", .directions = OPTION_BOTH},
+	{.name = "url_v2", .directions = OPTION_BOTH},
+	{.name = "token", .directions = OPTION_BOTH, .secret = true},
+	{.name = "version", .directions = OPTION_BOTH},
+	{.name = "timeout", .directions = OPTION_BOTH},
+	{.name = "repository", .directions = OPTION_BOTH},
+	{.name = "ghtoken", .directions = OPTION_BOTH, .secret = true},
+	{.name = NULL},
+};
+
 const struct transport_handler gha_transport_handler = {
 	.type = "gha",
+	.synopsis = "[,scope=S][,url=U][,token=T][,version=1|2]",
+	.summary = "GitHub Actions cache (docs/gha.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = false,
+	.keys = gha_keys,
 	.open = gha_open,
 };

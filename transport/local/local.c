@@ -12,6 +12,7 @@
 
 #include "core/util/error.h"
 #include "formats/oci_layout.h"
+#include "transport/engine/export_settings.h"
 #include "transport/cache_io.h"
 #include "transport/transport.h"
 
@@ -209,11 +210,19 @@ static int local_read_cache(struct transport *t, struct cache **out)
 			goto out;
 		}
 		memcpy(root.digest, found->digest, DIGEST_BUF);
+		root.size = found->size;
 	}
 	/* The root descriptor carries no media type: the JSON tells its kind. */
-	rc = local_blob_stat(t, root.digest, &root.size);
+	int64_t stored;
+	rc = local_blob_stat(t, root.digest, &stored);
 	if (rc == ERR_NOT_FOUND)
 		rc = error_set(ERR_NOT_FOUND, "no cache at %s: root %s is not in the store", l->dir, root.digest);
+	/* An index.json entry's size is part of what it vouches for, as for
+	 * any descriptor: containerd and BuildKit refuse a mismatch, so do we. */
+	if (!rc && !*l->digest && root.size != stored)
+		rc = error_set(ERR_CORRUPT, "%s/index.json says root %s is %lld bytes; the blob is %lld", l->dir,
+			       root.digest, (long long)root.size, (long long)stored);
+	root.size = stored;
 	if (rc || (rc = transport_read_small_blob(t, &root, CACHE_DOCUMENT_MAX, &bytes)))
 		goto out;
 	oci_layout_unlock(lock, l->dir);
@@ -271,6 +280,42 @@ static const struct transport_ops local_ops = {
 	.free = local_free,
 };
 
+/* "local:/abs/dir#tag", resolved without touching the disk (the directory
+ * may not exist yet): "x", "./x/" and "$PWD/x" are one place. */
+static char *location_of(const char *dir, const char *tag)
+{
+	char cwd[4096] = "";
+	if (dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	size_t size = strlen(cwd) + strlen(dir) + strlen(tag) + 16;
+	char *joined = malloc(size), *out = malloc(size);
+	if (!joined || !out) {
+		free(joined);
+		free(out);
+		return NULL;
+	}
+	snprintf(joined, size, "%s/%s", cwd, dir);
+	size_t n = 0;
+	char *save = NULL;
+	for (char *seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			while (n > 0 && out[--n] != '/')
+				;
+			continue;
+		}
+		n += (size_t)snprintf(out + n, size - n, "/%s", seg);
+	}
+	snprintf(out + n, size - n, "%s#%s", n ? "" : "/", tag);
+	free(joined);
+	char *located = malloc(strlen(out) + 8);
+	if (located)
+		snprintf(located, strlen(out) + 8, "local:%s", out);
+	free(out);
+	return located;
+}
+
 static int local_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
 {
 	const char *path = options_get(o, dir == TRANSPORT_SOURCE ? "src" : "dest");
@@ -280,8 +325,8 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 		return error_set(ERR_USAGE, "type=local %s requires %s=DIR",
 				 dir == TRANSPORT_SOURCE ? "import" : "export",
 				 dir == TRANSPORT_SOURCE ? "src" : "dest");
-	if (tag && !*tag && dir == TRANSPORT_SOURCE)
-		return error_set(ERR_USAGE, "type=local: tag= is empty");
+	if (tag && !*tag)
+		return error_set(ERR_USAGE, "type=local: tag= is empty (leave it out for latest)");
 	if (digest && digest_check(digest, ERR_USAGE, "type=local digest="))
 		return ERR_USAGE;
 	if (dir == TRANSPORT_DESTINATION) {
@@ -300,14 +345,30 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 		local_free(&l->base);
 		return error_oom();
 	}
+	if (!(l->base.location = location_of(l->dir, l->tag))) {
+		transport_free(&l->base);
+		return error_oom();
+	}
 	*out = &l->base;
 	return 0;
 }
 
+static const struct option_key local_keys[] = {
+	{.name = "src", .directions = OPTION_SOURCE, .other_direction = "dest"},
+	{.name = "dest", .directions = OPTION_DESTINATION, .other_direction = "src"},
+	{.name = "tag", .directions = OPTION_BOTH},
+	{.name = "digest", .directions = OPTION_SOURCE},
+	ROOT_FORM_OPTION_KEYS,
+	{.name = NULL},
+};
+
 const struct transport_handler local_transport_handler = {
 	.type = "local",
+	.synopsis = "src=DIR|dest=DIR[,tag=T][,digest=D]",
+	.summary = "OCI layout directory (docs/local.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = true,
+	.keys = local_keys,
+	.export_settings = export_settings_read_root_form,
 	.open = local_open,
 };

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util/buffer.h"
 #include "core/util/duration.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
@@ -549,6 +550,20 @@ static int parse_options(struct s3_transport *s, struct cache_options *o)
 	return rc ? rc : aws_credential_chain_new(&s->credentials, &co);
 }
 
+/* The bucket, the manifests' place and the names the document goes under. */
+static int set_location(struct s3_transport *s)
+{
+	struct buffer names = BUFFER_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < s->n_names && !rc; i++)
+		rc = buffer_appendf(&names, "%s%s", i ? ";" : "", s->names[i]);
+	if (!rc)
+		rc = transport_set_location(&s->base, "s3:%s/%s/%s%s:%s", s->endpoint_url ? s->endpoint_url : s->region,
+					    s->bucket, s->prefix, s->manifests_prefix, names.data ? names.data : "");
+	buffer_free(&names);
+	return rc;
+}
+
 static int s3_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
 {
 	struct s3_transport *s = calloc(1, sizeof(*s));
@@ -560,7 +575,7 @@ static int s3_open(struct transport **out, struct cache_options *o, enum transpo
 	if (rc)
 		goto fail;
 	semaphore_set_count(&s->upload_slots, s->upload_parallelism);
-	if ((rc = transport_init(&s->base, &s3_ops, o)))
+	if ((rc = transport_init(&s->base, &s3_ops, o)) || (rc = set_location(s)))
 		goto fail;
 	*out = &s->base;
 	return 0;
@@ -570,10 +585,34 @@ fail:
 	return rc;
 }
 
+/* BuildKit reads every one of these in both directions (touch_refresh and
+ * upload_parallelism matter only to exports). */
+static const struct option_key s3_keys[] = {
+	{.name = "bucket", .directions = OPTION_BOTH},
+	{.name = "region", .directions = OPTION_BOTH},
+	{.name = "prefix", .directions = OPTION_BOTH},
+	{.name = "blobs_prefix", .directions = OPTION_BOTH},
+	{.name = "manifests_prefix", .directions = OPTION_BOTH},
+	{.name = "name", .directions = OPTION_BOTH},
+	{.name = "endpoint_url", .directions = OPTION_BOTH},
+	{.name = "use_path_style", .directions = OPTION_BOTH},
+	{.name = "access_key_id", .directions = OPTION_BOTH},
+	{.name = "secret_access_key", .directions = OPTION_BOTH, .secret = true},
+	{.name = "session_token", .directions = OPTION_BOTH, .secret = true},
+	{.name = "touch_refresh", .directions = OPTION_BOTH},
+	{.name = "upload_parallelism", .directions = OPTION_BOTH},
+	{.name = "disable_accept_encoding", .directions = OPTION_BOTH},
+	{.name = "retry_mode", .directions = OPTION_BOTH},
+	{.name = "retry_max_attempts", .directions = OPTION_BOTH},
+	{.name = NULL},
+};
+
 const struct transport_handler s3_transport_handler = {
 	.type = "s3",
+	.synopsis = "bucket=B,region=R[,name=N;...][,prefix=P]",
+	.summary = "S3 and compatible stores (docs/s3.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = false,
+	.keys = s3_keys,
 	.open = s3_open,
 };
