@@ -60,6 +60,40 @@ class ByteExact(Base):
                                  set(os.listdir(os.path.join(fixture(name), "blobs", "sha256"))))
                 self.assertIntact(b)
 
+    def without_diffids(self, name):
+        """A copy of a fixture whose root names no layer's diffID."""
+        src = self.copy_fixture(name)
+        c = cl.load(src)
+        root = json.loads(c.root_bytes)
+        for d in root.get("layers") or root.get("manifests"):
+            d.get("annotations", {}).pop(cl.DIFFID, None)
+        rdata = json.dumps(root, separators=(",", ":")).encode()
+        with open(os.path.join(src, "blobs", "sha256", cl.sha256(rdata)[7:]), "wb") as f:
+            f.write(rdata)
+        idx = cl.index(src)
+        idx["manifests"][0]["digest"], idx["manifests"][0]["size"] = cl.sha256(rdata), len(rdata)
+        with open(os.path.join(src, "index.json"), "w") as f:
+            json.dump(idx, f)
+        return src
+
+    def test_copy_measures_missing_diffids_in_the_same_pass(self):
+        # every encoding's decoder sees the bytes the copy writes: the
+        # diffIDs measured on the way make BuildKit's document again
+        for name in LOCAL:
+            with self.subTest(name):
+                src = self.without_diffids(name)
+                self.assertNotIn(cl.DIFFID.encode(), cl.load(src).root_bytes)
+                dest = self.dir(name)
+                opts = ",oci-mediatypes=false" if "docker" in name else ""
+                run("export", "--progress", "quiet", "--from", "type=local,src=" + src,
+                    "--export-cache", "type=local,dest=%s%s" % (dest, opts))
+                a, b = cl.load(fixture(name)), cl.load(dest)
+                self.assertEqual(a.root_bytes, b.root_bytes)
+                self.assertEqual(a.config_bytes, b.config_bytes)
+                for digest in a.layers:
+                    self.assertEqual(b.blob(digest), a.blob(digest))
+                self.assertIntact(b)
+
     def test_import_keeps_every_fixture_unchanged(self):
         for name in LOCAL:
             with self.subTest(name):
@@ -135,6 +169,75 @@ class Reencoding(Base):
         a = self.export(fixture("local-gzip-max"), self.dir("a"), "compression=zstd,force-compression=true")
         b = self.export(fixture("local-gzip-max"), self.dir("b"), "compression=zstd,force-compression=true")
         self.assertEqual(a.root_bytes, b.root_bytes)
+
+    def test_rerun_reuses_what_the_destination_holds(self):
+        """A re-encode whose result the destination holds already (same
+        diffID, same encoding) is not done again: the source is not even
+        read, and the document is the same as a fresh re-encode writes."""
+        zstd = "compression=zstd,force-compression=true"
+        cases = [  # (first export, second export, expected summary of the second)
+            (zstd, zstd, "0 layers read, 0 written, 9 skipped"),
+            # the level of a blob already there is not re-checked
+            (zstd + ",compression-level=1", zstd + ",compression-level=19", "0 layers read, 0 written, 9 skipped"),
+            # another encoding is no match
+            (zstd, "compression=uncompressed,force-compression=true", "9 layers read, 9 written, 0 skipped"),
+        ]
+        for first, second, summary in cases:
+            with self.subTest(first=first, second=second):
+                dest, fresh = self.dir("rerun"), self.dir("fresh")
+                shutil.rmtree(dest, ignore_errors=True)
+                shutil.rmtree(fresh, ignore_errors=True)
+                before = self.export(fixture("local-gzip-max"), dest, first)
+                p = run("export", "--progress", "plain", "--from", fixture("local-gzip-max"),
+                        "--export-cache", "type=local,dest=%s,%s" % (dest, second))
+                self.assertIn(summary, p.stderr)
+                after = cl.load(dest)
+                self.assertIntact(after)
+                self.assertSameMeaning(before, after)
+                if summary.startswith("0 layers read"):
+                    self.assertEqual(after.root_bytes, before.root_bytes)
+                else:
+                    self.assertEqual(after.root_bytes, self.export(fixture("local-gzip-max"), fresh, second).root_bytes)
+
+    def test_copies_ride_on_the_reencoding_read(self):
+        # (source, re-encode asked by the second destination): every road
+        # of the pipeline hands the raw bytes to the copy on its way
+        cases = [("local-gzip-max", "compression=zstd,force-compression=true"),
+                 ("local-gzip-max", "compression=estargz,force-compression=true"),
+                 ("local-estargz", "compression=gzip,force-compression=true"),
+                 ("local-zstd-max", "compression=uncompressed,force-compression=true")]
+        for name, opts in cases:
+            with self.subTest(name=name, opts=opts):
+                src = cl.load(fixture(name))
+                copy, enc, fresh = self.dir(name + "-copy"), self.dir(name + "-enc"), self.dir(name + "-fresh")
+                for d in (copy, enc, fresh):
+                    shutil.rmtree(d, ignore_errors=True)
+                p = run("export", "--progress", "plain", "--from", fixture(name),
+                        "--export-cache", "type=local,dest=" + copy,
+                        "--export-cache", "type=local,dest=%s,%s" % (enc, opts))
+                n = len(src.layers)
+                self.assertIn("%d layers read, %d written" % (n, 2 * n), p.stderr)
+                self.assertEqual(cl.load(copy).root_bytes, src.root_bytes)
+                self.assertIntact(cl.load(enc))
+                self.assertEqual(cl.load(enc).root_bytes, self.export(fixture(name), fresh, opts).root_bytes)
+
+    def test_reuse_needs_the_blob_in_the_store(self):
+        zstd = "compression=zstd,force-compression=true"
+        dest, other = self.dir("lost"), self.dir("other")
+        before = self.export(fixture("local-gzip-max"), dest, zstd)
+        lost = sorted(before.layers)[0]
+        os.chmod(os.path.join(dest, "blobs", "sha256"), 0o755)
+        os.remove(before.path(lost))
+        # one destination holds 8 of the 9, the other none: 10 re-encodes
+        # (one shared by both destinations), 8 reused
+        p = run("export", "--progress", "plain", "--from", fixture("local-gzip-max"),
+                "--export-cache", "type=local,dest=%s,%s" % (dest, zstd),
+                "--export-cache", "type=local,dest=%s,%s" % (other, zstd))
+        self.assertIn("9 layers read, 10 written, 8 skipped", p.stderr)
+        for d in (dest, other):
+            after = cl.load(d)
+            self.assertIntact(after)
+            self.assertEqual(after.root_bytes, before.root_bytes)
 
     def test_docker_media_types_and_index_form(self):
         d = self.export(fixture("local-gzip-max"), self.dir("docker"), "oci-mediatypes=false")
@@ -231,7 +334,13 @@ class Layout(Base):
                 "--export-cache", "type=local,dest=%s" % b)
         self.assertIntact(cl.load(a))
         self.assertIntact(cl.load(b))
-        self.assertIn("18 layers read, 18 written", p.stderr)
+        # the copies ride on the re-encode's read
+        self.assertIn("9 layers read, 18 written", p.stderr)
+        self.assertEqual(cl.load(b).root_bytes, cl.load(fixture("local-gzip-max")).root_bytes)
+        zstd = self.dir("zstd")
+        run("export", "--progress", "quiet", "--from", fixture("local-gzip-max"),
+            "--export-cache", "type=local,dest=%s,compression=zstd,force-compression=true" % zstd)
+        self.assertEqual(cl.load(a).root_bytes, cl.load(zstd).root_bytes)
         p = run("export", "--progress", "plain", "--from", fixture("local-gzip-max"),
                 "--export-cache", "type=local,dest=%s,tag=x" % a, "--export-cache", "type=local,dest=%s,tag=y" % b)
         self.assertIn("9 skipped", p.stderr)

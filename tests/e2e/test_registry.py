@@ -157,6 +157,46 @@ class NoAuth(RegistryCase):
         self.assertEqual(back.problems(), [])
         self.assertEqual({d["mediaType"] for d in back.layers.values()}, {"application/vnd.oci.image.layer.v1.tar+zstd"})
 
+    def test_blob_without_diffid_is_downloaded_once(self):
+        """A layer whose descriptor lacks its diffID is copied and measured
+        in one pass: one GET per layer, however many destinations."""
+        src = cl.load(fixture("local-gzip-max"))
+        doc = json.loads(src.root_bytes)
+        for d in doc["layers"]:
+            del d["annotations"][cl.DIFFID]
+        bare = json.dumps(doc, separators=(",", ":")).encode()
+        blobs = {d["digest"]: src.blob(d["digest"]) for d in [doc["config"]] + doc["layers"]}
+        self.reg.push_image("nodiff/app", "t", bare, blobs)
+        px = self.proxy([])
+        spec = "type=registry,ref=%s/nodiff/app:t" % px.host
+        dests = [self.dir("one"), self.dir("two")]
+
+        def layer_gets(log):
+            return sorted(e["path"].rsplit("/", 1)[1] for e in log
+                          if e["method"] == "GET" and "/blobs/sha256:" in e["path"]
+                          and e["path"].rsplit("/", 1)[1] in src.layers)
+
+        def export():
+            before = len(px.log())
+            args = ["export", "--progress", "plain", "--from", spec]
+            for d in dests:
+                args += ["--export-cache", "type=local,dest=" + d]
+            p = rl.cachectl(*args)
+            return p, px.log()[before:]
+
+        for run, summary in (("first", "9 layers read, 18 written"), ("again", "9 layers read, 0 written, 18 skipped")):
+            with self.subTest(run):
+                p, log = export()
+                self.assertIn(summary, p.stderr)
+                self.assertEqual(layer_gets(log), sorted(src.layers))
+                for d in dests:
+                    out = cl.load(d)
+                    # the measured diffIDs make BuildKit's own document again
+                    self.assertEqual(out.root_bytes, src.root_bytes)
+                    self.assertEqual(out.problems(), [])
+                    for digest in src.layers:
+                        self.assertEqual(out.blob(digest), src.blob(digest))
+
     def test_cross_repository_mount(self):
         self.export(fixture("local-gzip-max"), self.reg.host + "/mnt/a:t")
         px = self.proxy([])
