@@ -3,23 +3,26 @@
 # root (debootstrap, variant minbase, suite bookworm, from the Debian mirror
 # this machine's apt uses), copies the checkout in (git archive HEAD: the
 # committed files only), and runs the README's main set-up command in it
-# through chroot, with nothing installed beforehand.  --test then runs the
-# README's test command there too (tests/run-all.sh: its peers, two builds,
-# the whole suite -- long, and it needs the network for apt and npm).
+# through chroot, with nothing installed beforehand.  Then, optionally:
+#   --fast  the test dependencies (tests/install-deps.sh test), a build with
+#           warnings as errors and `ctest -L fast` (a quarter of an hour)
+#   --test  the README's test command (tests/run-all.sh: every peer, two
+#           builds, the whole suite twice -- an hour or more on 2 cores)
 #
 # Not run by CTest or CI: it needs root, the network, a few minutes and
 # about 1 GiB under /tmp.  The root is removed afterwards (--keep leaves it,
 # and says where).
 #
-# usage: tests/fresh-debian.sh [--test] [--keep]
+# usage: tests/fresh-debian.sh [--fast] [--test] [--keep]
 set -eu
 
-run_test=0 keep=0
+run_fast=0 run_test=0 keep=0
 for arg in "$@"; do
 	case $arg in
+	--fast) run_fast=1 ;;
 	--test) run_test=1 ;;
 	--keep) keep=1 ;;
-	*) echo "usage: tests/fresh-debian.sh [--test] [--keep]" >&2; exit 2 ;;
+	*) echo "usage: tests/fresh-debian.sh [--fast] [--test] [--keep]" >&2; exit 2 ;;
 	esac
 done
 
@@ -129,24 +132,23 @@ in_root() {
 		/bin/sh -c "cd /root/cachectl && $1"
 }
 
-say "running the README's set-up command: $setup_cmd"
-start=$(date +%s)
-if in_root "$setup_cmd"; then
-	say "set-up command passed in $(($(date +%s) - start)) s"
-else
-	status=$?
-	say "set-up command FAILED (exit $status) after $(($(date +%s) - start)) s"
-	exit 1
-fi
-
-if [ $run_test = 1 ]; then
-	say "running the README's test command: $test_cmd"
+step() { # $1: what, $2: command
+	say "running $1: $2"
 	start=$(date +%s)
-	if in_root "$test_cmd"; then
-		say "test command passed in $(($(date +%s) - start)) s"
+	if in_root "$2"; then
+		say "$1 passed in $(($(date +%s) - start)) s"
 	else
 		status=$?
-		say "test command FAILED (exit $status) after $(($(date +%s) - start)) s"
+		say "$1 FAILED (exit $status) after $(($(date +%s) - start)) s"
 		exit 1
 	fi
+}
+
+step "the README's set-up command" "$setup_cmd"
+if [ $run_fast = 1 ]; then
+	step "the fast tests" "tests/install-deps.sh test && cmake -S . -B build-fast -DCACHECTL_WERROR=ON >/dev/null \
+		&& cmake --build build-fast -j2 >/dev/null && cd build-fast && CACHECTL_REQUIRE_PEERS=1 ctest -L fast"
+fi
+if [ $run_test = 1 ]; then
+	step "the README's test command" "$test_cmd"
 fi
