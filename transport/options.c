@@ -104,7 +104,7 @@ int options_check_unknown(const struct cache_options *o, const char *what)
 static bool is_secret(const char *key)
 {
 	static const char *const secret[] = {"secret_access_key", "session_token", "token", "ghtoken",
-					     "password", NULL};
+					     "password", "sas_token", NULL};
 	for (size_t i = 0; secret[i]; i++)
 		if (strcmp(key, secret[i]) == 0)
 			return true;
@@ -116,6 +116,7 @@ int options_display(const struct cache_options *o, char *out, size_t out_size)
 	size_t n = (size_t)snprintf(out, out_size, "type=%s", o->type ? o->type : "?");
 	for (size_t i = 0; i < o->n && n < out_size; i++)
 		n += (size_t)snprintf(out + n, out_size - n, ",%s=%s", o->kv[i].key,
-				      is_secret(o->kv[i].key) ? "***" : o->kv[i].value);
+				      is_secret(o->kv[i].key) || strstr(o->kv[i].value, "sig=") ? "***"
+											  : o->kv[i].value);
 	return 0;
 }

@@ -11,6 +11,7 @@ static const struct transport_handler *const handlers[] = {
 	&registry_transport_handler,
 	&inline_transport_handler,
 	&s3_transport_handler,
+	&azblob_transport_handler,
 	NULL,
 };
 
@@ -51,7 +52,7 @@ int transport_open(struct transport **out, struct cache_options *o, enum transpo
 		*out = t;
 		return 0;
 	}
-	return error_set(ERR_USAGE, "unknown cache type \"%s\" in %s (known: local, registry, inline, s3, gha)", o->type, o->text ? o->text : what);
+	return error_set(ERR_USAGE, "unknown cache type \"%s\" in %s (known: local, registry, inline, s3, gha, azblob)", o->type, o->text ? o->text : what);
 }
 
 void transport_free(struct transport *t)

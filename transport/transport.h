@@ -96,5 +96,6 @@ extern const struct transport_handler registry_transport_handler;
 extern const struct transport_handler inline_transport_handler;
 extern const struct transport_handler gha_transport_handler;
 extern const struct transport_handler s3_transport_handler;
+extern const struct transport_handler azblob_transport_handler;
 
 #endif
