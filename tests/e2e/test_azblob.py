@@ -1,0 +1,344 @@
+"""End-to-end tests of type=azblob through the real binary, against azurite
+(which checks Shared Key signatures and SAS tokens itself), cross-checked
+with Azure's own @azure/storage-blob SDK as the second reader.
+
+Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
+"""
+import json
+import os
+import time
+import urllib.parse
+
+import cachelib as cl
+import makecache
+from azcase import AZBLOB_MAX, Base, fixture, read, sha256, spec
+from s3case import meaning_of_manifest
+
+
+class A_AzuriteIsTrustworthy(Base):
+    """azurite is trusted to judge credentials only because it refuses a
+    wrong key and an expired SAS.  These run first."""
+
+    def test_a_wrong_key_and_an_expired_sas_are_refused(self):
+        self.az.make_container(self.container)
+        status, _, _ = self.az.request("PUT", self.container, "probe", body=b"x",
+                                       headers={"x-ms-blob-type": "BlockBlob"})
+        self.assertEqual(status, 201)
+        status, _, _ = self.az.request("GET", self.container, "probe", sas=self.az.sas(ttl=-600))
+        self.assertEqual(status, 403)
+        status, _, _ = self.az.request("GET", self.container, "probe", sas=self.az.sas(perms="w"))
+        self.assertEqual(status, 403)  # a SAS without read permission
+        status, _, _ = self.az.request("GET", self.container, "probe", sas="")
+        self.assertIn(status, (403, 404))  # anonymous: no public access
+
+        wrong = "A" * 86 + "=="
+        p = self.export(fixture("local-gzip-max"), self.az_spec(secret_access_key=wrong), ok=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("HTTP 403 AuthorizationFailure", p.stderr)
+        self.assertIn("credentials: the secret_access_key option", p.stderr)
+        self.assertNotIn(wrong, p.stderr)
+        self.assertEqual(self.names(), ["probe"])
+
+        expired = self.az.sas(ttl=-600)
+        self.secrets.append(urllib.parse.parse_qs(expired)["sig"][0])
+        p = self.export(fixture("local-gzip-max"), self.az_spec(key=False, sas_token=expired), ok=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("HTTP 403", p.stderr)
+        self.assertIn("the sas_token option", p.stderr)
+        self.assertEqual(self.names(), ["probe"])
+
+
+class RoundTrips(Base):
+    def test_local_to_azblob_to_local_keeps_every_record_and_diffid(self):
+        src = cl.load(fixture("local-gzip-max"))
+        self.export(fixture("local-gzip-max"), self.az_spec(name="main"))  # the container is created
+        self.assertEqual(self.names(), sorted(["blobs/" + d for d in src.layers] + ["manifests/main"]))
+        doc = self.assert_complete(manifest="manifests/main")
+        self.assertEqual(meaning_of_manifest(doc), src.meaning())
+        for d, desc in src.layers.items():
+            self.assertEqual(self.az.get(self.container, "blobs/" + d), src.blob(d))
+            node = [n for n in doc["layers"] if n["blob"] == d][0]
+            self.assertEqual(node["annotations"]["diffID"], desc["annotations"][cl.DIFFID])
+            self.assertEqual(node["annotations"]["createdAt"], desc["annotations"]["buildkit/createdat"])
+        back = self.dir("back")
+        self.import_(self.az_spec(name="main"), back)
+        b = cl.load(back)
+        self.assertEqual(b.meaning(), src.meaning())
+        self.assertEqual(b.problems(), [])
+        self.assertEqual(set(b.layers), set(src.layers))
+
+    def test_azures_own_sdk_reads_what_cachectl_wrote(self):
+        self.export(fixture("local-zstd-max"), self.az_spec(name="z"))
+        out = self.dir("sdk")
+        listed = self.az.sdk_read(self.container, out)
+        src = cl.load(fixture("local-zstd-max"))
+        self.assertEqual(set(listed), {"blobs/" + d for d in src.layers} | {"manifests/z"})
+        for d in src.layers:
+            data = read(os.path.join(out, "blobs", d))
+            self.assertEqual(sha256(data), d)
+            self.assertEqual(listed["blobs/" + d], len(data))
+        doc = json.loads(read(os.path.join(out, "manifests", "z")))
+        self.assertEqual(meaning_of_manifest(doc), src.meaning())
+
+    def test_the_buildkit_fixture_imports_and_goes_back_byte_for_byte(self):
+        self.az.make_container(self.container)
+        for d, _, files in os.walk(AZBLOB_MAX):
+            for f in files:
+                path = os.path.join(d, f)
+                self.az.put(self.container, os.path.relpath(path, AZBLOB_MAX), read(path))
+        manifest = read(os.path.join(AZBLOB_MAX, "manifests", "main"))
+        fixture_doc = json.loads(manifest)
+        for names in ("main", "feature", "main;feature"):
+            with self.subTest(names):
+                dest = self.dir("import-" + names.replace(";", "-"))
+                self.import_(self.az_spec(name=names), dest)
+                c = cl.load(dest)
+                self.assertEqual(c.problems(), [])
+                self.assertEqual(c.meaning(), meaning_of_manifest(fixture_doc))
+                for d in c.layers:
+                    self.assertEqual(c.blob(d), read(os.path.join(AZBLOB_MAX, "blobs", d)))
+        # Unchanged, it goes back out byte for byte under both names.
+        self.run_cachectl("export", "--progress", "quiet", "--from", self.az_spec(name="main"), "--export-cache",
+                          self.az_spec(prefix="again", name="main;feature"))
+        for name in ("main", "feature"):
+            self.assertEqual(self.az.get(self.container, "again/manifests/" + name), manifest)
+
+    def test_two_names_are_written_and_merged_on_import(self):
+        a, b = fixture("local-gzip-max"), fixture("local-zstd-max")
+        self.export(a, self.az_spec(name="a;a2"))
+        self.export(b, self.az_spec(name="b"))
+        self.assertEqual(self.az.get(self.container, "manifests/a"), self.az.get(self.container, "manifests/a2"))
+        dest = self.dir("merged")
+        p = self.import_(self.az_spec(name="a;gone;b"), dest)
+        self.assertIn('no cache named "gone"', p.stderr)
+        merged = cl.load(dest).meaning()
+        for src in (cl.load(a), cl.load(b)):
+            for digest, (inputs, results) in src.meaning().items():
+                self.assertTrue(inputs <= merged[digest][0] and results <= merged[digest][1], digest)
+        self.assertEqual(set(cl.load(dest).layers), set(cl.load(a).layers) | set(cl.load(b).layers))
+        p = self.import_(self.az_spec(name="none;nothing"), self.dir("none"), ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn('no cache named "nothing"', p.stderr)
+
+    # prefix options -> where blobs and manifests go (Go filepath.Join, then cleaned)
+    PREFIXES = [
+        ({"prefix": "team/a/"}, "team/a/blobs/", "team/a/manifests/"),
+        ({"prefix": "x//y/../z", "blobs_prefix": "b//", "manifests_prefix": "./m/"}, "x/z/b/", "x/z/m/"),
+        ({"prefix": "ci/..", "blobs_prefix": "/bl", "manifests_prefix": "ma"}, "bl/", "ma/"),
+        ({"prefix": "/abs"}, "/abs/blobs/", "/abs/manifests/"),
+        ({"blobs_prefix": "", "manifests_prefix": ""}, "blobs/", "manifests/"),
+    ]
+
+    def test_prefixes_are_joined_and_cleaned_like_go_filepath_join(self):
+        src = cl.load(fixture("local-gzip-max"))
+        for i, (opts, blobs, manifests) in enumerate(self.PREFIXES):
+            with self.subTest(opts):
+                container = "%s-%d" % (self.container, i)
+                self.export(fixture("local-gzip-max"), self.az_spec(name="n", container=container, **opts))
+                self.assertEqual(self.names(container),
+                                 sorted([blobs + d for d in src.layers] + [manifests + "n"]))
+                dest = self.dir("imp-%d" % i)
+                self.import_(self.az_spec(name="n", container=container, **opts), dest)
+                self.assertEqual(cl.load(dest).meaning(), src.meaning())
+
+
+class Credentials(Base):
+    def env_with(self, **kv):
+        env = dict(self.env)
+        env.update(kv)
+        return env
+
+    def test_every_credential_source_is_accepted_by_azurite(self):
+        sas = self.az.sas()
+        self.secrets.append(urllib.parse.parse_qs(sas)["sig"][0])
+        url, key = self.az.url, self.az.key_text
+        # (options, environment): each must export and import on its own
+        table = [
+            ({"account_url": url, "secret_access_key": key}, {}),
+            ({"account_url": url, "sas_token": sas}, {}),
+            ({"account_url": url, "sas_token": "?" + sas}, {}),
+            ({"account_url": url + "?" + sas}, {}),
+            ({"account_url": url}, {"AZURE_STORAGE_SAS_TOKEN": sas}),
+            ({}, {"AZURE_STORAGE_CONNECTION_STRING": self.az.connection_string()}),
+            ({}, {"AZURE_STORAGE_CONNECTION_STRING": self.az.connection_string(key=False, sas=sas)}),
+            ({"secret_access_key": key},
+             {"BUILDKIT_AZURE_STORAGE_ACCOUNT_URL": url, "BUILDKIT_AZURE_STORAGE_ACCOUNT_NAME": "devstoreaccount1",
+              "BUILDKIT_AZURE_STORAGE_PREFIX": "from-env"}),
+        ]
+        src = cl.load(fixture("local-gzip-max"))
+        for i, (opts, env) in enumerate(table):
+            with self.subTest(i=i, options=sorted(opts), env=sorted(env)):
+                container = "%s-%d" % (self.container, i)
+                o = dict(opts, container=container)
+                self.export(fixture("local-gzip-max"), spec(o), env=self.env_with(**env))
+                prefix = "from-env/" if "BUILDKIT_AZURE_STORAGE_PREFIX" in env else ""
+                self.assert_complete(blobs=prefix + "blobs/", manifest=prefix + "manifests/buildkit",
+                                     container=container)
+                dest = self.dir("imp-%d" % i)
+                self.import_(spec(o), dest, env=self.env_with(**env))
+                self.assertEqual(cl.load(dest).meaning(), src.meaning())
+        # BUILDKIT_AZURE_STORAGE_CONTAINER, and the default container name
+        self.export(fixture("local-gzip-max"), spec({"account_url": url, "secret_access_key": key}),
+                    env=self.env_with(BUILDKIT_AZURE_STORAGE_CONTAINER=self.container + "-env"))
+        self.assertIn("manifests/buildkit", self.names(self.container + "-env"))
+
+    def test_bad_settings_are_usage_errors_naming_the_fix(self):
+        url = self.az.url
+        table = [
+            ({}, {}, "account_url ($BUILDKIT_AZURE_STORAGE_ACCOUNT_URL) not set"),
+            ({"account_url": "not a url", "secret_access_key": "AAAA"}, {}, "account_url"),
+            ({"account_url": url}, {}, "no credentials: give secret_access_key="),
+            ({"account_url": url, "secret_access_key": "%%%"}, {}, "is not base64"),
+            ({"account_url": url, "sas_token": "sv=2019-02-02&sp=r"}, {}, "has no sig= parameter"),
+            ({"account_url": url, "upload_parallelism": "0", "secret_access_key": "AAAA"}, {},
+             "upload_parallelism must be a positive integer"),
+            ({"account_url": url, "secret_access_key": "AAAA", "bucket": "b"}, {}, "bucket"),
+            ({"account_url": url}, {"AZURE_CLIENT_SECRET": "s"}, "AZURE_TENANT_ID or AZURE_CLIENT_ID is not"),
+            ({"account_url": url}, {"AZURE_CLIENT_SECRET": "s", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c",
+                                    "AZURE_AUTHORITY_HOST": "http://login.example.com"}, "https:// URL is required"),
+        ]
+        for opts, env, message in table:
+            with self.subTest(opts=opts, env=env):
+                p = self.export(fixture("local-gzip-max"), spec(opts), ok=False, env=self.env_with(**env))
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(message, p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def entra(self, expires_in=3600, storage_delay=0):
+        self.log = self.dir("entra.log")
+        self.scenario = {"tenant": "tenant-1", "client_id": "app-1", "client_secret": "entra-secret-value",
+                         "assertion": "eyJhbGciOi.federated-jwt.sig", "expires_in": expires_in,
+                         "storage_delay": storage_delay}
+        self.secrets += [self.scenario["client_secret"], self.scenario["assertion"]]
+        return self.az.entra_stand_in(self.scenario, self.log)
+
+    def entries(self):
+        with open(self.log) as f:
+            return [json.loads(x) for x in f if x.strip()]
+
+    def test_entra_client_secret_and_workload_identity(self):
+        authority, storage = self.entra()
+        token_file = self.dir("federated-token")
+        with open(token_file, "w") as f:
+            f.write(self.scenario["assertion"] + "\n")
+        base = {"AZURE_AUTHORITY_HOST": authority, "AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1"}
+        flows = [("secret", {"AZURE_CLIENT_SECRET": "entra-secret-value"}),
+                 ("assertion", {"AZURE_FEDERATED_TOKEN_FILE": token_file})]
+        src = cl.load(fixture("local-gzip-max"))
+        for kind, extra in flows:
+            with self.subTest(kind):
+                container = "%s-%s" % (self.container, kind)
+                env = self.env_with(**base, **extra)
+                start = len(self.entries())
+                o = {"account_url": storage, "container": container}
+                self.export(fixture("local-gzip-max"), spec(o), env=env)
+                dest = self.dir("imp-" + kind)
+                p = self.import_(spec(o), dest, env=env)
+                self.assertEqual(cl.load(dest).meaning(), src.meaning())
+                self.assert_complete(container=container)
+                log = self.entries()[start:]
+                tokens = [e for e in log if e["what"] == "token"]
+                # one token per run, asked for the storage scope with this flow
+                self.assertEqual([(e["kind"], e["status"], e["scope"]) for e in tokens],
+                                 [(kind, 200, "https://storage.azure.com/.default")] * 2)
+                storage_calls = [e for e in log if e["what"] == "storage"]
+                self.assertTrue(storage_calls)
+                self.assertTrue(all(e["token"] in [t["token"] for t in tokens] for e in storage_calls))
+                for t in tokens:
+                    self.assertNotIn(t["token"], p.stderr + p.stdout)
+        # a wrong secret: Entra's error, no storage request
+        env = self.env_with(**base, AZURE_CLIENT_SECRET="wrong-secret")
+        self.secrets.append("wrong-secret")
+        p = self.export(fixture("local-gzip-max"), spec({"account_url": storage, "container": self.container}),
+                        ok=False, env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("invalid_client: AADSTS7000215", p.stderr)
+
+    def test_a_token_is_renewed_before_it_expires(self):
+        # renewed half-way, after a second; the export takes longer than that
+        authority, storage = self.entra(expires_in=2, storage_delay=0.3)
+        env = self.env_with(AZURE_AUTHORITY_HOST=authority, AZURE_TENANT_ID="tenant-1", AZURE_CLIENT_ID="app-1",
+                            AZURE_CLIENT_SECRET="entra-secret-value")
+        self.export(makecache_dir(self, 6), spec({"account_url": storage, "container": self.container}), env=env)
+        log = self.entries()
+        tokens = [e for e in log if e["what"] == "token"]
+        self.assertGreaterEqual(len(tokens), 2, log)
+        self.assertFalse([e for e in log if e["status"] in (401, 403)], log)
+
+
+def makecache_dir(test, n, size=4096, seed=7):
+    path = test.dir("made-%d-%d" % (n, seed))
+    if not os.path.exists(path):
+        makecache.make(path, n, size, seed)
+    return path
+
+
+class Uploads(Base):
+    def proxy(self, rules=()):
+        self.proxy_log = self.dir("proxy.log")
+        return self.az.fault_proxy(list(rules), self.proxy_log)
+
+    def proxy_entries(self):
+        with open(self.proxy_log) as f:
+            return [json.loads(x) for x in f if x.strip()]
+
+    def test_a_second_export_uploads_nothing_and_lists_once(self):
+        url = self.proxy()
+        path = makecache_dir(self, 12)
+        self.export(path, self.az_spec(url=url))
+        first = self.proxy_entries()
+        self.assertEqual([e["method"] for e in first[:2]], ["GET", "PUT"])  # container properties, create
+        self.assertIn("restype=container", first[1]["path"])
+        lists = [e for e in first if "comp=list" in e["path"]]
+        self.assertEqual(len(lists), 1)
+        self.assertFalse([e for e in first if e["method"] == "HEAD"])
+        blob_puts = [e for e in first if e["method"] == "PUT" and "/blobs%2F" in e["path"]]
+        self.assertEqual(len(blob_puts), 12)
+        self.assertTrue(first[-1]["method"] == "PUT" and "manifests%2Fbuildkit" in first[-1]["path"])
+        p = self.export(path, self.az_spec(url=url))
+        self.assertIn("0 written, 12 skipped", p.stderr)
+        second = self.proxy_entries()[len(first):]
+        self.assertEqual([(e["method"], e["status"]) for e in second], [("GET", 200), ("GET", 200), ("PUT", 201)])
+        self.assertIn("manifests%2Fbuildkit", second[-1]["path"])
+
+    def test_a_large_blob_goes_up_as_parallel_blocks_while_read(self):
+        from test_s3 import make_big_cache
+        path = self.dir("big")
+        digest, size = make_big_cache(path, 40 << 20)
+        url = self.proxy()
+        self.export(path, self.az_spec(url=url))
+        log = self.proxy_entries()
+        blocks = [e for e in log if "comp=block&" in e["path"]]
+        self.assertEqual(len(blocks), 6)  # 40 MiB + the tar header in 8 MiB blocks
+        self.assertEqual(len([e for e in log if "comp=blocklist" in e["path"]]), 1)
+        committed = self.az.block_list(self.container, "blobs/" + digest)
+        self.assertEqual([int(s) for _, s in committed][:-1], [8 << 20] * 5)
+        self.assertEqual(sum(int(s) for _, s in committed), size)
+        self.assertEqual(len({len(n) for n, _ in committed}), 1)  # equal-length ids
+        out = self.dir("sdk")
+        listed = self.az.sdk_read(self.container, out)
+        self.assertEqual(listed["blobs/" + digest], size)
+        self.assertEqual(sha256(read(os.path.join(out, "blobs", digest))), digest)
+        dest = self.dir("back")
+        self.import_(self.az_spec(), dest)
+        self.assertEqual(list(cl.load(dest).layers), [digest])
+
+    def test_a_blob_stored_meanwhile_is_left_alone(self):
+        # If-None-Match: * -- someone stored the blob between listing and upload
+        path = makecache_dir(self, 3)
+        digests = [d for d in cl.load(path).layers]
+        self.az.make_container(self.container)
+        self.az.put(self.container, "blobs/" + digests[0], b"not the real bytes")
+        # the listing misses it: it is answered with an empty page
+        url = self.proxy([{"method": "GET", "path": "comp=list", "action": {
+            "status": 200, "headers": {"Content-Type": "application/xml"},
+            "body": '<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs /><NextMarker />'
+                    '</EnumerationResults>'}}])
+        p = self.export(path, self.az_spec(url=url))
+        self.assertIn("1 skipped", p.stderr)
+        self.assertEqual(self.az.get(self.container, "blobs/" + digests[0]), b"not the real bytes")
+        puts = [e for e in self.proxy_entries() if e["method"] == "PUT" and digests[0] in e["path"]]
+        self.assertEqual([e["status"] for e in puts], [409])
+
+
+from test_azblob_faults import Faults  # noqa: E402,F401  (after the trust check)
