@@ -22,6 +22,7 @@ static const char help[] =
 	"  type=inline,ref=IMAGE|layout=DIR                    export only (docs/inline.md)\n"
 	"  type=s3,bucket=B,region=R[,name=N;...][,prefix=P]    S3 and compatible stores (docs/s3.md)\n"
 	"  type=gha[,scope=S][,url=U][,token=T][,version=1|2]  GitHub Actions cache (docs/gha.md)\n"
+	"  type=azblob,account_url=U[,container=C][,name=N;...]  Azure Blob Storage (docs/azblob.md)\n"
 	"Every DST also takes mode=min|max (default: keep everything), ignore-error=true|false,\n"
 	"compression=uncompressed|gzip|zstd|estargz, compression-level=N, force-compression=true|false,\n"
 	"estargz-lossless=true|false (docs/estargz.md); local and registry add oci-mediatypes=true|false\n"

@@ -170,7 +170,7 @@ class Azurite:
         """@azure/storage-blob lists and downloads the container: {name: size}."""
         env = dict(os.environ, NODE_MODULES=self.modules,
                    AZURE_STORAGE_CONNECTION_STRING=connection_string or self.connection_string())
-        p = subprocess.run([self.node, os.path.join(PEERS, "azure_blob_reader.mjs"), container, out_dir],
+        p = subprocess.run([self.node, os.path.join(PEERS, "azure_blob_reader.mjs"), "read", container, out_dir],
                            capture_output=True, text=True, env=env, timeout=180, stdin=subprocess.DEVNULL)
         if p.returncode != 0:
             raise AssertionError("azure_blob_reader: %s" % p.stderr[-2000:])
