@@ -142,6 +142,23 @@ class RoundTrips(Base):
                 self.assertEqual(cl.load(dest).meaning(), src.meaning())
 
 
+    def test_inspect_verify_and_a_debug_trace_show_no_secret(self):
+        self.export(fixture("local-gzip-max"), self.az_spec(name="main"))
+        p = self.run_cachectl("inspect", self.az_spec(name="main"))
+        self.assertIn("layers: 9 blobs", p.stdout)
+        self.assertIn("secret_access_key=***", p.stdout)
+        p = self.run_cachectl("verify", self.az_spec(name="main"))
+        self.assertIn("ok: 9 blobs", p.stdout)
+        sas = self.az.sas()
+        self.secrets.append(urllib.parse.parse_qs(sas)["sig"][0])
+        env = dict(self.env, CACHECTL_DEBUG="http")
+        p = self.run_cachectl("inspect", self.az_spec(url=self.az.url + "?" + sas, key=False, name="main"), env=env)
+        self.assertIn("sig=***", p.stderr)
+        self.assertIn("account_url=***", p.stdout)
+        p = self.run_cachectl("verify", self.az_spec(name="main"), env=env)
+        self.assertNotIn("SharedKey", p.stderr)
+
+
 class Credentials(Base):
     def env_with(self, **kv):
         env = dict(self.env)
