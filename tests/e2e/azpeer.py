@@ -29,23 +29,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(os.path.dirname(HERE), "peers")
 sys.path.insert(0, PEERS)
 sys.path.insert(0, HERE)
+import harness as h  # noqa: E402
 import npm_peers  # noqa: E402
-import s3peer  # noqa: E402  (start/stop/read_port of peer processes)
 
-REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
 ACCOUNT = "devstoreaccount1"
-Missing = s3peer.Missing
+Missing = h.Missing
 
 
 def iso(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Azurite:
@@ -58,6 +50,8 @@ class Azurite:
             self.modules = npm_peers.ensure()
         except npm_peers.PeerMissing as e:
             raise Missing(str(e))
+        if not (shutil.which("node") or shutil.which("nodejs")):
+            raise Missing("node is not installed")
         self.node = shutil.which("node") or shutil.which("nodejs")
         blob = os.path.join(self.modules, "azurite", "dist", "src", "blob")
         consts = open(os.path.join(blob, "utils", "constants.js")).read()
@@ -65,7 +59,7 @@ class Azurite:
         self.key_text = re.search(r'EMULATOR_ACCOUNT_KEY_STR = "([^"]+)"', consts).group(1)
         self.key = base64.b64decode(self.key_text)
         for _ in range(5):
-            port = free_port()
+            port = h.free_port()
             proc = subprocess.Popen(
                 [self.node, os.path.join(blob, "main.js"), "--blobHost", "127.0.0.1", "--blobPort", str(port),
                  "--location", os.path.join(tmp, "azurite"), "--skipApiVersionCheck", "--disableTelemetry"],
@@ -83,14 +77,14 @@ class Azurite:
                 self.procs.append(proc)
                 self.port = port
                 break
-            s3peer.stop(proc)
+            h.stop_peer(proc)
         else:
             raise RuntimeError("azurite did not start: %s" % "".join(out)[-2000:])
         self.url = "http://127.0.0.1:%d/%s" % (self.port, ACCOUNT)
 
     def close(self):
         for p in reversed(self.procs):
-            s3peer.stop(p)
+            h.stop_peer(p)
         self.procs = []
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -180,7 +174,7 @@ class Azurite:
         scenario = os.path.join(self.tmp, "scenario-%d.json" % len(self.procs))
         with open(scenario, "w") as f:
             json.dump({"rules": rules}, f)
-        proc, port = s3peer.start([sys.executable, os.path.join(PEERS, "faultproxy.py"), "--upstream",
+        proc, port = h.start_peer([sys.executable, os.path.join(PEERS, "faultproxy.py"), "--upstream",
                                    "http://127.0.0.1:%d" % self.port, "--scenario", scenario, "--log", log],
                                   "faultproxy")
         self.procs.append(proc)
@@ -191,7 +185,7 @@ class Azurite:
         path = os.path.join(self.tmp, "entra-%d.json" % len(self.procs))
         with open(path, "w") as f:
             json.dump(scenario, f)
-        proc, port = s3peer.start([sys.executable, os.path.join(PEERS, "entra_stand_in.py"), "--scenario", path,
+        proc, port = h.start_peer([sys.executable, os.path.join(PEERS, "entra_stand_in.py"), "--scenario", path,
                                    "--upstream", "http://127.0.0.1:%d" % self.port, "--account", ACCOUNT,
                                    "--key", self.key_text, "--log", log], "entra_stand_in")
         self.procs.append(proc)

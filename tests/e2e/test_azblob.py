@@ -1,51 +1,18 @@
 """End-to-end tests of type=azblob through the real binary, against azurite
-(which checks Shared Key signatures and SAS tokens itself), cross-checked
-with Azure's own @azure/storage-blob SDK as the second reader.
+(which checks Shared Key signatures and SAS tokens itself, see
+test_azblob_trust), cross-checked with Azure's own @azure/storage-blob SDK as
+the second reader: round trips, the BuildKit fixture, names, prefixes, what
+goes over the wire.
 
 Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
 """
 import json
 import os
-import time
 import urllib.parse
 
 import cachelib as cl
-import makecache
-from azcase import AZBLOB_MAX, Base, fixture, read, sha256, spec
+from azcase import AZBLOB_MAX, Base, fixture, makecache_dir, read, sha256
 from s3case import meaning_of_manifest
-
-
-class A_AzuriteIsTrustworthy(Base):
-    """azurite is trusted to judge credentials only because it refuses a
-    wrong key and an expired SAS.  These run first."""
-
-    def test_a_wrong_key_and_an_expired_sas_are_refused(self):
-        self.az.make_container(self.container)
-        status, _, _ = self.az.request("PUT", self.container, "probe", body=b"x",
-                                       headers={"x-ms-blob-type": "BlockBlob"})
-        self.assertEqual(status, 201)
-        status, _, _ = self.az.request("GET", self.container, "probe", sas=self.az.sas(ttl=-600))
-        self.assertEqual(status, 403)
-        status, _, _ = self.az.request("GET", self.container, "probe", sas=self.az.sas(perms="w"))
-        self.assertEqual(status, 403)  # a SAS without read permission
-        status, _, _ = self.az.request("GET", self.container, "probe", sas="")
-        self.assertIn(status, (403, 404))  # anonymous: no public access
-
-        wrong = "A" * 86 + "=="
-        p = self.export(fixture("local-gzip-max"), self.az_spec(secret_access_key=wrong), ok=False)
-        self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn("HTTP 403 AuthorizationFailure", p.stderr)
-        self.assertIn("credentials: the secret_access_key option", p.stderr)
-        self.assertNotIn(wrong, p.stderr)
-        self.assertEqual(self.names(), ["probe"])
-
-        expired = self.az.sas(ttl=-600)
-        self.secrets.append(urllib.parse.parse_qs(expired)["sig"][0])
-        p = self.export(fixture("local-gzip-max"), self.az_spec(key=False, sas_token=expired), ok=False)
-        self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn("HTTP 403", p.stderr)
-        self.assertIn("the sas_token option", p.stderr)
-        self.assertEqual(self.names(), ["probe"])
 
 
 class RoundTrips(Base):
@@ -159,137 +126,6 @@ class RoundTrips(Base):
         self.assertNotIn("SharedKey", p.stderr)
 
 
-class Credentials(Base):
-    def env_with(self, **kv):
-        env = dict(self.env)
-        env.update(kv)
-        return env
-
-    def test_every_credential_source_is_accepted_by_azurite(self):
-        sas = self.az.sas()
-        self.secrets.append(urllib.parse.parse_qs(sas)["sig"][0])
-        url, key = self.az.url, self.az.key_text
-        # (options, environment): each must export and import on its own
-        table = [
-            ({"account_url": url, "secret_access_key": key}, {}),
-            ({"account_url": url, "sas_token": sas}, {}),
-            ({"account_url": url, "sas_token": "?" + sas}, {}),
-            ({"account_url": url + "?" + sas}, {}),
-            ({"account_url": url}, {"AZURE_STORAGE_SAS_TOKEN": sas}),
-            ({}, {"AZURE_STORAGE_CONNECTION_STRING": self.az.connection_string()}),
-            ({}, {"AZURE_STORAGE_CONNECTION_STRING": self.az.connection_string(key=False, sas=sas)}),
-            ({"secret_access_key": key},
-             {"BUILDKIT_AZURE_STORAGE_ACCOUNT_URL": url, "BUILDKIT_AZURE_STORAGE_ACCOUNT_NAME": "devstoreaccount1",
-              "BUILDKIT_AZURE_STORAGE_PREFIX": "from-env"}),
-        ]
-        src = cl.load(fixture("local-gzip-max"))
-        for i, (opts, env) in enumerate(table):
-            with self.subTest(i=i, options=sorted(opts), env=sorted(env)):
-                container = "%s-%d" % (self.container, i)
-                o = dict(opts, container=container)
-                self.export(fixture("local-gzip-max"), spec(o), env=self.env_with(**env))
-                prefix = "from-env/" if "BUILDKIT_AZURE_STORAGE_PREFIX" in env else ""
-                self.assert_complete(blobs=prefix + "blobs/", manifest=prefix + "manifests/buildkit",
-                                     container=container)
-                dest = self.dir("imp-%d" % i)
-                self.import_(spec(o), dest, env=self.env_with(**env))
-                self.assertEqual(cl.load(dest).meaning(), src.meaning())
-        # BUILDKIT_AZURE_STORAGE_CONTAINER, and the default container name
-        self.export(fixture("local-gzip-max"), spec({"account_url": url, "secret_access_key": key}),
-                    env=self.env_with(BUILDKIT_AZURE_STORAGE_CONTAINER=self.container + "-env"))
-        self.assertIn("manifests/buildkit", self.names(self.container + "-env"))
-
-    def test_bad_settings_are_usage_errors_naming_the_fix(self):
-        url = self.az.url
-        table = [
-            ({}, {}, "account_url ($BUILDKIT_AZURE_STORAGE_ACCOUNT_URL) not set"),
-            ({"account_url": "not a url", "secret_access_key": "AAAA"}, {}, "account_url"),
-            ({"account_url": url}, {}, "no credentials: give secret_access_key="),
-            ({"account_url": url, "secret_access_key": "%%%"}, {}, "is not base64"),
-            ({"account_url": url, "sas_token": "sv=2019-02-02&sp=r"}, {}, "has no sig= parameter"),
-            ({"account_url": url, "upload_parallelism": "0", "secret_access_key": "AAAA"}, {},
-             "upload_parallelism must be a positive integer"),
-            ({"account_url": url, "secret_access_key": "AAAA", "bucket": "b"}, {}, "bucket"),
-            ({"account_url": url}, {"AZURE_CLIENT_SECRET": "s"}, "AZURE_TENANT_ID or AZURE_CLIENT_ID is not"),
-            ({"account_url": url}, {"AZURE_CLIENT_SECRET": "s", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c",
-                                    "AZURE_AUTHORITY_HOST": "http://login.example.com"}, "https:// URL is required"),
-        ]
-        for opts, env, message in table:
-            with self.subTest(opts=opts, env=env):
-                p = self.export(fixture("local-gzip-max"), spec(opts), ok=False, env=self.env_with(**env))
-                self.assertEqual(p.returncode, 2, p.stderr)
-                self.assertIn(message, p.stderr)
-                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
-
-    def entra(self, expires_in=3600, storage_delay=0):
-        self.log = self.dir("entra.log")
-        self.scenario = {"tenant": "tenant-1", "client_id": "app-1", "client_secret": "entra-secret-value",
-                         "assertion": "eyJhbGciOi.federated-jwt.sig", "expires_in": expires_in,
-                         "storage_delay": storage_delay}
-        self.secrets += [self.scenario["client_secret"], self.scenario["assertion"]]
-        return self.az.entra_stand_in(self.scenario, self.log)
-
-    def entries(self):
-        with open(self.log) as f:
-            return [json.loads(x) for x in f if x.strip()]
-
-    def test_entra_client_secret_and_workload_identity(self):
-        authority, storage = self.entra()
-        token_file = self.dir("federated-token")
-        with open(token_file, "w") as f:
-            f.write(self.scenario["assertion"] + "\n")
-        base = {"AZURE_AUTHORITY_HOST": authority, "AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1"}
-        flows = [("secret", {"AZURE_CLIENT_SECRET": "entra-secret-value"}),
-                 ("assertion", {"AZURE_FEDERATED_TOKEN_FILE": token_file})]
-        src = cl.load(fixture("local-gzip-max"))
-        for kind, extra in flows:
-            with self.subTest(kind):
-                container = "%s-%s" % (self.container, kind)
-                env = self.env_with(**base, **extra)
-                start = len(self.entries())
-                o = {"account_url": storage, "container": container}
-                self.export(fixture("local-gzip-max"), spec(o), env=env)
-                dest = self.dir("imp-" + kind)
-                p = self.import_(spec(o), dest, env=env)
-                self.assertEqual(cl.load(dest).meaning(), src.meaning())
-                self.assert_complete(container=container)
-                log = self.entries()[start:]
-                tokens = [e for e in log if e["what"] == "token"]
-                # one token per run, asked for the storage scope with this flow
-                self.assertEqual([(e["kind"], e["status"], e["scope"]) for e in tokens],
-                                 [(kind, 200, "https://storage.azure.com/.default")] * 2)
-                storage_calls = [e for e in log if e["what"] == "storage"]
-                self.assertTrue(storage_calls)
-                self.assertTrue(all(e["token"] in [t["token"] for t in tokens] for e in storage_calls))
-                for t in tokens:
-                    self.assertNotIn(t["token"], p.stderr + p.stdout)
-        # a wrong secret: Entra's error, no storage request
-        env = self.env_with(**base, AZURE_CLIENT_SECRET="wrong-secret")
-        self.secrets.append("wrong-secret")
-        p = self.export(fixture("local-gzip-max"), spec({"account_url": storage, "container": self.container}),
-                        ok=False, env=env)
-        self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn("invalid_client: AADSTS7000215", p.stderr)
-
-    def test_a_token_is_renewed_before_it_expires(self):
-        # renewed half-way, after a second; the export takes longer than that
-        authority, storage = self.entra(expires_in=2, storage_delay=0.3)
-        env = self.env_with(AZURE_AUTHORITY_HOST=authority, AZURE_TENANT_ID="tenant-1", AZURE_CLIENT_ID="app-1",
-                            AZURE_CLIENT_SECRET="entra-secret-value")
-        self.export(makecache_dir(self, 6), spec({"account_url": storage, "container": self.container}), env=env)
-        log = self.entries()
-        tokens = [e for e in log if e["what"] == "token"]
-        self.assertGreaterEqual(len(tokens), 2, log)
-        self.assertFalse([e for e in log if e["status"] in (401, 403)], log)
-
-
-def makecache_dir(test, n, size=4096, seed=7):
-    path = test.dir("made-%d-%d" % (n, seed))
-    if not os.path.exists(path):
-        makecache.make(path, n, size, seed)
-    return path
-
-
 class Uploads(Base):
     def proxy(self, rules=()):
         self.proxy_log = self.dir("proxy.log")
@@ -319,7 +155,7 @@ class Uploads(Base):
         self.assertIn("manifests%2Fbuildkit", second[-1]["path"])
 
     def test_a_large_blob_goes_up_as_parallel_blocks_while_read(self):
-        from test_s3 import make_big_cache
+        from s3case import make_big_cache
         path = self.dir("big")
         digest, size = make_big_cache(path, 40 << 20)
         url = self.proxy()
@@ -356,6 +192,3 @@ class Uploads(Base):
         self.assertEqual(self.az.get(self.container, "blobs/" + digests[0]), b"not the real bytes")
         puts = [e for e in self.proxy_entries() if e["method"] == "PUT" and digests[0] in e["path"]]
         self.assertEqual([e["status"] for e in puts], [409])
-
-
-from test_azblob_faults import Faults  # noqa: E402,F401  (after the trust check)

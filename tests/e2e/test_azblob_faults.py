@@ -2,7 +2,10 @@
 (tests/peers/faultproxy.py, scenarios as data) sits in front of azurite.
 An export either completes through retries or fails cleanly; either way
 the manifest never names a blob the container lacks, and a failed export
-writes no manifest.  Run from test_azblob (which orders the suites)."""
+writes no manifest.
+
+Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>, after
+test_azblob_trust."""
 import json
 import os
 
@@ -48,7 +51,7 @@ class Faults(Base):
         self.assertEqual(len(doc["layers"]), 9)
 
     def test_a_connection_reset_mid_block_is_retried(self):
-        from test_s3 import make_big_cache
+        from s3case import make_big_cache
         path = self.dir("big")
         digest, size = make_big_cache(path, 40 << 20)
         url = self.proxy([
