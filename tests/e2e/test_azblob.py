@@ -8,6 +8,7 @@ Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
 """
 import json
 import os
+import time
 import urllib.parse
 
 import cachelib as cl
@@ -153,6 +154,17 @@ class Uploads(Base):
         second = self.proxy_entries()[len(first):]
         self.assertEqual([(e["method"], e["status"]) for e in second], [("GET", 200), ("GET", 200), ("PUT", 201)])
         self.assertIn("manifests%2Fbuildkit", second[-1]["path"])
+
+    def test_upload_parallelism_bounds_the_blobs_in_flight(self):
+        # every blob upload takes 0.4 s at the proxy: one at a time, 8 take 3.2 s
+        # (with the default 4, they take about half that on two cores)
+        url = self.proxy([{"method": "PUT", "path": "/blobs%2F", "action": {"delay": 0.4}}])
+        path = makecache_dir(self, 8, seed=9)
+        start = time.monotonic()
+        self.export(path, self.az_spec(url=url, upload_parallelism="1"))
+        self.assertGreaterEqual(time.monotonic() - start, 3.2)
+        self.assertEqual(len([e for e in self.proxy_entries() if e["rule"] == 0]), 8)
+        self.assert_complete()
 
     def test_a_large_blob_goes_up_as_parallel_blocks_while_read(self):
         from s3case import make_big_cache
