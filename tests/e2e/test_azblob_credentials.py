@@ -54,6 +54,21 @@ class Credentials(Base):
                     env=self.env_with(BUILDKIT_AZURE_STORAGE_CONTAINER=self.container + "-env"))
         self.assertIn("manifests/buildkit", self.names(self.container + "-env"))
 
+    def test_a_sas_that_may_not_list_checks_each_blob(self):
+        sas = self.az.sas(perms="racw")  # read, add, create, write: no list
+        self.secrets.append(urllib.parse.parse_qs(sas)["sig"][0])
+        o = {"account_url": self.az.url, "sas_token": sas, "container": self.container}
+        p = self.export(fixture("local-gzip-max"), spec(o))
+        self.assertIn("List Blobs", p.stderr)
+        self.assertIn("HTTP 403", p.stderr)
+        self.assertIn("checking each blob instead", p.stderr)
+        self.assert_complete()
+        p = self.export(fixture("local-gzip-max"), spec(o))
+        self.assertIn("0 written, 9 skipped", p.stderr)
+        dest = self.dir("back")
+        self.import_(spec(o), dest)
+        self.assertEqual(cl.load(dest).meaning(), cl.load(fixture("local-gzip-max")).meaning())
+
     def entra(self, expires_in=3600, storage_delay=0):
         self.log = self.dir("entra.log")
         self.scenario = {"tenant": "tenant-1", "client_id": "app-1", "client_secret": "entra-secret-value",

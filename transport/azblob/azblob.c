@@ -7,7 +7,7 @@
  *
  * Both directions create the container when it is missing.  Export: one
  * listing of the blobs prefix tells which blobs are there (not one request
- * per blob); absent ones go up in parallel (upload_parallelism, 4), with
+ * per blob; one each only when a SAS may not list); absent ones go up in parallel (upload_parallelism, 4), with
  * If-None-Match: *, large ones as blocks (azblob_stream_upload.c); the
  * document goes last, unconditionally, under every name.  Import reads
  * every name and merges them, as BuildKit does; a missing name is empty. */
@@ -36,6 +36,7 @@ struct azblob_transport {
 	pthread_mutex_t lock;
 	struct azblob_client *client; /* made on first use, with the container */
 	bool listed;
+	bool per_blob;         /* the listing was refused: one properties request per blob */
 	struct strmap present; /* digest -> size, from the listing */
 	pthread_cond_t slot_free;
 	unsigned uploads;
@@ -94,7 +95,14 @@ static int list_blobs(struct azblob_transport *a)
 		rc = buffer_appendf(&prefix, "%s%s", dir, *dir && strcmp(dir, "/") != 0 ? "/" : "");
 	if (!rc) {
 		struct listing l = {&a->present, prefix.data, prefix.len};
-		rc = azblob_list(a->client, prefix.data, note_listed, &l);
+		long refused = 0;
+		rc = azblob_list(a->client, prefix.data, note_listed, &l, &refused);
+		if (refused == 403) {
+			/* A SAS without the list permission: BuildKit's way works. */
+			progress_note(a->base.progress, "%s; checking each blob instead", error_message());
+			a->per_blob = true;
+			rc = 0;
+		}
 	}
 	if (!rc)
 		a->listed = true;
@@ -113,9 +121,17 @@ static int listed_size(struct azblob_transport *a, const char *digest, int64_t *
 	if (!a->listed)
 		rc = list_blobs(a);
 	size_t v = 0;
-	if (!rc)
+	bool per_blob = a->per_blob;
+	if (!rc && !per_blob)
 		rc = strmap_get(&a->present, digest, &v) ? 0 : ERR_NOT_FOUND;
 	pthread_mutex_unlock(&a->lock);
+	if (!rc && per_blob) {
+		char *name = NULL;
+		if (!(rc = blob_name(&name, a, digest)))
+			rc = azblob_blob_properties(a->client, name, size);
+		free(name);
+		return rc;
+	}
 	if (!rc)
 		*size = (int64_t)v;
 	return rc;

@@ -483,10 +483,12 @@ static int list_page(const char *xml, size_t len, azblob_list_fn fn, void *ctx)
 	return rc;
 }
 
-int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx)
+int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx, long *refused)
 {
 	char *marker = NULL;
 	int rc = 0;
+	if (refused)
+		*refused = 0;
 	do {
 		struct buffer query = BUFFER_INIT;
 		struct http_response resp;
@@ -503,10 +505,13 @@ int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, 
 		if (rc)
 			break;
 		const char *xml = resp.body.data ? resp.body.data : "";
-		if (resp.status != 200)
+		if (resp.status != 200) {
 			rc = fail(c, &resp, "List Blobs", NULL);
-		else
+			if (refused)
+				*refused = resp.status;
+		} else {
 			rc = list_page(xml, resp.body.len, fn, ctx);
+		}
 		if (!rc) {
 			marker = xml_text(xml, resp.body.len, "NextMarker");
 			if (marker && !*marker) {

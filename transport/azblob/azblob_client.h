@@ -54,9 +54,11 @@ int azblob_put_block_list(struct azblob_client *c, const char *name, char *const
 			  bool *existed);
 
 /* List Blobs under prefix (every page): fn per blob, in the service's
- * order; a non-zero return from fn stops the listing with that code. */
+ * order; a non-zero return from fn stops the listing with that code.
+ * When the service refuses the listing, *refused (may be NULL) is its
+ * HTTP status (403: a SAS without the list permission). */
 typedef int (*azblob_list_fn)(void *ctx, const char *name, int64_t size);
-int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx);
+int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx, long *refused);
 
 /* Requests made so far (answered or not, retries included), for the
  * benchmark's request count. */
