@@ -228,6 +228,21 @@ static int split_names(struct azblob_config *c, const char *names)
 	}
 }
 
+/* Azure's rule, checked here so that a typo is a usage error before any
+ * request: 3 to 63 lower-case letters, digits and single hyphens, starting
+ * and ending with a letter or digit. */
+static int check_container(const char *name)
+{
+	size_t n = strlen(name);
+	bool ok = n >= 3 && n <= 63 && name[0] != '-' && name[n - 1] != '-' && !strstr(name, "--");
+	for (size_t i = 0; ok && i < n; i++)
+		ok = islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) || name[i] == '-';
+	if (!ok)
+		return error_set(ERR_USAGE, "azblob: container=\"%s\" is not a container name: 3 to 63 lower-case "
+				 "letters, digits and single hyphens, starting and ending with a letter or digit", name);
+	return 0;
+}
+
 static int strings(struct azblob_config *c, struct cache_options *o)
 {
 	const char *container = option_or_env(o, "container", "BUILDKIT_AZURE_STORAGE_CONTAINER");
@@ -241,7 +256,8 @@ static int strings(struct azblob_config *c, struct cache_options *o)
 	c->manifests_prefix = strdup(manifests && *manifests ? manifests : "manifests");
 	if (!c->container || !c->prefix || !c->blobs_prefix || !c->manifests_prefix)
 		return error_oom();
-	return split_names(c, name && *name ? name : "buildkit");
+	int rc = check_container(c->container);
+	return rc ? rc : split_names(c, name && *name ? name : "buildkit");
 }
 
 int azblob_config_parse(struct azblob_config *c, struct cache_options *o)
