@@ -18,6 +18,7 @@
 
 #include "core/util/error.h"
 #include "core/util/progress.h"
+#include "core/util/semaphore.h"
 #include "core/util/strmap.h"
 #include "formats/annotated_config.h"
 #include "transport/azblob/azblob_client.h"
@@ -38,8 +39,7 @@ struct azblob_transport {
 	bool listed;
 	bool per_blob;         /* the listing was refused: one properties request per blob */
 	struct strmap present; /* digest -> size, from the listing */
-	pthread_cond_t slot_free;
-	unsigned uploads;
+	struct semaphore upload_slots; /* upload_parallelism */
 };
 
 static int ready(struct azblob_transport *a)
@@ -283,25 +283,6 @@ static int azblob_read_cache(struct transport *t, struct cache **out)
 
 /* ---- writing ------------------------------------------------------------ */
 
-static void slot_take(void *ctx)
-{
-	struct azblob_transport *a = ctx;
-	pthread_mutex_lock(&a->lock);
-	while (a->uploads >= a->cfg.upload_parallelism)
-		pthread_cond_wait(&a->slot_free, &a->lock);
-	a->uploads++;
-	pthread_mutex_unlock(&a->lock);
-}
-
-static void slot_give(void *ctx)
-{
-	struct azblob_transport *a = ctx;
-	pthread_mutex_lock(&a->lock);
-	a->uploads--;
-	pthread_cond_signal(&a->slot_free);
-	pthread_mutex_unlock(&a->lock);
-}
-
 struct azblob_writer {
 	struct blob_writer base;
 	struct azblob_transport *a;
@@ -368,8 +349,7 @@ static int azblob_blob_create(struct transport *t, const struct descriptor *expe
 	int64_t size = expected && expected->size > 0 ? expected->size : 0;
 	if (known)
 		memcpy(w->expected, expected->digest, DIGEST_BUF);
-	struct azblob_upload_slots slots = {slot_take, slot_give, a};
-	rc = azblob_stream_upload_new(&w->upload, a->client, &slots, size);
+	rc = azblob_stream_upload_new(&w->upload, a->client, &a->upload_slots, size);
 	if (!rc && known && size > AZBLOB_SINGLE_PUT_LIMIT) {
 		/* The name is known: send blocks while the rest is still coming. */
 		char *name;
@@ -419,7 +399,7 @@ static void azblob_free(struct transport *t)
 	azblob_client_free(a->client);
 	azblob_config_free(&a->cfg);
 	strmap_free(&a->present);
-	pthread_cond_destroy(&a->slot_free);
+	semaphore_destroy(&a->upload_slots);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -433,16 +413,36 @@ static const struct transport_ops azblob_ops = {
 	.free = azblob_free,
 };
 
+/* Where the documents go: two specs naming the same place are one. */
+static int set_location(struct azblob_transport *a)
+{
+	char *dir = NULL;
+	struct buffer names = BUFFER_INIT;
+	int rc = name_in(&dir, a, a->cfg.manifests_prefix, NULL);
+	for (size_t i = 0; !rc && i < a->cfg.n_names; i++)
+		rc = buffer_appendf(&names, "%s%s", i ? ";" : "", a->cfg.names[i]);
+	if (!rc)
+		rc = transport_set_location(&a->base, "azblob:%s/%s/%s:%s", a->cfg.account_url, a->cfg.container, dir,
+					    names.data ? names.data : "");
+	free(dir);
+	buffer_free(&names);
+	return rc;
+}
+
 static int azblob_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
 {
 	(void)dir; /* both directions create the container, as BuildKit does */
 	struct azblob_transport *a = calloc(1, sizeof(*a));
 	CHECK_ALLOC(a);
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->slot_free, NULL);
+	semaphore_init(&a->upload_slots, 1);
 	int rc = azblob_config_parse(&a->cfg, o);
 	if (!rc)
+		semaphore_set_count(&a->upload_slots, a->cfg.upload_parallelism);
+	if (!rc)
 		rc = transport_init(&a->base, &azblob_ops, o);
+	if (!rc)
+		rc = set_location(a);
 	if (rc) {
 		free(a->base.display);
 		azblob_free(&a->base);
@@ -452,10 +452,28 @@ static int azblob_open(struct transport **out, struct cache_options *o, enum tra
 	return 0;
 }
 
+/* BuildKit's keys, then cachectl's (sas_token, upload_parallelism).
+ * account_url is secret: it may carry a SAS in its query. */
+static const struct option_key azblob_keys[] = {
+	{.name = "account_url", .directions = OPTION_BOTH, .secret = true},
+	{.name = "account_name", .directions = OPTION_BOTH},
+	{.name = "container", .directions = OPTION_BOTH},
+	{.name = "prefix", .directions = OPTION_BOTH},
+	{.name = "blobs_prefix", .directions = OPTION_BOTH},
+	{.name = "manifests_prefix", .directions = OPTION_BOTH},
+	{.name = "name", .directions = OPTION_BOTH},
+	{.name = "secret_access_key", .directions = OPTION_BOTH, .secret = true},
+	{.name = "sas_token", .directions = OPTION_BOTH, .secret = true},
+	{.name = "upload_parallelism", .directions = OPTION_BOTH},
+	{.name = NULL},
+};
+
 const struct transport_handler azblob_transport_handler = {
 	.type = "azblob",
+	.synopsis = "account_url=U[,container=C][,name=N;...]",
+	.summary = "Azure Blob Storage (docs/azblob.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = false,
+	.keys = azblob_keys,
 	.open = azblob_open,
 };

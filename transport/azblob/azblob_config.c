@@ -8,6 +8,7 @@
 
 #include "core/util/base64.h"
 #include "core/util/error.h"
+#include "core/util/secrets.h"
 #include "transport/s3/url_parts.h"
 
 #define DEFAULT_CONTAINER "buildkit-cache"
@@ -108,6 +109,7 @@ int azblob_connection_string_parse(struct azblob_connection_string *out, const c
 static int shared_key(struct azblob_auth *a, const char *key, const char *source)
 {
 	struct buffer raw = BUFFER_INIT;
+	secret_remember(key); /* from the environment too: never in a message */
 	if (base64_std_decode(&raw, key, strlen(key)) || raw.len == 0) {
 		buffer_free(&raw);
 		return error_set(ERR_USAGE, "azblob: the account key from %s is not base64 (an Azure account key "
@@ -124,6 +126,13 @@ static int sas(struct azblob_auth *a, const char *token, const char *source)
 {
 	while (*token == '?')
 		token++;
+	/* Never in a message: the token, and its signature on its own. */
+	secret_remember(token);
+	const char *sig = strstr(token, "sig=");
+	char *value = sig ? strndup(sig + 4, strcspn(sig + 4, "&")) : NULL;
+	if (value)
+		secret_remember(value);
+	free(value);
 	if (!strstr(token, "sig="))
 		return error_set(ERR_USAGE, "azblob: the SAS from %s has no sig= parameter: give the token as "
 				 "the portal shows it (sv=...&sig=...)", source);

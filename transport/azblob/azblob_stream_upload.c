@@ -7,6 +7,7 @@
 
 #include "core/util/error.h"
 #include "core/util/parallel.h"
+#include "core/util/semaphore.h"
 #include "core/util/spool.h"
 #include "transport/azblob/azblob_upload.h"
 
@@ -22,7 +23,7 @@ int64_t azblob_block_size_for(int64_t size)
 
 struct azblob_stream_upload {
 	struct azblob_client *client;
-	struct azblob_upload_slots slots;
+	struct semaphore *slots;
 	bool slot_held;
 	struct spool *spool;
 	int fd;
@@ -44,26 +45,25 @@ struct azblob_stream_upload {
 
 static void slot_take(struct azblob_stream_upload *u)
 {
-	if (!u->slot_held && u->slots.take)
-		u->slots.take(u->slots.ctx);
+	if (!u->slot_held && u->slots)
+		semaphore_acquire(u->slots);
 	u->slot_held = true;
 }
 
 static void slot_give(struct azblob_stream_upload *u)
 {
-	if (u->slot_held && u->slots.give)
-		u->slots.give(u->slots.ctx);
+	if (u->slot_held && u->slots)
+		semaphore_release(u->slots);
 	u->slot_held = false;
 }
 
-int azblob_stream_upload_new(struct azblob_stream_upload **out, struct azblob_client *c,
-			     const struct azblob_upload_slots *slots, int64_t expected_size)
+int azblob_stream_upload_new(struct azblob_stream_upload **out, struct azblob_client *c, struct semaphore *slots,
+			     int64_t expected_size)
 {
 	struct azblob_stream_upload *u = calloc(1, sizeof(*u));
 	CHECK_ALLOC(u);
 	u->client = c;
-	if (slots)
-		u->slots = *slots;
+	u->slots = slots;
 	u->block_size = azblob_block_size_for(expected_size > 0 ? expected_size : 0);
 	u->fd = -1;
 	pthread_mutex_init(&u->lock, NULL);

@@ -25,18 +25,13 @@
 #define AZBLOB_MAX_BLOCKS 50000
 #define AZBLOB_BLOCK_CONCURRENCY 4
 
-/* Limits how many blobs one destination uploads at once. */
-struct azblob_upload_slots {
-	void (*take)(void *ctx);
-	void (*give)(void *ctx);
-	void *ctx;
-};
-
 struct azblob_stream_upload;
+struct semaphore;
 
-/* expected_size: the announced size, or 0 when unknown. */
-int azblob_stream_upload_new(struct azblob_stream_upload **out, struct azblob_client *c,
-			     const struct azblob_upload_slots *slots, int64_t expected_size);
+/* expected_size: the announced size, or 0 when unknown.  slots (may be
+ * NULL; not owned) bounds how many blobs one destination sends at once. */
+int azblob_stream_upload_new(struct azblob_stream_upload **out, struct azblob_client *c, struct semaphore *slots,
+			     int64_t expected_size);
 /* Sends blocks to blob `name` as soon as they are spooled (call before any
  * write; worth it only when the expected size is above the single limit). */
 int azblob_stream_upload_to(struct azblob_stream_upload *u, const char *name);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/util/error.h"
+#include "core/util/secrets.h"
 
 #define DEFAULT_AUTHORITY "https://login.microsoftonline.com"
 #define STORAGE_SCOPE "https://storage.azure.com/.default"
@@ -61,8 +62,8 @@ int entra_token_source_from_env(struct entra_token_source **out)
 	s->client_id = strdup(client);
 	/* A client secret wins over a token file, as in the SDKs' chain
 	 * (EnvironmentCredential comes before WorkloadIdentityCredential). */
-	if (has_secret)
-		s->client_secret = env("AZURE_CLIENT_SECRET");
+	if (has_secret && (s->client_secret = env("AZURE_CLIENT_SECRET")))
+		secret_remember(s->client_secret);
 	else
 		s->token_file = env("AZURE_FEDERATED_TOKEN_FILE");
 	if (!s->authority || !s->tenant || !s->client_id || (!s->client_secret && !s->token_file)) {
@@ -147,6 +148,7 @@ static int parse_answer(struct entra_token_source *s, const struct http_response
 			      : cJSON_IsString(exp) ? strtod(exp->valuestring, NULL) : 3600;
 		free(s->token);
 		s->token = strdup(tok->valuestring);
+		secret_remember(tok->valuestring);
 		/* Renewed five minutes early, or half-way for short-lived ones. */
 		s->renew_at = time(NULL) + (time_t)(secs > 2 * RENEW_BEFORE ? secs - RENEW_BEFORE : secs / 2);
 		if (!s->token)
