@@ -470,7 +470,7 @@ static const struct option_key azblob_keys[] = {
 
 const struct transport_handler azblob_transport_handler = {
 	.type = "azblob",
-	.synopsis = "account_url=U[,container=C][,name=N;...]",
+	.synopsis = "account_url=U[,name=N;...][,prefix=P]",
 	.summary = "Azure Blob Storage (docs/azblob.md)",
 	.can_read = true,
 	.can_write = true,
