@@ -231,11 +231,10 @@ static int read_one(struct azblob_transport *a, const char *cache_name, struct c
 		rc = annotated_config_load(out, doc.data ? doc.data : "", doc.len, display);
 	if (!rc) {
 		struct cache *c = *out;
-		if (descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG) ||
-		    digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len)) {
+		if ((rc = descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG)) ||
+		    (rc = digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len))) {
 			cache_free(c);
 			*out = NULL;
-			rc = ERR_FAILURE;
 		} else {
 			c->source_config.size = (int64_t)doc.len;
 			if (c->dropped_results)

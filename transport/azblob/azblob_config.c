@@ -228,8 +228,9 @@ static int split_names(struct azblob_config *c, const char *names)
 		char **n = realloc(c->names, (c->n_names + 1) * sizeof(*n));
 		CHECK_ALLOC(n);
 		c->names = n;
-		if (dup_or_null(&n[c->n_names], p, len))
-			return ERR_FAILURE;
+		int rc = dup_or_null(&n[c->n_names], p, len);
+		if (rc)
+			return rc;
 		c->n_names++;
 		if (!semi)
 			return 0;

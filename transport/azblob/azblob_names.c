@@ -80,15 +80,14 @@ int azblob_path_join(char **out, const char *const *elems, size_t n)
 int azblob_escape_name(struct buffer *out, const char *name)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+	int rc = 0;
+	for (const unsigned char *p = (const unsigned char *)name; !rc && *p; p++) {
 		if (isalnum(*p) || strchr("-._~$&+:=@", *p)) {
-			if (buffer_append(out, p, 1))
-				return ERR_FAILURE;
+			rc = buffer_append(out, p, 1);
 		} else {
 			char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-			if (buffer_append(out, enc, 3))
-				return ERR_FAILURE;
+			rc = buffer_append(out, enc, 3);
 		}
 	}
-	return buffer_append(out, "", 0);
+	return rc ? rc : buffer_append(out, "", 0);
 }

@@ -183,13 +183,13 @@ int azblob_stream_upload_write(struct azblob_stream_upload *u, const void *buf, 
 		/* Never past a block boundary in one step, so blocks are counted exactly. */
 		int64_t room = u->block_size - u->written % u->block_size;
 		size_t n = (int64_t)len < room ? len : (size_t)room;
-		if (spool_write(u->spool, p, n))
-			return ERR_FAILURE;
+		int rc = spool_write(u->spool, p, n);
+		if (rc)
+			return rc;
 		p += n;
 		len -= n;
 		pthread_mutex_lock(&u->lock);
 		u->written += (int64_t)n;
-		int rc = 0;
 		if (u->written % u->block_size == 0) {
 			u->n_blocks++;
 			if (u->name && !u->started && !u->failed) {
