@@ -74,6 +74,9 @@ int bad_option(int opt, char **argv);
 int report_error(int rc);
 int exit_code_of(int rc);
 
+/* cachectl --version: ours and every library's, as built and as running. */
+int print_version(void);
+
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

@@ -1,3 +1,4 @@
+#include "core/util/json_number.h"
 #include "formats/oci_layout.h"
 
 #include <cjson/cJSON.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/util/error.h"
+#include "core/util/temp_files.h"
 #include "core/util/json_out.h"
 #include "core/model/media_type.h"
 #include "core/util/stream.h"
@@ -56,11 +58,12 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 	}
 	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(doc, "schemaVersion");
 	if (sv && !cJSON_IsNull(sv)) {
-		if (!cJSON_IsNumber(sv) || floor(sv->valuedouble) != sv->valuedouble) {
-			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer", what);
+		int64_t version;
+		if (!json_integer(sv, INT32_MIN, INT32_MAX, &version)) {
+			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer a 32-bit int holds", what);
 			goto out;
 		}
-		out->schema_version = (int)sv->valuedouble;
+		out->schema_version = (int)version;
 	}
 	if ((rc = opt_string(&out->media_type, doc, "mediaType", what)) ||
 	    (rc = opt_string(&out->artifact_type, doc, "artifactType", what)))
@@ -248,27 +251,23 @@ void oci_layout_unlock(int fd, const char *dir)
 int write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
 	char tmp[4200];
+	int slot, rc = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return error_set_errno(ERR_FAILURE, errno, "cannot create a temporary file beside %s", path);
-	int rc = fd_write_all(fd, data, len, path);
-	if (rc) {
+	temp_file_track(tmp, &slot);
+	if ((rc = fd_write_all(fd, data, len, path))) {
 		close(fd);
-		unlink(tmp);
-		return rc;
+	} else if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+		rc = error_set_errno(ERR_FAILURE, errno, "write %s", path);
+	} else if (rename(tmp, path) != 0) {
+		rc = error_set_errno(ERR_FAILURE, errno, "replace %s", path);
 	}
-	if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-		int e = errno;
+	if (rc)
 		unlink(tmp);
-		return error_set_errno(ERR_FAILURE, e, "write %s", path);
-	}
-	if (rename(tmp, path) != 0) {
-		int e = errno;
-		unlink(tmp);
-		return error_set_errno(ERR_FAILURE, e, "replace %s", path);
-	}
-	return 0;
+	temp_file_untrack(slot);
+	return rc;
 }
 
 int oci_layout_put_root(const char *dir, const struct descriptor *root, const char *tag)

@@ -1,3 +1,4 @@
+#include "core/util/json_number.h"
 #include "core/codec/estargz_reader.h"
 
 #include <cjson/cJSON.h>
@@ -383,8 +384,11 @@ static int toc_json(struct reader *r, const struct buffer *tar, const char **jso
 
 static int64_t num(const cJSON *o, const char *k)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+	/* Absent, or not a byte count or offset, reads as 0: the checks
+	 * against the blob then refuse the entry. */
+	int64_t n = 0;
+	json_integer(cJSON_GetObjectItemCaseSensitive(o, k), 0, JSON_EXACT_MAX, &n);
+	return n;
 }
 
 static const char *str(const cJSON *o, const char *k)

@@ -1,3 +1,4 @@
+#include "core/util/json_number.h"
 #include "core/model/cache_config.h"
 
 #include <cjson/cJSON.h>
@@ -209,10 +210,8 @@ static int parse_layer_annotations(struct cache_layer *l, const cJSON *ann, cons
 	    (rc = get_time(&a->created_at, ann, "createdAt", what)))
 		return rc;
 	if (size) {
-		if (!cJSON_IsNumber(size) || size->valuedouble < 0 ||
-		    floor(size->valuedouble) != size->valuedouble)
+		if (!json_integer(size, 0, JSON_EXACT_MAX, &a->size))
 			return error_set(ERR_FAILURE, "cache config: %s: size is not a byte count", what);
-		a->size = (int64_t)size->valuedouble;
 	}
 	if ((mt && !(a->media_type = strdup(mt))) || (diff && !(a->diff_id = strdup(diff))))
 		return error_oom();
