@@ -14,6 +14,7 @@
 #define STORAGE_SCOPE "https://storage.azure.com/.default"
 #define RENEW_BEFORE 300 /* seconds before expiry */
 #define ASSERTION_MAX (64u * 1024)
+#define MAX_LIFETIME (24.0 * 3600) /* seconds a token is kept at most, whatever it says */
 
 struct entra_token_source {
 	char *authority, *tenant, *client_id, *client_secret, *token_file;
@@ -146,6 +147,8 @@ static int parse_answer(struct entra_token_source *s, const struct http_response
 	} else {
 		double secs = cJSON_IsNumber(exp) ? exp->valuedouble
 			      : cJSON_IsString(exp) ? strtod(exp->valuestring, NULL) : 3600;
+		if (!(secs >= 0 && secs <= MAX_LIFETIME)) /* untrusted: never a wrapped cast (NaN too) */
+			secs = secs > MAX_LIFETIME ? MAX_LIFETIME : 0;
 		free(s->token);
 		s->token = strdup(tok->valuestring);
 		secret_remember(tok->valuestring);
