@@ -67,7 +67,7 @@ int export_settings_parse(struct export_settings *out, struct cache_options *o,
 		out->form_set = true;
 		out->form = (struct root_form){.oci_mediatypes = oci, .image_manifest = im, .convert_layers = true};
 	}
-	return 0;
+	return config_budget_parse(&out->config_budget, o, h);
 }
 
 /* ---- sources ------------------------------------------------------------ */
@@ -223,6 +223,8 @@ static int plan_destination(struct export_run *run, size_t di)
 	int rc = cache_clone(&c, run->src->merged);
 	if (!rc && s->mode == EXPORT_MODE_MIN)
 		rc = cache_keep_min(c);
+	if (!rc)
+		rc = config_budget_apply(c, &s->config_budget, dest->transport->display, run->progress);
 	if (rc)
 		goto out;
 	if (c->config->n_layers == 0) {
@@ -547,6 +549,10 @@ static int finish_destination(struct export_run *run, size_t di)
 		}
 	}
 	int rc = cache_normalize(c, NULL);
+	if (!rc) /* re-encoded blobs keep the config's length; checked again all the same */
+		rc = config_budget_apply(c, &(struct config_budget){.enforced = dest->settings.config_budget.enforced,
+						  .max = dest->settings.config_budget.max},
+				 dest->transport->display, run->progress);
 	if (rc)
 		return rc;
 	struct export_form form = {.root = dest->settings.form};
@@ -563,23 +569,31 @@ int cache_export(struct source_set *src, struct destination *dests, size_t n, un
 {
 	struct export_run run = {.src = src, .dests = dests, .progress = p, .totals = totals};
 	int rc = 0, first_error = 0;
-	struct error_state saved;
+	struct error_state saved, *plan_errors = NULL;
 	pthread_mutex_init(&run.lock, NULL);
 	if (!(run.caches = calloc(n + 1, sizeof(*run.caches)))) {
 		rc = error_oom();
 		goto out;
 	}
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = plan_destination(&run, i);
-	if (rc)
+	/* A destination that cannot be planned (a config over its budget)
+	 * fails alone, as one that cannot take a blob. */
+	if (!(plan_errors = calloc(n + 1, sizeof(*plan_errors)))) {
+		rc = error_oom();
 		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((rc = plan_destination(&run, i)))
+			error_save(&plan_errors[i], rc);
 	/* Every job runs even when one fails: each destination then knows
 	 * exactly which of its blobs made it. */
 	parallel_for(run.n_jobs, jobs, true, run_job, &run);
 	for (size_t i = 0; i < n; i++) {
-		if (!run.caches[i])
+		if (plan_errors[i].code)
+			rc = error_restore(&plan_errors[i]);
+		else if (!run.caches[i])
 			continue;
-		rc = finish_destination(&run, i);
+		else
+			rc = finish_destination(&run, i);
 		if (!rc)
 			continue;
 		error_wrap(rc, "export to %s", dests[i].transport->display);
@@ -600,6 +614,7 @@ out:
 		for (size_t i = 0; i < n; i++)
 			cache_free(run.caches[i]);
 	free(run.caches);
+	free(plan_errors);
 	pthread_mutex_destroy(&run.lock);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "core/model/cache.h"
 #include "core/codec/codec.h"
 #include "core/util/progress.h"
+#include "transport/engine/config_budget.h"
 #include "transport/transport.h"
 
 enum export_mode {
@@ -27,6 +28,7 @@ struct export_settings {
 	struct root_form form;
 	bool ignore_error;
 	bool stores_no_blobs; /* the destination's handler keeps no blobs (inline) */
+	struct config_budget config_budget; /* the 1 MiB guard (local, registry) */
 };
 
 /* Reads the export attributes from o: mode, compression, compression-level,
