@@ -45,6 +45,10 @@ void single_source_free(struct single_source *s);
 int sources_open(struct transport **out, struct cache_options *specs, size_t *n_open, const char *const *texts,
 		 size_t n, struct progress *p);
 
+/* Opens the store SRC names (ls, du, rm, prune); ERR_USAGE when its
+ * backend cannot manage one. */
+int store_open(struct cache_options *spec, struct transport **out, const char *text, struct progress *p);
+
 /* Inspect and verify are quiet unless asked: their output is on stdout. */
 enum progress_mode quiet_unless_asked(enum progress_mode m);
 
@@ -63,6 +67,10 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_du(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 #define OPT_PROGRESS 1000
 #define OPT_JOBS 1001

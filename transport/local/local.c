@@ -13,14 +13,9 @@
 #include "core/util/error.h"
 #include "formats/oci_layout.h"
 #include "transport/cache_io.h"
+#include "transport/local/local.h"
 #include "transport/transport.h"
 
-struct local_transport {
-	struct transport base;
-	char *dir;
-	char *tag;
-	char digest[DIGEST_BUF]; /* import: explicit root, wins over tag */
-};
 
 static void blob_path(char *out, size_t size, const struct local_transport *l, const char *digest)
 {
@@ -39,6 +34,8 @@ static int local_blob_stat(struct transport *t, const char *digest, int64_t *siz
 		return error_set_errno(ERR_FAILURE, errno, "stat %s", path);
 	}
 	*size = (int64_t)st.st_size;
+	if (l->destination)
+		utimensat(AT_FDCWD, path, NULL, 0); /* young again for prune's grace; a hint only */
 	return 0;
 }
 
@@ -105,6 +102,7 @@ static int writer_commit(struct blob_writer *bw, const char *digest, int64_t siz
 	if (stat(path, &st) == 0 && (int64_t)st.st_size == size) {
 		/* Written once: the store already has these bytes. */
 		*existed = true;
+		utimensat(AT_FDCWD, path, NULL, 0); /* young again for prune's grace */
 		return 0;
 	}
 	if (fstat(w->fd, &st) != 0 || (int64_t)st.st_size != size)
@@ -251,6 +249,7 @@ static int local_write_cache(struct transport *t, const struct cache *c, const s
 static void local_free(struct transport *t)
 {
 	struct local_transport *l = (struct local_transport *)t;
+	oci_layout_unlock(l->store_lock, l->dir);
 	free(l->dir);
 	free(l->tag);
 	free(l);
@@ -263,6 +262,7 @@ static const struct transport_ops local_ops = {
 	.read_cache = local_read_cache,
 	.write_cache = local_write_cache,
 	.free = local_free,
+	.store = &local_store_ops,
 };
 
 static int local_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
@@ -289,6 +289,8 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 	l->tag = strdup(tag ? tag : "latest");
 	if (digest)
 		memcpy(l->digest, digest, DIGEST_BUF);
+	l->destination = dir == TRANSPORT_DESTINATION;
+	l->store_lock = -1;
 	if (!l->dir || !l->tag || transport_init(&l->base, &local_ops, o)) {
 		free(l->base.display);
 		local_free(&l->base);
