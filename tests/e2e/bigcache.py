@@ -13,6 +13,7 @@ import json
 import os
 import random
 import sys
+import time
 
 import makecache
 
@@ -20,18 +21,27 @@ KEYS_PER_LAYER = 120
 LAYERS = 40
 
 
-def make(root, seed, layers=LAYERS, keys=KEYS_PER_LAYER, month=1, tag="latest"):
+def stamp(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%S.5Z", time.gmtime(seconds))
+
+
+def make(root, seed, layers=LAYERS, keys=KEYS_PER_LAYER, month=1, tag="latest", start=None, step=1,
+         layer_bytes=256, independent=False):
+    """start (epoch seconds): result i is created at start + i*step instead
+    of in 2025's `month`; independent: every layer is a base layer of its own
+    (several builds' results) instead of one chain."""
     rnd = random.Random(seed)
     os.makedirs(os.path.join(root, "blobs", "sha256"), exist_ok=True)
     descs, nodes = [], []
     records = [{"digest": makecache.sha(b"big-root-%d" % seed)}]
     for i in range(layers):
-        blob, diff = makecache.layer(i, 256, rnd)
+        blob, diff = makecache.layer(i, layer_bytes, rnd)
         d = makecache.write_blob(root, blob)
-        when = "2025-%02d-02T03:%02d:%02d.5Z" % (month, i // 60 % 60, i % 60)
+        when = ("2025-%02d-02T03:%02d:%02d.5Z" % (month, i // 60 % 60, i % 60) if start is None
+                else stamp(start + i * step))
         descs.append({"mediaType": makecache.LAYER, "digest": d, "size": len(blob),
                       "annotations": {"buildkit/createdat": when, "containerd.io/uncompressed": diff}})
-        nodes.append({"blob": d, "parent": i - 1})
+        nodes.append({"blob": d, "parent": -1 if independent else i - 1})
         for k in range(keys):
             rec = {"digest": makecache.sha(b"big-%d-%d-%d" % (seed, i, k)),
                    "inputs": [[{"selector": makecache.sha(b"sel-%d-%d" % (i, k)), "link": len(records) - 1}]]}
