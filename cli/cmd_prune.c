@@ -27,7 +27,7 @@ static const char help[] =
 	"  --keep-tag T      keep this cache (repeatable); caches not named are removed\n"
 	"  --keep-since D    drop results older than D (90m, 36h, 7d)\n"
 	"  --max-size S      drop the oldest results until the store's blobs fit S (10GB, 500MiB)\n"
-	"  --grace D         never delete a blob younger than D (default 1h; 0 for none)\n"
+	"  --grace D         never delete a blob younger than D (default 1h; s3: touch_refresh + 1h)\n"
 	"  --dry-run         print what would be removed and the bytes freed; change nothing\n" COMMON_HELP;
 
 /* Go's durations, plus days ("7d"): a cache is kept for days. */
@@ -60,6 +60,8 @@ static void print_summary(const struct prune_settings *s, const struct prune_rep
 	       r->blobs_deleted, s->dry_run ? "would be " : "", fate, (long long)r->bytes_freed, freed,
 	       r->blobs_spared, spared);
 }
+
+static bool grace_given;
 
 static int parse_args(struct prune_settings *s, struct common_options *common, const char **keep, int argc,
 		      char **argv)
@@ -95,6 +97,7 @@ static int parse_args(struct prune_settings *s, struct common_options *common, c
 				rc = error_set(ERR_USAGE, "--max-size=%s must be more than 0 bytes", optarg);
 			break;
 		case 'g':
+			grace_given = true;
 			rc = age_parse(&s->grace, optarg, "--grace");
 			break;
 		case 'n':
@@ -107,6 +110,21 @@ static int parse_args(struct prune_settings *s, struct common_options *common, c
 	if (!rc && optind != argc - 1)
 		rc = error_set(ERR_USAGE, "prune takes exactly one STORE");
 	return rc;
+}
+
+/* The store may need a longer grace than the default to keep exports
+ * running meanwhile safe (s3: past the exporters' touch_refresh). */
+static void apply_grace_floor(struct prune_settings *s, struct transport *t, struct progress *p)
+{
+	const struct store_ops *ops = t->ops->store;
+	double floor = ops->grace_floor ? ops->grace_floor(t) : 0;
+	if (!grace_given && s->grace < floor)
+		s->grace = floor;
+	else if (grace_given && s->grace < floor)
+		progress_note(p,
+			      "--grace is shorter than %.0f s: a blob an export running now reuses without refreshing it "
+			      "may be deleted (see docs/housekeeping.md)",
+			      floor);
 }
 
 int cmd_prune(int argc, char **argv)
@@ -130,6 +148,7 @@ int cmd_prune(int argc, char **argv)
 	if (rc || (rc = progress_new(&progress, common.progress, stderr)) ||
 	    (rc = store_open(&spec, &t, argv[optind], progress)))
 		goto out;
+	apply_grace_floor(&settings, t, progress);
 	if (!(rc = store_prune(t, &settings, &report, stdout, progress)))
 		print_summary(&settings, &report, t->ops->store->blob_fate ? t->ops->store->blob_fate : "deleted");
 out:

@@ -57,6 +57,10 @@ struct store_ops {
 	/* Held around prune's final mark and sweep (local: index.json's lock). */
 	int (*lock)(struct transport *t);
 	void (*unlock)(struct transport *t);
+	/* The shortest --grace that keeps an export running meanwhile safe
+	 * (s3: exporters refresh a present blob only past their touch_refresh);
+	 * NULL: none beyond the default. */
+	double (*grace_floor)(struct transport *t);
 	/* What deleting blobs means here, for the report ("deleted", or
 	 * "freed by the registry's garbage collector"). */
 	const char *blob_fate;

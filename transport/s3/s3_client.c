@@ -879,3 +879,13 @@ int s3_multipart_abort(struct s3_client *c, const char *key, const char *upload_
 	struct s3_call call = {.method = "DELETE", .key = key, .query = q, .n_query = 1};
 	return simple_call(c, &call, NULL);
 }
+
+/* ---- bucket-level calls (s3_bucket.c) ----------------------------------- */
+
+int s3_client_request(struct s3_client *c, const struct s3_request *rq, struct http_response *out)
+{
+	struct s3_call call = {.method = rq->method, .key = rq->key, .query = rq->query, .n_query = rq->n_query,
+			       .amz = rq->headers, .n_amz = rq->n_headers, .body = rq->body,
+			       .error_in_200 = rq->error_in_200, .capture_limit = rq->capture_limit};
+	return simple_call(c, &call, out);
+}

@@ -92,4 +92,23 @@ int s3_multipart_complete(struct s3_client *c, const char *key, const char *uplo
 			  int n_parts);
 int s3_multipart_abort(struct s3_client *c, const char *key, const char *upload_id);
 
+/* Any other call (s3_bucket.c): signed and retried as the ones above;
+ * success is a 2xx without an <Error> body, whose answer is then in *out
+ * (to be freed with http_response_free). */
+struct sigv4_param;
+struct sigv4_header;
+struct http_response;
+struct s3_request {
+	const char *method;
+	const char *key; /* "" for the bucket itself */
+	const struct sigv4_param *query;
+	size_t n_query;
+	const struct sigv4_header *headers; /* signed */
+	size_t n_headers;
+	const struct s3_body *body;
+	bool error_in_200;
+	size_t capture_limit;
+};
+int s3_client_request(struct s3_client *c, const struct s3_request *rq, struct http_response *out);
+
 #endif
