@@ -1117,6 +1117,7 @@ static const struct transport_ops registry_ops = {
 	.read_cache = registry_read_cache,
 	.write_cache = registry_write_cache,
 	.free = registry_free,
+	.store = &registry_store_ops,
 };
 
 static int open_ref(struct registry_transport **out, const char *ref, bool insecure, enum transport_direction dir,
@@ -1208,3 +1209,45 @@ const struct transport_handler registry_transport_handler = {
 	.has_root_form = true,
 	.open = registry_open,
 };
+
+/* ---- for registry_store.c ------------------------------------------------ */
+
+int registry_api_call(struct transport *t, const char *method, const char *api_path, const char *action,
+		      size_t capture_limit, struct http_response *resp)
+{
+	struct registry_transport *r = (struct registry_transport *)t;
+	const char *headers[] = {ACCEPT_MANIFESTS, NULL};
+	char scope[800];
+	int rc = connect_once(r);
+	if (rc)
+		return rc;
+	if (action) {
+		snprintf(scope, sizeof(scope), "repository:%s:%s", r->ref.path, action);
+		if ((rc = registry_auth_add_scope(r->auth, scope)))
+			return rc;
+	}
+	char *url = url_join(r->api, api_path, "");
+	CHECK_ALLOC(url);
+	struct http_request req = {.method = method, .url = url, .headers = headers, .follow_redirects = true,
+				   .capture_limit = capture_limit};
+	rc = reg_call(r, &req, resp);
+	free(url);
+	return rc;
+}
+
+void registry_describe_answer(char *out, size_t size, const struct http_response *resp)
+{
+	describe_answer(out, size, resp);
+}
+
+int registry_select_tag(struct transport *t, const char *tag)
+{
+	struct registry_transport *r = (struct registry_transport *)t;
+	char *copy = strdup(tag);
+	CHECK_ALLOC(copy);
+	free(r->ref.tag);
+	r->ref.tag = copy;
+	memset(r->ref.digest, 0, sizeof(r->ref.digest));
+	reference_format(r->ref_text, sizeof(r->ref_text), &r->ref);
+	return 0;
+}
