@@ -32,6 +32,10 @@ static void print_text(const struct store_survey *s)
 		printf("%-24s %-6s %10s %10s %10s\n", *e->entry.name ? e->entry.name : "(untagged)",
 		       e->entry.is_cache ? "cache" : "image", a, b, c);
 	}
+	if (s->usage_known) {
+		size_format(a, sizeof(a), s->usage_bytes);
+		printf("\nthe repository's cache usage (GitHub): %lld entries, %s\n", (long long)s->usage_entries, a);
+	}
 	if (!s->blobs_listed) {
 		printf("\nthe store does not list its blobs: unreferenced bytes unknown\n");
 		return;
@@ -72,6 +76,10 @@ static int print_json(const struct store_survey *s, const char *store)
 	json_member_int(&j, "unreferencedBytes", s->unreferenced_bytes);
 	json_member_int(&j, "leftovers", (int64_t)s->n_leftovers);
 	json_member_int(&j, "leftoverBytes", s->leftover_bytes);
+	if (s->usage_known) {
+		json_member_int(&j, "usageBytes", s->usage_bytes);
+		json_member_int(&j, "usageEntries", s->usage_entries);
+	}
 	json_object_end(&j);
 	int rc = json_out_status(&j);
 	if (!rc)

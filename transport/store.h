@@ -61,6 +61,9 @@ struct store_ops {
 	 * (s3: exporters refresh a present blob only past their touch_refresh);
 	 * NULL: none beyond the default. */
 	double (*grace_floor)(struct transport *t);
+	/* What the store itself says it holds (gha: the repository's cache
+	 * usage); NULL when it says nothing. */
+	int (*usage)(struct transport *t, int64_t *bytes, int64_t *entries);
 	/* What deleting blobs means here, for the report ("deleted", or
 	 * "freed by the registry's garbage collector"). */
 	const char *blob_fate;

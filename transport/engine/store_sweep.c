@@ -124,6 +124,8 @@ int store_survey(struct store_survey *out, struct transport *t)
 	}
 	if (!rc && ops->list_blobs)
 		rc = sizes_from_listing(out, t, &sizes, &counts);
+	if (!rc && ops->usage && !(rc = ops->usage(t, &out->usage_bytes, &out->usage_entries)))
+		out->usage_known = true;
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct entry_summary *s = &out->entries[i];
 		if (!strmap_get(&marks[i], s->entry.digest, &v))

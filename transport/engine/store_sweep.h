@@ -42,6 +42,8 @@ struct store_survey {
 	int64_t unreferenced_bytes;
 	size_t n_leftovers;         /* stale uploads and other files */
 	int64_t leftover_bytes;
+	bool usage_known;           /* the store's own figure (gha) */
+	int64_t usage_bytes, usage_entries;
 };
 
 int store_survey(struct store_survey *out, struct transport *t);
