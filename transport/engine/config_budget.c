@@ -31,7 +31,6 @@ int config_budget_parse(struct config_budget *out, struct cache_options *o, cons
 int config_budget_apply(struct cache *c, const struct config_budget *b, const char *display, struct progress *p)
 {
 	int64_t size;
-	char have[32], limit[32];
 	if (!b->enforced || b->max <= 0)
 		return 0;
 	if (b->trim) {
@@ -51,6 +50,15 @@ int config_budget_apply(struct cache *c, const struct config_budget *b, const ch
 				      display, (long long)before, (long long)b->max, dropped, (long long)size);
 		return 0;
 	}
+	return config_budget_check(c, b);
+}
+
+int config_budget_check(const struct cache *c, const struct config_budget *b)
+{
+	int64_t size;
+	char have[32], limit[32];
+	if (!b->enforced || b->max <= 0)
+		return 0;
 	int rc = cache_measure_config(&size, c);
 	if (rc || size <= b->max)
 		return rc;

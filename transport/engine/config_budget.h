@@ -32,4 +32,7 @@ int config_budget_parse(struct config_budget *out, struct cache_options *o, cons
  * and the ways out; `display` names the destination. */
 int config_budget_apply(struct cache *c, const struct config_budget *b, const char *display, struct progress *p);
 
+/* Fails, as above, when c is over the budget's limit; never trims. */
+int config_budget_check(const struct cache *c, const struct config_budget *b);
+
 #endif
