@@ -13,32 +13,14 @@ import unittest
 
 import bigcache
 import cachelib as cl
+import harness as h
+from harness import CACHECTL, FIXTURES, run
 
-CACHECTL = os.environ["CACHECTL"]
-FIXTURES = os.path.join(os.environ["FIXTURES"], "buildkit-v0.23.2")
 BUILDKIT_LIMIT = 1048576
 
 
-def run(*args, ok=True):
-    p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, timeout=300,
-                       stdin=subprocess.DEVNULL)
-    if ok and p.returncode != 0:
-        raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr))
-    for sign in ("Sanitizer", "runtime error", "Segmentation"):
-        assert sign not in p.stderr, p.stderr
-    return p
-
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cachectl-lifecycle-")
-
-    def tearDown(self):
-        subprocess.run(["chmod", "-R", "u+w", self.tmp])
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def dir(self, name):
-        return os.path.join(self.tmp, name)
+class Base(h.TempDirCase):
+    prefix = "cachectl-lifecycle-"
 
 
 def chains_intact(cache):
@@ -349,8 +331,8 @@ class LocalStore(Base):
         store = self.dir("store")
         now = int(time.time())
         src = self.dir("src")
-        # results one hour apart, the first 30 days ago ... 40 results
-        bigcache.make(src, 7, layers=40, keys=3, start=now - 40 * 6 * HOUR, step=6 * HOUR, layer_bytes=2048)
+        # 40 results six hours apart, the newest five hours old
+        bigcache.make(src, 7, layers=40, keys=3, start=now - 40 * 6 * HOUR + HOUR, step=6 * HOUR, layer_bytes=2048)
         self.export(src, store, "latest")
         age_everything(store, 2 * HOUR)
         before = cl.load(store)
