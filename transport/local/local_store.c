@@ -263,7 +263,8 @@ static int add_files(struct local_transport *l, const char *sub, bool are_blobs,
 		b->size = (int64_t)st.st_size;
 		time_of(&b->modified, &st);
 		if (are_blobs && strlen(de->d_name) == 64) {
-			snprintf(b->digest, sizeof(b->digest), "sha256:%s", de->d_name);
+			memcpy(b->digest, "sha256:", 7);
+			memcpy(b->digest + 7, de->d_name, 65); /* with its NUL */
 		} else if (!(b->id = malloc(strlen(sub) + strlen(de->d_name) + 2))) {
 			rc = error_oom();
 			break;
