@@ -387,6 +387,11 @@ class LocalStore(Base):
                 p = run("prune", store, *args, ok=False)
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertIn(words, p.stderr)
+        before = listing(store)
+        p = run("prune", "--keep-tag", "typo", store, ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("nothing was removed", p.stderr)
+        self.assertEqual(listing(store), before)
         p = run("ls", "type=inline,ref=example.com/x:1", ok=False)
         self.assertEqual(p.returncode, 2)
 

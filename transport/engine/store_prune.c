@@ -48,6 +48,22 @@ static bool kept_by_tags(const struct prune_settings *s, const char *name)
 	return false;
 }
 
+/* A --keep-tag that names no cache is a typo that would remove them all. */
+static int check_keep_tags(struct prune_run *run)
+{
+	for (size_t k = 0; k < run->s->n_keep_tags; k++) {
+		bool found = false;
+		for (size_t i = 0; i < run->n && !found; i++)
+			found = run->entries[i].is_cache && strcmp(run->entries[i].name, run->s->keep_tags[k]) == 0;
+		if (!found)
+			return error_set(ERR_NOT_FOUND,
+					 "--keep-tag %s: %s holds no cache called that (cachectl ls lists them); nothing "
+					 "was removed",
+					 run->s->keep_tags[k], run->t->display);
+	}
+	return 0;
+}
+
 static int sum_marks(int64_t *out, const struct strmap *m, const struct strmap *except)
 {
 	size_t v;
@@ -400,6 +416,8 @@ int store_prune(struct transport *t, const struct prune_settings *s, struct prun
 		rc = error_oom();
 		goto out;
 	}
+	if ((rc = check_keep_tags(&run)))
+		goto out;
 	for (size_t i = 0; i < run.n; i++)
 		if (run.entries[i].is_cache && !kept_by_tags(s, run.entries[i].name))
 			run.plan[i].action = REMOVE;
