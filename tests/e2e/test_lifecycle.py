@@ -75,11 +75,11 @@ class ConfigGuard(Base):
         self.assertGreater(cl.load(ok).config_desc["size"], BUILDKIT_LIMIT)
 
     def test_max_config_size_drops_the_oldest_records_until_it_fits(self):
-        for size in ("1MiB", "1048576", "1000kB"):
+        for size in ("1MiB", "1000kB"):
             with self.subTest(size):
                 dest, p = self.export(",max-config-size=" + size)
                 c = cl.load(dest)
-                limit = {"1MiB": 1048576, "1048576": 1048576, "1000kB": 1000000}[size]
+                limit = {"1MiB": 1048576, "1000kB": 1000000}[size]
                 self.assertLessEqual(c.config_desc["size"], limit)
                 self.assertTrue(chains_intact(c))
                 self.assertEqual(c.problems(), [])
@@ -403,24 +403,23 @@ class LocalRace(Base):
     ROUNDS = 8
 
     def test_export_and_prune_at_once(self):
+        import makecache
         store = self.dir("store")
         srcs = []
         for i in range(self.ROUNDS + 1):
-            src = self.dir("src%d" % i)
-            # seeds 100+i//2: every second cache shares all its layers with the one before
-            makecache_seed = 100 + i // 2
-            import makecache
-            makecache.make(src, 6, 2048, makecache_seed)
-            srcs.append(src)
-        run("export", "--progress", "quiet", "--from", srcs[0], "--export-cache",
-            "type=local,dest=%s,tag=t0" % store)
-        for i in range(1, self.ROUNDS + 1):
+            srcs.append(self.dir("src%d" % i))
+            # every other cache has the same layers: t(i) reuses the blobs of t(i-2)
+            makecache.make(srcs[-1], 6, 2048, 100 + i % 2)
+        for i in (0, 1):
+            run("export", "--progress", "quiet", "--from", srcs[i], "--export-cache",
+                "type=local,dest=%s,tag=t%d" % (store, i))
+        for i in range(2, self.ROUNDS + 1):
             age_everything(store, 2 * HOUR)  # every blob already there is old
             exp = subprocess.Popen([CACHECTL, "export", "--progress", "quiet", "--from", srcs[i],
                                     "--export-cache", "type=local,dest=%s,tag=t%d" % (store, i)],
                                    stderr=subprocess.PIPE, text=True)
-            # keeps only the cache being written: the previous one goes, with its old blobs
-            pr = run("prune", "--keep-tag", "t%d" % i, store, ok=False)
+            # keeps t(i-1) and t(i): t(i-2) goes, and with it the old blobs t(i) is reusing right now
+            pr = run("prune", "--keep-tag", "t%d" % (i - 1), "--keep-tag", "t%d" % i, store, ok=False)
             err = exp.communicate(timeout=300)[1]
             for p_err, code in ((pr.stderr, pr.returncode), (err, exp.returncode)):
                 if code != 0:  # losing the lock race is allowed, nothing else
@@ -428,6 +427,6 @@ class LocalRace(Base):
             if exp.returncode != 0:
                 run("export", "--progress", "quiet", "--from", srcs[i], "--export-cache",
                     "type=local,dest=%s,tag=t%d" % (store, i))
-            c = cl.load(store, "t%d" % i)
-            self.assertEqual(c.problems(), [], "round %d" % i)
-            run("verify", "type=local,src=%s,tag=t%d" % (store, i))
+            for tag in ("t%d" % (i - 1), "t%d" % i):
+                self.assertEqual(cl.load(store, tag).problems(), [], "round %d, %s" % (i, tag))
+                run("verify", "type=local,src=%s,tag=%s" % (store, tag))

@@ -136,7 +136,7 @@ class S3Race(s3case.Base):
     """An export and a prune on one bucket at the same time, round after
     round: no kept or newly written cache loses a blob."""
 
-    ROUNDS = 4
+    ROUNDS = 5
     GRACE = 8  # seconds: longer than one export takes here, even on a loaded machine
 
     def test_export_and_prune_at_once(self):
@@ -144,16 +144,21 @@ class S3Race(s3case.Base):
         srcs = []
         for i in range(self.ROUNDS + 1):
             srcs.append(self.dir("src%d" % i))
-            makecache.make(srcs[-1], 5, 2048, 200 + i // 2)
+            # every other cache has the same layers: t(i) reuses the blobs of t(i-2)
+            makecache.make(srcs[-1], 5, 2048, 200 + i % 2)
         # touch_refresh=0s: the export refreshes every blob it finds present
-        self.export(srcs[0], self.s3(name="t0", touch_refresh="0s"))
-        for i in range(1, self.ROUNDS + 1):
+        for i in (0, 1):
+            self.export(srcs[i], self.s3(name="t%d" % i, touch_refresh="0s"))
+        for i in range(2, self.ROUNDS + 1):
             time.sleep(self.GRACE + 1.5)  # what is there is now older than the grace
             exp = subprocess.Popen([h.CACHECTL, "export", "--progress", "quiet", "--from", srcs[i],
                                     "--export-cache", self.s3(name="t%d" % i, touch_refresh="0s")],
                                    stderr=subprocess.PIPE, text=True, env=self.env)
-            self.run_cachectl("prune", "--grace", "%ds" % self.GRACE, "--keep-tag", "t%d" % i, self.s3())
+            # keeps t(i-1) and t(i): t(i-2) goes, and with it the old blobs t(i) is reusing right now
+            self.run_cachectl("prune", "--grace", "%ds" % self.GRACE, "--keep-tag", "t%d" % (i - 1),
+                              "--keep-tag", "t%d" % i, self.s3())
             err = exp.communicate(timeout=300)[1]
             self.assertEqual(exp.returncode, 0, err)
-            self.assert_complete(name="t%d" % i)
-            self.run_cachectl("verify", self.s3(name="t%d" % i))
+            for name in ("t%d" % (i - 1), "t%d" % i):
+                self.assert_complete(name=name)
+                self.run_cachectl("verify", self.s3(name=name))

@@ -48,19 +48,26 @@ static bool kept_by_tags(const struct prune_settings *s, const char *name)
 	return false;
 }
 
-/* A --keep-tag that names no cache is a typo that would remove them all. */
+/* --keep-tag names that match no cache: a note each (the cache may be
+ * being written right now); when none matches, a typo that would remove
+ * every cache: refused. */
 static int check_keep_tags(struct prune_run *run)
 {
+	size_t matched = 0;
 	for (size_t k = 0; k < run->s->n_keep_tags; k++) {
 		bool found = false;
 		for (size_t i = 0; i < run->n && !found; i++)
 			found = run->entries[i].is_cache && strcmp(run->entries[i].name, run->s->keep_tags[k]) == 0;
-		if (!found)
-			return error_set(ERR_NOT_FOUND,
-					 "--keep-tag %s: %s holds no cache called that (cachectl ls lists them); nothing "
-					 "was removed",
-					 run->s->keep_tags[k], run->t->display);
+		if (found)
+			matched++;
+		else
+			progress_note(run->p, "--keep-tag %s: %s holds no cache called that (yet)", run->s->keep_tags[k],
+				      run->t->display);
 	}
+	if (run->s->n_keep_tags && !matched)
+		return error_set(ERR_NOT_FOUND,
+				 "no --keep-tag names a cache of %s (cachectl ls lists them): nothing was removed",
+				 run->t->display);
 	return 0;
 }
 

@@ -165,7 +165,7 @@ void store_survey_free(struct store_survey *s)
 
 /* ---- rm ------------------------------------------------------------------- */
 
-int store_remove_cache(struct transport *t, const char *name, FILE *out)
+int store_remove_cache(struct transport *t, const char *selected, FILE *out)
 {
 	const struct store_ops *ops = store_ops_for(t, "remove a cache");
 	struct store_entry *entries = NULL;
@@ -174,6 +174,9 @@ int store_remove_cache(struct transport *t, const char *name, FILE *out)
 		return ERR_USAGE;
 	if (!ops->remove)
 		return error_set(ERR_USAGE, "%s: this store does not allow removing a cache", t->display);
+	/* Listing and removing select other entries, which frees `selected`. */
+	char *name = strdup(selected);
+	CHECK_ALLOC(name);
 	int rc = ops->list(t, &entries, &n);
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (strcmp(entries[i].name, name) != 0 || !entries[i].is_cache)
@@ -187,5 +190,6 @@ int store_remove_cache(struct transport *t, const char *name, FILE *out)
 		rc = error_set(ERR_NOT_FOUND, "%s holds no cache called \"%s\" (cachectl ls lists them)", t->display,
 			       name);
 	store_entries_free(entries, n);
+	free(name);
 	return rc;
 }

@@ -17,6 +17,15 @@
 #include "transport/transport.h"
 
 
+/* Sets the file's time to now: young again for prune's --grace.
+ * ERR_NOT_FOUND when it is not there. */
+static int refresh_time(const char *path)
+{
+	if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+		return 0;
+	return errno == ENOENT ? ERR_NOT_FOUND : ERR_FAILURE;
+}
+
 static void blob_path(char *out, size_t size, const struct local_transport *l, const char *digest)
 {
 	snprintf(out, size, "%s/blobs/sha256/%s", l->dir, digest_hex(digest));
@@ -28,14 +37,18 @@ static int local_blob_stat(struct transport *t, const char *digest, int64_t *siz
 	char path[4096];
 	struct stat st;
 	blob_path(path, sizeof(path), l, digest);
+	/* A destination refreshes the blob's time first, and only a blob it
+	 * could refresh counts as present: prune sets a blob aside before it
+	 * looks at the time a last time (local_store.c), so a blob is either
+	 * refreshed in place, and kept, or not found here, and written again. */
+	if (l->destination && refresh_time(path) == ERR_NOT_FOUND)
+		return ERR_NOT_FOUND;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT)
 			return ERR_NOT_FOUND;
 		return error_set_errno(ERR_FAILURE, errno, "stat %s", path);
 	}
 	*size = (int64_t)st.st_size;
-	if (l->destination)
-		utimensat(AT_FDCWD, path, NULL, 0); /* young again for prune's grace; a hint only */
 	return 0;
 }
 
@@ -99,10 +112,9 @@ static int writer_commit(struct blob_writer *bw, const char *digest, int64_t siz
 	struct stat st;
 	*existed = false;
 	blob_path(path, sizeof(path), w->l, digest);
-	if (stat(path, &st) == 0 && (int64_t)st.st_size == size) {
-		/* Written once: the store already has these bytes. */
+	if (refresh_time(path) == 0 && stat(path, &st) == 0 && (int64_t)st.st_size == size) {
+		/* Written once: the store already has these bytes (refreshed, as above). */
 		*existed = true;
-		utimensat(AT_FDCWD, path, NULL, 0); /* young again for prune's grace */
 		return 0;
 	}
 	if (fstat(w->fd, &st) != 0 || (int64_t)st.st_size != size)

@@ -294,6 +294,34 @@ static int local_store_list_blobs(struct transport *t, struct store_blob **out, 
 	return rc;
 }
 
+/* Sets the file aside (rename) before looking at its time a last time: an
+ * export refreshes a blob's time before it counts it as present, so it
+ * either refreshed it before this rename (the blob is put back) or finds
+ * it gone and writes it again. */
+static int delete_one(const char *path, const struct timestamp *spare_after, bool *deleted, int64_t *size)
+{
+	char aside[4500];
+	struct stat st;
+	struct timestamp mtime;
+	*deleted = false;
+	snprintf(aside, sizeof(aside), "%s.pruning", path);
+	if (rename(path, aside) != 0)
+		return errno == ENOENT ? 0 : error_set_errno(ERR_FAILURE, errno, "cannot delete %s", path);
+	if (stat(aside, &st) != 0)
+		return error_set_errno(ERR_FAILURE, errno, "stat %s", aside);
+	time_of(&mtime, &st);
+	if (timestamp_compare(&mtime, spare_after) > 0) {
+		if (rename(aside, path) != 0)
+			return error_set_errno(ERR_FAILURE, errno, "cannot put %s back", path);
+		return 0;
+	}
+	if (unlink(aside) != 0)
+		return error_set_errno(ERR_FAILURE, errno, "cannot delete %s", aside);
+	*deleted = true;
+	*size = (int64_t)st.st_size;
+	return 0;
+}
+
 static int local_store_delete_blobs(struct transport *t, const struct store_blob *b, size_t n,
 				    const struct timestamp *spare_after, size_t *deleted, int64_t *bytes)
 {
@@ -302,25 +330,19 @@ static int local_store_delete_blobs(struct transport *t, const struct store_blob
 	*bytes = 0;
 	for (size_t i = 0; i < n; i++) {
 		char path[4400];
-		struct stat st;
-		struct timestamp now_mtime;
+		bool gone;
+		int64_t size = 0;
 		if (b[i].id)
 			snprintf(path, sizeof(path), "%s/%s", l->dir, b[i].id);
 		else
 			blob_file(path, sizeof(path), l, b[i].digest);
-		/* Looked at again right before: an export may have just reused it. */
-		if (stat(path, &st) != 0)
-			continue;
-		time_of(&now_mtime, &st);
-		if (timestamp_compare(&now_mtime, spare_after) > 0)
-			continue;
-		if (unlink(path) != 0) {
-			if (errno == ENOENT)
-				continue;
-			return error_set_errno(ERR_FAILURE, errno, "cannot delete %s", path);
+		int rc = delete_one(path, spare_after, &gone, &size);
+		if (rc)
+			return rc;
+		if (gone) {
+			(*deleted)++;
+			*bytes += size;
 		}
-		(*deleted)++;
-		*bytes += (int64_t)st.st_size;
 	}
 	return 0;
 }
