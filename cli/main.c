@@ -22,7 +22,7 @@ static const char usage[] =
 	"                                                 drop old caches, records and unreferenced blobs\n"
 	"\n"
 	"SRC and DST use BuildKit's syntax, e.g. type=local,src=DIR or type=local,dest=DIR,mode=max;\n"
-	"a bare path means type=local.  `cachectl <command> --help` lists the options.\n"
+	"a bare ./path is type=local.  `cachectl <command> --help` lists the options.\n"
 	"\n"
 	"exit status: 0 success, 1 failure, 2 usage or option error, 3 no cache found\n";
 

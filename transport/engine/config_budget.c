@@ -4,12 +4,10 @@
 #include "core/util/error.h"
 #include "core/util/size.h"
 
-int config_budget_parse(struct config_budget *out, struct cache_options *o, const struct transport_handler *h)
+int config_budget_parse(struct config_budget *out, struct cache_options *o)
 {
 	bool allow = false;
 	*out = (struct config_budget){0};
-	if (!h->has_root_form)
-		return 0;
 	const char *max = options_get(o, "max-config-size");
 	if (options_get_bool(o, "allow-large-config", false, -1, &allow))
 		return ERR_USAGE;

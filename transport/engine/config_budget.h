@@ -24,9 +24,10 @@ struct config_budget {
 	bool trim;          /* max-config-size= given: drop records to fit */
 };
 
-/* Reads max-config-size and allow-large-config (local and registry only:
+/* Reads max-config-size and allow-large-config, for a destination BuildKit
+ * reads with the limit (local and registry: their export_settings hook;
  * BuildKit's s3, gha and azblob importers have no such limit). */
-int config_budget_parse(struct config_budget *out, struct cache_options *o, const struct transport_handler *h);
+int config_budget_parse(struct config_budget *out, struct cache_options *o);
 
 /* Makes c fit the budget (trimming, with a note) or fails naming the size
  * and the ways out; `display` names the destination. */

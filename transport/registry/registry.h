@@ -39,17 +39,7 @@ int registry_get_manifest(struct transport *t, const char *which, size_t max, st
 int registry_put_manifest(struct transport *t, const char *tag, const struct descriptor *desc, const void *bytes,
 			  size_t len);
 
-/* For registry_store.c: a call on the repository's API (api_path after
- * "/v2/<repository>", e.g. "/tags/list"), with `action` ("delete") added
- * to the token's scope when not NULL; the answer whatever its status. */
-struct http_response;
-int registry_api_call(struct transport *t, const char *method, const char *api_path, const char *action,
-		      size_t capture_limit, struct http_response *resp);
-/* The registry's own words for a failed answer. */
-void registry_describe_answer(char *out, size_t size, const struct http_response *resp);
-/* Points the transport at another tag of the same repository. */
-int registry_select_tag(struct transport *t, const char *tag);
-
+/* registry_store.c: ls, du, rm and prune on the repository. */
 extern const struct store_ops registry_store_ops;
 
 #endif

@@ -15,8 +15,51 @@
 #include "formats/cache_manifest.h"
 #include "transport/http/http.h"
 #include "transport/registry/registry.h"
+#include "transport/registry/registry_client.h"
 
 #define TAGS_ANSWER_MAX (8u << 20)
+
+/* A call on the repository's API (api_path after "/v2/<repository>"), with
+ * `action` ("delete") added to the token's scope when not NULL; *resp is
+ * the answer whatever its status, *url (to free) what was asked. */
+static int api_call(struct transport *t, const char *method, const char *api_path, const char *action,
+		    size_t capture_limit, struct http_response *resp, char **url)
+{
+	struct registry_transport *r = (struct registry_transport *)t;
+	const char *headers[] = {"Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST ", "
+				 MT_DOCKER_LIST, NULL};
+	char scope[800];
+	int rc = registry_connect(r);
+	if (rc)
+		return rc;
+	if (action) {
+		snprintf(scope, sizeof(scope), "repository:%s:%s", r->ref.path, action);
+		if ((rc = registry_auth_add_scope(r->auth, scope)))
+			return rc;
+	}
+	*url = registry_url_join(r->api, api_path, "");
+	CHECK_ALLOC(*url);
+	struct http_request req = {.method = method, .url = *url, .headers = headers, .follow_redirects = true,
+				   .capture_limit = capture_limit};
+	rc = registry_call(r, &req, resp);
+	if (rc) {
+		free(*url);
+		*url = NULL;
+	}
+	return rc;
+}
+
+static int select_tag(struct transport *t, const char *tag)
+{
+	struct registry_transport *r = (struct registry_transport *)t;
+	char *copy = strdup(tag);
+	CHECK_ALLOC(copy);
+	free(r->ref.tag);
+	r->ref.tag = copy;
+	memset(r->ref.digest, 0, sizeof(r->ref.digest));
+	reference_format(r->ref_text, sizeof(r->ref_text), &r->ref);
+	return 0;
+}
 
 static int add_tags(const char *json, size_t len, char ***tags, size_t *n)
 {
@@ -57,27 +100,27 @@ static char *next_page(const char *link)
 
 static int list_tags(struct transport *t, char ***tags, size_t *n)
 {
-	char *path = strdup("/tags/list?n=1000");
+	char *path = strdup("/tags/list?n=1000"), *url = NULL;
 	int rc = path ? 0 : error_oom();
 	*tags = NULL;
 	*n = 0;
 	while (!rc && path) {
 		struct http_response resp;
-		char why[600];
-		if ((rc = registry_api_call(t, "GET", path, NULL, TAGS_ANSWER_MAX, &resp)))
+		if ((rc = api_call(t, "GET", path, NULL, TAGS_ANSWER_MAX, &resp, &url)))
 			break;
 		free(path);
 		path = NULL;
-		if (resp.status == 404) {
+		if (resp.status == 404)
 			rc = error_set(ERR_NOT_FOUND, "%s: the repository has no tags", t->display);
-		} else if (resp.status != 200) {
-			registry_describe_answer(why, sizeof(why), &resp);
-			rc = error_set(ERR_FAILURE, "%s: listing tags: %s", t->display, why);
-		} else {
+		else if (resp.status != 200)
+			rc = registry_fail_answer(ERR_FAILURE, "GET", url, &resp);
+		else {
 			rc = add_tags(resp.body.data ? resp.body.data : "", resp.body.len, tags, n);
 			path = next_page(http_response_header(&resp, "Link"));
 		}
 		http_response_free(&resp);
+		free(url);
+		url = NULL;
 	}
 	free(path);
 	return rc;
@@ -205,25 +248,26 @@ static int registry_store_mark(struct transport *t, const struct store_entry *e,
 static int delete_manifest(struct transport *t, const char *digest)
 {
 	struct http_response resp;
-	char path[200], why[600];
+	char path[200], *url = NULL;
 	snprintf(path, sizeof(path), "/manifests/%s", digest);
-	int rc = registry_api_call(t, "DELETE", path, "delete", 0, &resp);
+	int rc = api_call(t, "DELETE", path, "delete", 0, &resp, &url);
 	if (rc)
 		return rc;
-	if (resp.status == 404)
+	const char *body = resp.body.data ? resp.body.data : "";
+	if (resp.status == 404) {
 		rc = error_set(ERR_NOT_FOUND, "%s: manifest %s is already gone", t->display, digest);
-	else if (resp.status == 405 || (resp.status >= 400 && strstr(resp.body.data ? resp.body.data : "", "UNSUPPORTED"))) {
-		registry_describe_answer(why, sizeof(why), &resp);
-		rc = error_set(ERR_FAILURE,
-			       "%s refuses to delete manifests (%s): enable deletes in the registry (distribution and "
-			       "Debian's docker-registry: `storage: delete: enabled: true` in config.yml; on a hosted "
-			       "registry, a token allowed to delete)",
-			       t->display, why);
+	} else if (resp.status == 405 || (resp.status >= 400 && strstr(body, "UNSUPPORTED"))) {
+		registry_fail_answer(ERR_FAILURE, "DELETE", url, &resp);
+		rc = error_wrap(ERR_FAILURE,
+				"%s refuses to delete manifests: enable deletes in the registry (distribution and "
+				"Debian's docker-registry: `storage: delete: enabled: true` in config.yml; on a hosted "
+				"registry, a token allowed to delete)",
+				t->display);
 	} else if (resp.status != 202 && resp.status != 200 && resp.status != 204) {
-		registry_describe_answer(why, sizeof(why), &resp);
-		rc = error_set(ERR_FAILURE, "%s: DELETE manifest %s: %s", t->display, digest, why);
+		rc = registry_fail_answer(ERR_FAILURE, "DELETE", url, &resp);
 	}
 	http_response_free(&resp);
+	free(url);
 	return rc;
 }
 
@@ -248,7 +292,7 @@ static int registry_store_remove(struct transport *t, const struct store_entry *
 const struct store_ops registry_store_ops = {
 	.list = registry_store_list,
 	.selected = registry_store_selected,
-	.select = registry_select_tag,
+	.select = select_tag,
 	.mark = registry_store_mark,
 	.remove = registry_store_remove,
 	.blob_fate = "left for the registry's garbage collector to free",

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "core/util/semaphore.h"
 #include "core/util/strmap.h"
 #include "transport/s3/aws_credentials.h"
 #include "transport/transport.h"
@@ -27,8 +28,7 @@ struct s3_transport {
 	pthread_mutex_t lock;
 	struct s3_client *client; /* made on first use, with the progress */
 	struct strmap touched;
-	pthread_cond_t slot_free;
-	unsigned uploads;
+	struct semaphore upload_slots; /* upload_parallelism */
 };
 
 /* Makes s->client on first use. */

@@ -1,3 +1,4 @@
+/* The bucket-level calls of the S3 client (s3_bucket.h). */
 #include "transport/s3/s3_bucket.h"
 
 #include <openssl/evp.h>
@@ -10,10 +11,30 @@
 #include "core/util/error.h"
 #include "transport/http/http.h"
 #include "transport/s3/aws_sigv4.h"
+#include "transport/s3/s3_call.h"
 #include "transport/s3/xml_text.h"
 
 #define LIST_ANSWER_MAX (16u << 20) /* a page of 1000 keys is ~300 kB */
 #define DELETE_BATCH 1000           /* DeleteObjects' limit */
+
+/* A call whose success is a 2xx without an <Error> body; the answer is
+ * then in *out (the caller frees it). */
+static int bucket_call(struct s3_client *c, const struct s3_call *call, struct http_response *out)
+{
+	struct signed_call s;
+	int rc = s3_perform(c, call, out, NULL, &s);
+	if (!rc) {
+		struct s3_answer_error e;
+		s3_answer_error_parse(&e, out);
+		if (out->status < 200 || out->status >= 300 || e.code)
+			rc = s3_answer_fail(c, &s, out, ERR_FAILURE);
+		s3_answer_error_free(&e);
+		if (rc)
+			http_response_free(out);
+	}
+	s3_signed_call_clear(&s);
+	return rc;
+}
 
 void s3_listed_free(struct s3_listed *l, size_t n)
 {
@@ -74,10 +95,10 @@ int s3_list_objects(struct s3_client *c, const char *prefix, struct s3_listed **
 	*n = 0;
 	do {
 		struct sigv4_param q[3] = {{"list-type", "2"}, {"prefix", prefix}, {"continuation-token", token}};
-		struct s3_request rq = {.method = "GET", .key = "", .query = q, .n_query = token ? 3 : 2,
-					.capture_limit = LIST_ANSWER_MAX};
+		struct s3_call call = {.method = "GET", .key = "", .query = q, .n_query = token ? 3 : 2,
+				       .capture_limit = LIST_ANSWER_MAX};
 		struct http_response r;
-		if ((rc = s3_client_request(c, &rq, &r)))
+		if ((rc = bucket_call(c, &call, &r)))
 			break;
 		const char *body = r.body.data ? r.body.data : "";
 		rc = take_page(body, r.body.len, out, n, &cap);
@@ -140,10 +161,10 @@ static int delete_batch(struct s3_client *c, char *const *keys, size_t n)
 	struct s3_body b = {.data = body.data, .len = body.len, .sha256_hex = digest_hex(hash)};
 	struct sigv4_header h[] = {{"content-md5", md5_b64.data}};
 	struct sigv4_param q[] = {{"delete", ""}};
-	struct s3_request rq = {.method = "POST", .key = "", .query = q, .n_query = 1, .headers = h, .n_headers = 1,
-				.body = &b, .error_in_200 = true};
+	struct s3_call call = {.method = "POST", .key = "", .query = q, .n_query = 1, .amz = h, .n_amz = 1,
+			       .body = &b, .error_in_200 = true};
 	struct http_response r;
-	rc = s3_client_request(c, &rq, &r);
+	rc = bucket_call(c, &call, &r);
 	if (!rc) {
 		char *failed = xml_text(r.body.data ? r.body.data : "", r.body.len, "Error");
 		if (failed)
@@ -168,9 +189,9 @@ int s3_delete_objects(struct s3_client *c, char *const *keys, size_t n)
 
 int s3_delete_object(struct s3_client *c, const char *key)
 {
-	struct s3_request rq = {.method = "DELETE", .key = key};
+	struct s3_call call = {.method = "DELETE", .key = key};
 	struct http_response r;
-	int rc = s3_client_request(c, &rq, &r);
+	int rc = bucket_call(c, &call, &r);
 	if (!rc)
 		http_response_free(&r);
 	return rc;
