@@ -54,12 +54,12 @@ def environment(drop=(), drop_prefixes=(), **values):
     return env
 
 
-def run(*args, ok=True, env=None, timeout=300, secrets=()):
-    """cachectl ARGS with stdin closed; ok=True makes a non-zero exit a failure.
-    Whatever the exit, a crash or sanitizer report and any of `secrets` in the
-    output fail the test."""
+def run(*args, ok=True, env=None, timeout=300, secrets=(), cwd=None):
+    """cachectl ARGS with stdin closed (in folder cwd); ok=True makes a non-zero
+    exit a failure.  Whatever the exit, a crash or sanitizer report and any of
+    `secrets` in the output fail the test."""
     p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, errors="replace", timeout=timeout,
-                       stdin=subprocess.DEVNULL, env=env)
+                       stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     if ok and p.returncode != 0:
         raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr[-4000:]))
     for sign in CRASH_SIGNS:

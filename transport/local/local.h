@@ -3,6 +3,7 @@
 #ifndef CACHECTL_LOCAL_H
 #define CACHECTL_LOCAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "core/util/digest.h"
@@ -17,6 +18,8 @@ struct local_transport {
 	 * so that a prune running meanwhile counts it as young (--grace). */
 	bool destination;
 	int store_lock; /* index.json.lock held by prune, or -1 */
+	pthread_mutex_t stale_lock; /* blob writers start on several threads */
+	bool stale_checked;         /* stale ingest files looked for once a run */
 };
 
 extern const struct store_ops local_store_ops;

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/model/media_type.h"
@@ -21,7 +20,6 @@
 
 /* Documents the mark walks through: roots and what they list. */
 #define DOCUMENT_READ_MAX (64u << 20)
-#define LOCK_WAIT_SECONDS 30
 
 static void blob_file(char *out, size_t size, const struct local_transport *l, const char *digest)
 {
@@ -226,7 +224,7 @@ static int local_store_remove(struct transport *t, const struct store_entry *e)
 out:
 	oci_index_free(&idx);
 	buffer_free(&out);
-	oci_layout_unlock(lock, l->dir);
+	oci_layout_unlock(lock, l->dir, true);
 	return rc;
 }
 
@@ -347,24 +345,18 @@ static int local_store_delete_blobs(struct transport *t, const struct store_blob
 	return 0;
 }
 
+/* Waits for an export that holds it (only while it rewrites index.json),
+ * up to the lock timeout (--lock-timeout). */
 static int local_store_lock(struct transport *t)
 {
 	struct local_transport *l = (struct local_transport *)t;
-	struct timespec pause = {0, 50 * 1000 * 1000};
-	int rc = 0;
-	/* An export holds the lock only while it rewrites index.json. */
-	for (int tries = 0; tries < LOCK_WAIT_SECONDS * 20; tries++) {
-		if ((rc = oci_layout_lock(&l->store_lock, l->dir, true)) == 0)
-			return 0;
-		nanosleep(&pause, NULL);
-	}
-	return error_wrap(rc, "waited %d s", LOCK_WAIT_SECONDS);
+	return oci_layout_lock(&l->store_lock, l->dir, true);
 }
 
 static void local_store_unlock(struct transport *t)
 {
 	struct local_transport *l = (struct local_transport *)t;
-	oci_layout_unlock(l->store_lock, l->dir);
+	oci_layout_unlock(l->store_lock, l->dir, true);
 	l->store_lock = -1;
 }
 
