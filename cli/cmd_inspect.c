@@ -80,6 +80,13 @@ static const char *short_digest(const char *d, char *buf)
 	return buf;
 }
 
+/* BuildKit's local and registry importers refuse such a config; its s3,
+ * gha and azblob importers (no root document) read any size. */
+static bool over_buildkit_limit(const struct cache *c)
+{
+	return c->root_media_type && c->source_config.size > BUILDKIT_CONFIG_MAX;
+}
+
 static void print_text(const struct cache *c, const char *source, struct blob_facts *facts, size_t n)
 {
 	char a[32], b[32], s1[24];
@@ -101,6 +108,10 @@ static void print_text(const struct cache *c, const char *source, struct blob_fa
 	if (*c->source_config.digest) {
 		format_bytes(a, sizeof(a), c->source_config.size);
 		printf("config  %s  %s\n", c->source_config.digest, a);
+		if (over_buildkit_limit(c))
+			printf("        too large for BuildKit: over the %lld bytes it imports from a local or registry "
+			       "cache (re-export with max-config-size=1MiB)\n",
+			       (long long)BUILDKIT_CONFIG_MAX);
 	}
 	format_bytes(a, sizeof(a), total);
 	format_bytes(b, sizeof(b), total_plain);
@@ -198,6 +209,8 @@ static int print_json(const struct cache *c, const char *source, struct blob_fac
 		json_descriptor_brief(&j, &c->source_config, NULL);
 	else
 		json_null(&j);
+	json_key(&j, "overBuildKitConfigLimit");
+	json_bool(&j, over_buildkit_limit(c));
 	json_key(&j, "layers");
 	json_array_begin(&j);
 	for (size_t i = 0; i < n; i++) {
