@@ -62,6 +62,7 @@ int exit_code_of(int rc);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_files(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
 #define OPT_PROGRESS 1000

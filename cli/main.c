@@ -14,6 +14,7 @@ static const char usage[] =
 	"  export   --from SRC... --export-cache DST...   copy caches, merged, to every destination\n"
 	"  import   --import-cache SRC... --dest DIR      pull caches into a local OCI layout\n"
 	"  inspect  [--format text|json] SRC              show what a cache holds\n"
+	"  files    SRC [LAYER...]                        list the files of layers, or --top N biggest\n"
 	"  verify   SRC                                   re-read every blob and check it\n"
 	"\n"
 	"SRC and DST use BuildKit's syntax, e.g. type=local,src=DIR or type=local,dest=DIR,mode=max;\n"
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
 		{"export", cmd_export},
 		{"import", cmd_import},
 		{"inspect", cmd_inspect},
+		{"files", cmd_files},
 		{"verify", cmd_verify},
 	};
 	if (argc < 2) {
