@@ -63,6 +63,7 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_files(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
 #define OPT_PROGRESS 1000

@@ -15,6 +15,7 @@ static const char usage[] =
 	"  import   --import-cache SRC... --dest DIR      pull caches into a local OCI layout\n"
 	"  inspect  [--format text|json] SRC              show what a cache holds\n"
 	"  files    SRC [LAYER...]                        list the files of layers, or --top N biggest\n"
+	"  diff     A B                                   where two caches diverge, and which files\n"
 	"  verify   SRC                                   re-read every blob and check it\n"
 	"\n"
 	"SRC and DST use BuildKit's syntax, e.g. type=local,src=DIR or type=local,dest=DIR,mode=max;\n"
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
 		{"import", cmd_import},
 		{"inspect", cmd_inspect},
 		{"files", cmd_files},
+		{"diff", cmd_diff},
 		{"verify", cmd_verify},
 	};
 	if (argc < 2) {

@@ -153,3 +153,64 @@ const struct layer_file *layer_file_set_find(const struct layer_file_set *s, con
 		return NULL;
 	return &s->items[at].f;
 }
+
+const char *file_field_name(enum file_field f)
+{
+	switch (f) {
+	case FILE_FIELD_KIND:
+		return "type";
+	case FILE_FIELD_SIZE:
+		return "size";
+	case FILE_FIELD_CONTENT:
+		return "content";
+	case FILE_FIELD_MODE:
+		return "mode";
+	case FILE_FIELD_OWNER:
+		return "owner";
+	case FILE_FIELD_LINK:
+		return "link";
+	default:
+		return "mtime";
+	}
+}
+
+static unsigned differing_fields(const struct layer_file *a, const struct layer_file *b)
+{
+	unsigned d = 0;
+	if (a->kind != b->kind)
+		d |= FILE_FIELD_KIND;
+	if (a->size != b->size)
+		d |= FILE_FIELD_SIZE;
+	if (*a->content && *b->content && strcmp(a->content, b->content) != 0)
+		d |= FILE_FIELD_CONTENT;
+	if (a->mode != b->mode)
+		d |= FILE_FIELD_MODE;
+	if (a->uid != b->uid || a->gid != b->gid)
+		d |= FILE_FIELD_OWNER;
+	if (strcmp(a->link, b->link) != 0)
+		d |= FILE_FIELD_LINK;
+	if (a->mtime != b->mtime)
+		d |= FILE_FIELD_MTIME;
+	return d;
+}
+
+int layer_file_set_compare(const struct layer_file_set *a, const struct layer_file_set *b, file_change_fn fn,
+			   void *ctx)
+{
+	int rc = 0;
+	for (size_t i = 0; i < b->n && !rc; i++) {
+		const struct layer_file *fb = layer_file_set_at(b, i, NULL);
+		const struct layer_file *fa = fb ? layer_file_set_find(a, fb->path) : NULL;
+		unsigned fields = fa ? differing_fields(fa, fb) : 0;
+		if (fb && !fa)
+			rc = fn(ctx, FILE_ADDED, 0, NULL, fb);
+		else if (fb && fields)
+			rc = fn(ctx, FILE_CHANGED, fields, fa, fb);
+	}
+	for (size_t i = 0; i < a->n && !rc; i++) {
+		const struct layer_file *fa = layer_file_set_at(a, i, NULL);
+		if (fa && !layer_file_set_find(b, fa->path))
+			rc = fn(ctx, FILE_REMOVED, 0, fa, NULL);
+	}
+	return rc;
+}

@@ -32,4 +32,29 @@ const struct layer_file *layer_file_set_at(const struct layer_file_set *s, size_
 /* The entry for a path, or NULL. */
 const struct layer_file *layer_file_set_find(const struct layer_file_set *s, const char *path);
 
+/* How an entry of b differs from the entry of a at the same path. */
+enum file_change { FILE_ADDED, FILE_REMOVED, FILE_CHANGED };
+enum file_field {
+	FILE_FIELD_KIND = 1 << 0,
+	FILE_FIELD_SIZE = 1 << 1,
+	FILE_FIELD_CONTENT = 1 << 2, /* both hashed and the digests differ */
+	FILE_FIELD_MODE = 1 << 3,
+	FILE_FIELD_OWNER = 1 << 4,
+	FILE_FIELD_LINK = 1 << 5,
+	FILE_FIELD_MTIME = 1 << 6,
+};
+/* "type", "size", "content", "mode", "owner", "link", "mtime" for one field. */
+const char *file_field_name(enum file_field f);
+
+/* Called per difference: a is NULL for FILE_ADDED, b for FILE_REMOVED;
+ * fields is the set of enum file_field that differ for FILE_CHANGED. */
+typedef int (*file_change_fn)(void *ctx, enum file_change c, unsigned fields, const struct layer_file *a,
+			      const struct layer_file *b);
+
+/* Reports what b adds, changes and lacks against a: b's entries in b's
+ * order, then a's entries b lacks in a's order.  Entries equal in every
+ * field are not reported. */
+int layer_file_set_compare(const struct layer_file_set *a, const struct layer_file_set *b, file_change_fn fn,
+			   void *ctx);
+
 #endif
