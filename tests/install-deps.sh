@@ -8,8 +8,10 @@ build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev li
        libcurl4-openssl-dev libcjson-dev"
 # s3: python3-botocore checks signatures in the s3 test front; awscli
 # cross-checks what cachectl stores; s3rver is one of the pinned npm peers.
+# graphviz: the inspect tests check that its dot accepts --format dot.
 test="python3 zstd skopeo umoci docker-registry python3-cryptography
-      golang-go golang-github-containerd-stargz-snapshotter-dev python3-botocore awscli"
+      golang-go golang-github-containerd-stargz-snapshotter-dev python3-botocore awscli
+      graphviz"
 # node and npm run the gha tests' pinned npm peers; a node that brings its
 # own npm (and conflicts with Debian's) is kept as it is.
 command -v npm >/dev/null 2>&1 || test="$test nodejs npm"

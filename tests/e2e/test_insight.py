@@ -1,0 +1,373 @@
+"""Seeing inside caches through the real binary: the inspect tree, dot and
+markdown, `files` and `diff`, judged against independent readings of the
+same bytes (the config read by cachelib, the layers by Python's tarfile,
+the graph by Graphviz's dot).
+
+Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
+"""
+import gzip
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import unittest
+
+import cachelib as cl
+import makecache
+
+CACHECTL = os.environ["CACHECTL"]
+FIXTURES = os.path.join(os.environ["FIXTURES"], "buildkit-v0.23.2")
+REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
+LOCAL = ["local-gzip-max", "local-zstd-max", "local-estargz", "local-docker-mediatypes"]
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name, "export")
+
+
+def run(*args, ok=True):
+    p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    if ok and p.returncode != 0:
+        raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr))
+    for sign in ("Sanitizer", "runtime error", "Segmentation"):
+        assert sign not in p.stderr, p.stderr
+    return p
+
+
+def load(layout):
+    with open(os.path.join(layout, "index.json")) as f:
+        index = json.load(f)
+    return cl.Cache(layout, index["manifests"][0]["digest"])
+
+
+def config_chains(cache):
+    """record digest -> its result chains (blob digests, base first), read
+    from the config as BuildKit's importer does."""
+    layers = cache.config["layers"]
+
+    def chain(i):
+        out = []
+        while i != -1:
+            out.append(layers[i]["blob"])
+            i = layers[i].get("parent", 0)
+        return out[::-1]
+    return {r["digest"]: [chain(res["layer"]) for res in r.get("layers") or []]
+            for r in cache.config["records"]}
+
+
+NODE = re.compile(r"^(?P<lead>[ |`-]*)(?P<blob>sha256:[0-9a-f]{12})  ")
+
+
+def tree_chains(text):
+    """Reads the tree back: short record digest -> the chain of short blob
+    digests from the base to the line that names the record."""
+    at_column = {}  # column of a digest -> the chain ending at the last node printed there
+    out = {}
+    for line in text.splitlines():
+        if not line.strip():
+            at_column = {}
+            continue
+        m = NODE.match(line)
+        if not m:
+            continue
+        col, lead = len(m.group("lead")), m.group("lead")
+        if lead.endswith("-- "):
+            parent = at_column[col - 4]
+        else:
+            parent = at_column.get(col, [])
+        at_column[col] = parent + [m.group("blob")]
+        for rec in re.findall(r"record \[\d+\] ([0-9a-f]{12})", line):
+            out.setdefault(rec, []).append(at_column[col])
+    return out
+
+
+def tar_listing(tar_bytes):
+    """What Python's tarfile reads in a layer, in cachectl files' terms."""
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as t:
+        for m in t.getmembers():
+            path = m.name
+            while path.startswith("./"):
+                path = path[2:]
+            path = path.strip("/")
+            base = path.rsplit("/", 1)[-1]
+            if base == ".wh..wh..opq":
+                kind, path = "opaque", path.rsplit("/", 1)[0] if "/" in path else ""
+            elif base.startswith(".wh."):
+                kind, path = "whiteout", path[:len(path) - len(base)] + base[4:]
+            elif m.islnk():
+                kind = "hardlink"
+            elif m.issym():
+                kind = "symlink"
+            elif m.isdir():
+                kind = "dir"
+            elif m.isreg():
+                kind = "file"
+            else:
+                kind = "other"
+            out.append({"path": path, "type": kind, "size": m.size if kind == "file" else 0,
+                        "mode": m.mode & 0o7777, "uid": m.uid, "gid": m.gid, "mtime": int(m.mtime),
+                        "link": m.linkname})
+    return out
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cachectl-insight-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def dir(self, name):
+        return os.path.join(self.tmp, name)
+
+    def app_pair(self):
+        a, b = self.dir("a"), self.dir("b")
+        la, lb = makecache.make_app_pair(a, b)
+        return a, b, la, lb
+
+
+class InspectTree(Base):
+    def test_tree_of_local_gzip_max_holds_the_config_chains(self):
+        src = fixture("local-gzip-max")
+        out = run("inspect", src).stdout
+        self.assertIn("records: 12 (8 with results)", out)
+        expected = config_chains(load(src))
+        with_results = {d: c for d, c in expected.items() if c}
+        self.assertEqual(len(expected), 12)
+        self.assertEqual(len(with_results), 8)
+        seen = tree_chains(out)
+        self.assertEqual(len(seen), 8, out)
+        for digest, chains in with_results.items():
+            short = [[b[:19] for b in c] for c in chains]
+            self.assertEqual(seen[digest[7:19]], short, "record %s" % digest)
+
+    def test_final_records_are_marked_with_their_totals(self):
+        src = fixture("local-gzip-max")
+        cfg = load(src).config
+        linked = {i["link"] for r in cfg["records"] for slot in r.get("inputs") or [] for i in slot}
+        finals = [r["digest"] for n, r in enumerate(cfg["records"]) if n not in linked and r.get("layers")]
+        out = run("inspect", src).stdout
+        marked = re.findall(r"record \[\d+\] ([0-9a-f]{12}) FINAL: (\d+) layers", out)
+        self.assertEqual(sorted(m[0] for m in marked), sorted(d[7:19] for d in finals))
+        self.assertIn("final results: %d" % len(finals), out)
+
+    def test_raw_keeps_the_flat_lists(self):
+        src = fixture("local-gzip-max")
+        out = run("inspect", "--raw", src).stdout
+        self.assertIn("record list: 12", out)
+        self.assertIn("chain nodes: 9", out)
+        for r in load(src).config["records"]:
+            self.assertIn(r["digest"], out)
+        self.assertNotIn("record list", run("inspect", src).stdout)
+
+    def test_wide_fans_and_long_chains_are_folded(self):
+        src = self.dir("long")
+        makecache.make(src, 100, 16)
+        out = run("inspect", "--quick", src).stdout
+        self.assertIn("... 60 layers of a straight chain folded", out)
+        self.assertLess(len(out.splitlines()), 60)
+        full = run("inspect", "--quick", "--full", src).stdout
+        self.assertNotIn("folded", full)
+        self.assertEqual(len(tree_chains(full)), 100)
+
+    def test_dot_is_accepted_by_graphviz(self):
+        if not shutil.which("dot"):
+            if REQUIRE_PEERS:
+                self.fail("graphviz's dot is required (tests/install-deps.sh installs it)")
+            self.skipTest("graphviz is not installed")
+        for name in LOCAL:
+            with self.subTest(name):
+                cfg = load(fixture(name)).config
+                out = run("inspect", "--format", "dot", fixture(name)).stdout
+                svg = subprocess.run(["dot", "-Tsvg"], input=out, capture_output=True, text=True, check=True).stdout
+                titles = set(re.findall(r"<title>([lr]\d+)</title>", svg))
+                want = {"l%d" % i for i in range(len(cfg["layers"]))} | {"r%d" % i for i in range(len(cfg["records"]))}
+                self.assertEqual(titles, want)
+                edges = set(re.findall(r"<title>(l\d+)&#45;&gt;(l\d+)</title>", svg))
+                self.assertEqual(edges, {("l%d" % l.get("parent", 0), "l%d" % i)
+                                         for i, l in enumerate(cfg["layers"]) if l.get("parent", 0) != -1})
+
+    def test_markdown_summary(self):
+        src = fixture("local-gzip-max")
+        cache = load(src)
+        out = run("inspect", "--format", "markdown", src).stdout
+        self.assertIn("| records | 12 (8 with results, 1 final) |", out)
+        biggest = max(cache.layers.values(), key=lambda d: d["size"])["digest"]
+        rows = [l for l in out.split("#### Biggest layers")[1].split("####")[0].splitlines() if l.startswith("| `")]
+        self.assertEqual(len(rows), 9)
+        self.assertTrue(rows[0].startswith("| `%s`" % biggest[:19]))
+        self.assertIn("None.", out.split("#### Warnings")[1])
+
+    def test_markdown_warns_of_a_layer_buildkit_cannot_load(self):
+        src = self.dir("nodiff")
+        makecache.make(src, 2, 16)
+        cache = load(src)
+        root = json.loads(cache.root_bytes)
+        del root["layers"][0]["annotations"][cl.DIFFID]
+        data = json.dumps(root).encode()
+        digest = cl.sha256(data)
+        with open(os.path.join(src, "blobs", "sha256", digest[7:]), "wb") as f:
+            f.write(data)
+        index = json.load(open(os.path.join(src, "index.json")))
+        index["manifests"][0].update(digest=digest, size=len(data))
+        json.dump(index, open(os.path.join(src, "index.json"), "w"))
+        out = run("inspect", "--quick", "--format", "markdown", src).stdout
+        self.assertIn("`%s` has no diffID annotation" % root["layers"][0]["digest"][:19], out)
+
+    def test_bad_format_is_a_usage_error(self):
+        p = run("inspect", "--format", "svg", fixture("local-gzip-max"), ok=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("dot or markdown", p.stderr)
+
+
+class Files(Base):
+    def check_layers(self, layout, digests):
+        cache = load(layout)
+        out = json.loads(run("files", "--format", "json", layout, *digests).stdout)
+        self.assertEqual([l["digest"] for l in out["layers"]], digests)
+        for layer in out["layers"]:
+            want = tar_listing(cl.decompress(cache.blob(layer["digest"])))
+            got = [{k: e[k] for k in ("path", "type", "size", "mode", "uid", "gid", "mtime", "link")}
+                   for e in layer["entries"]]
+            self.assertEqual(got, want, layer["digest"])
+
+    def test_every_fixture_layer_matches_tarfile(self):
+        for name in ("local-gzip-max", "local-zstd-max", "local-docker-mediatypes"):
+            with self.subTest(name):
+                self.check_layers(fixture(name), list(load(fixture(name)).layers))
+
+    def test_whiteouts_and_opaque_directories_are_deletions(self):
+        a, _, la, _ = self.app_pair()
+        self.check_layers(a, la)
+        out = run("files", a, la[1][7:19]).stdout
+        self.assertIn("deleted     tmp/cache.bin", out)
+        self.assertIn("opaque      var/lib/old/", out)
+        self.assertIn("2 deletions", out)
+
+    def test_top_stacks_the_chain(self):
+        a, _, la, _ = self.app_pair()
+        out = json.loads(run("files", "--format", "json", "--top", "3", a).stdout)
+        self.assertEqual(len(out["chains"]), 1)
+        files = out["chains"][0]["files"]
+        self.assertEqual([(f["path"], f["size"], f["layer"]) for f in files],
+                         [("bin/sh", 1300, la[0]), ("app/node_modules/left-pad/index.js", 1000, la[2]),
+                          ("app/package-lock.json", 41, la[2])])
+        # the whiteout deleted tmp/cache.bin (3000 bytes), the opaque directory var/lib/old/a.txt
+        every = json.loads(run("files", "--format", "json", "--top", "100", a, la[3]).stdout)
+        paths = {f["path"] for f in every["chains"][0]["files"]}
+        self.assertNotIn("tmp/cache.bin", paths)
+        self.assertNotIn("var/lib/old/a.txt", paths)
+        self.assertIn("var/lib/old/b.txt", paths)
+        self.assertIn("app/README", paths)
+
+    def test_only_the_layers_asked_for_are_read(self):
+        a, _, la, _ = self.app_pair()
+        for d in la[1:]:
+            os.remove(os.path.join(a, "blobs", "sha256", d[7:]))
+        self.check_layers(a, la[:1])
+        p = run("files", a, la[1], ok=False)
+        self.assertEqual(p.returncode, 3)  # that blob is missing
+        self.assertIn(la[1], p.stderr)
+
+    def test_a_damaged_layer_is_an_error(self):
+        a, _, la, _ = self.app_pair()
+        path = os.path.join(a, "blobs", "sha256", la[0][7:])
+        data = bytearray(open(path, "rb").read())
+        data[-12] ^= 0xff
+        open(path, "wb").write(bytes(data))
+        p = run("files", a, la[0], ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(la[0], p.stderr)
+
+    def test_layer_names(self):
+        src = fixture("local-gzip-max")
+        for args, code, words in [
+            (["sha256:" + "0" * 64], 3, "no layer"),
+            (["zz"], 2, "not a sha256 digest"),
+            (["4"], 2, "give more characters"),
+            (["--top", "0"], 2, "--top 0"),
+            (["--format", "yaml"], 2, "yaml"),
+        ]:
+            with self.subTest(args):
+                argv = ["files"] + ([a for a in args if a.startswith("-") or a in ("0", "yaml")] +
+                                    [src] + [a for a in args if not (a.startswith("-") or a in ("0", "yaml"))])
+                p = run(*argv, ok=False)
+                self.assertEqual(p.returncode, code, p.stderr)
+                self.assertIn(words, p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+
+
+class Diff(Base):
+    def test_a_fixture_against_itself_reports_nothing(self):
+        for name in LOCAL:
+            with self.subTest(name):
+                src = fixture(name)
+                out = json.loads(run("diff", "--format", "json", src, src).stdout)
+                self.assertEqual(out["records"]["onlyInA"], [])
+                self.assertEqual(out["records"]["onlyInB"], [])
+                self.assertEqual(out["chainNodes"]["onlyInA"], 0)
+                self.assertEqual(out["chainNodes"]["onlyInB"], 0)
+                self.assertTrue(out["finalResults"])
+                for r in out["finalResults"]:
+                    self.assertIsNone(r["divergesAt"])
+                    self.assertEqual(r["sharedLayers"], r["layers"])
+                self.assertIn("no differences", run("diff", src, src).stdout)
+
+    def test_variant_names_the_diverging_layer_and_file(self):
+        a, b, la, lb = self.app_pair()
+        out = json.loads(run("diff", "--format", "json", a, b).stdout)
+        ca, cb = load(a).config, load(b).config
+        only_a = sorted(set(r["digest"] for r in ca["records"]) - set(r["digest"] for r in cb["records"]))
+        only_b = sorted(set(r["digest"] for r in cb["records"]) - set(r["digest"] for r in ca["records"]))
+        self.assertEqual(sorted(out["records"]["onlyInA"]), only_a)
+        self.assertEqual(sorted(out["records"]["onlyInB"]), only_b)
+        self.assertEqual(len(out["finalResults"]), 1)
+        r = out["finalResults"][0]
+        self.assertEqual((r["layers"], r["sharedLayers"]), (4, 2))
+        self.assertEqual(r["divergesAt"], {"layer": 3, "a": la[2], "b": lb[2]})
+        self.assertEqual(r["files"], [{"path": "app/package-lock.json", "change": "changed", "type": "file",
+                                       "fields": ["content"], "sizeA": 41, "sizeB": 41}])
+        text = run("diff", a, b).stdout
+        self.assertIn("leaves A's chains at layer 3 of 4", text)
+        self.assertIn("changed    app/package-lock.json  (content", text)
+        self.assertIn(lb[2], text)
+
+    def test_added_and_removed_files(self):
+        a, b = self.dir("a"), self.dir("b")
+        base = [("etc/os-release", "file", b"ID=x\n", 0o644)]
+        makecache.make_chain(a, [base, [("app/one", "file", b"1", 0o644), ("app/same", "file", b"s", 0o644)]])
+        lb = makecache.make_chain(b, [base, [("app/two", "file", b"22", 0o644), ("app/same", "file", b"s", 0o755)]])
+        r = json.loads(run("diff", "--format", "json", a, b).stdout)["finalResults"][0]
+        self.assertEqual(r["divergesAt"]["b"], lb[1])
+        got = {(f["path"], f["change"], tuple(f["fields"])) for f in r["files"]}
+        self.assertEqual(got, {("app/two", "added", ()), ("app/same", "changed", ("mode",)),
+                               ("app/one", "removed", ())})
+        self.assertIsNone(json.loads(run("diff", "--format", "json", "--no-files", a, b).stdout)
+                          ["finalResults"][0]["files"])
+
+    def test_two_real_builds(self):
+        """local-gzip-max and local-zstd-max: the same Dockerfile built twice;
+        the gen stage wrote /dev/urandom bytes, so the COPY --from layer differs."""
+        out = json.loads(run("diff", "--format", "json", fixture("local-gzip-max"),
+                             fixture("local-zstd-max")).stdout)
+        r = out["finalResults"][0]
+        self.assertEqual(r["sharedLayers"], 1)
+        content = [f["path"] for f in r["files"] if "content" in f["fields"]]
+        self.assertEqual(content, ["app/data/urandom-96k.bin"])
+
+    def test_usage(self):
+        p = run("diff", fixture("local-gzip-max"), ok=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("two caches", p.stderr)
+        p = run("diff", fixture("local-gzip-max"), self.dir("none"), ok=False)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("B (", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
