@@ -121,6 +121,22 @@ static void print_run(const struct tree_printer *t, const int *run, size_t n, co
 	}
 }
 
+/* One summary line for the sub-trees of the n nodes left out. */
+static void print_folded_branches(const struct tree_printer *t, const int *nodes, size_t n, const char *lead,
+				  const char *what)
+{
+	struct subtree sum = {0};
+	char text[64];
+	for (size_t i = 0; i < n; i++) {
+		sum.nodes += t->sub[nodes[i]].nodes;
+		sum.results += t->sub[nodes[i]].results;
+		sum.finals += t->sub[nodes[i]].finals;
+		sum.size += t->sub[nodes[i]].size;
+	}
+	snprintf(text, sizeof(text), "%s (%zu layers)", what, sum.nodes);
+	print_fold(t, lead, n, sum.results, sum.finals, sum.size, text);
+}
+
 static int print_branch(struct tree_printer *t, int node, bool last, bool top)
 {
 	const struct inspect_view *v = t->v;
@@ -140,18 +156,8 @@ static int print_branch(struct tree_printer *t, int node, bool last, bool top)
 	size_t shown = t->o->max_branches && nc > t->o->max_branches ? t->o->max_branches : nc;
 	for (size_t i = 0; i < shown && !rc; i++)
 		rc = print_branch(t, kids[i], i + 1 == nc, false);
-	if (!rc && shown < nc) {
-		struct subtree sum = {0};
-		for (size_t i = shown; i < nc; i++) {
-			sum.nodes += t->sub[kids[i]].nodes;
-			sum.results += t->sub[kids[i]].results;
-			sum.finals += t->sub[kids[i]].finals;
-			sum.size += t->sub[kids[i]].size;
-		}
-		char what[64];
-		snprintf(what, sizeof(what), "more branches (%zu layers)", sum.nodes);
-		print_fold(t, "`-- ", nc - shown, sum.results, sum.finals, sum.size, what);
-	}
+	if (!rc && shown < nc)
+		print_folded_branches(t, kids + shown, nc - shown, "`-- ", "more branches");
 	t->prefix_len = saved;
 	return rc;
 }
@@ -273,9 +279,14 @@ void inspect_print_tree(const struct inspect_view *v, const struct tree_options 
 		const int *bases = cache_graph_bases(v->graph, &nb);
 		printf("\nchains, base layer first (layer  encoding  compressed -> uncompressed  created  "
 		       "<- records whose result ends there):\n");
-		for (size_t i = 0; i < nb; i++)
+		size_t shown = o->max_branches && nb > o->max_branches ? o->max_branches : nb;
+		for (size_t i = 0; i < shown; i++) {
+			printf("\n");
 			if (print_branch(&t, bases[i], true, true))
 				break;
+		}
+		if (shown < nb)
+			print_folded_branches(&t, bases + shown, nb - shown, "", "more base layers");
 	}
 	print_notes(v);
 	if (o->raw)
