@@ -432,8 +432,10 @@ class Scale(s3case.Base):
         self.assertIn("no differences", p.stdout)
         print("\n10 000 records, CPU seconds: inspect json %.3f, inspect tree %.3f, verify %.3f, diff %.3f"
               % (t_json, t_tree, t_verify, t_diff))
+        # sanitizer builds run several times slower: the bound is for the product
+        sanitized = "libasan" in subprocess.run(["ldd", CACHECTL], capture_output=True, text=True).stdout
         for t in (t_json, t_tree, t_verify, t_diff):
-            self.assertLess(t, 1.0)
+            self.assertLess(t, 10.0 if sanitized else 1.0)
 
 
 if __name__ == "__main__":
