@@ -214,6 +214,61 @@ out:
 	return rc;
 }
 
+/* Each road (to or from eStargz, or through the byte codecs) takes the
+ * source over. */
+static int take_road(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
+		     struct byte_sink *dest, char *buf, const char *what)
+{
+	if (task->encoding == COMPRESSION_ESTARGZ)
+		return from_estargz(out, src, task, dest, what);
+	if (task->reencode && task->target.compression == COMPRESSION_ESTARGZ)
+		return to_estargz(out, src, task, dest, what);
+	return through_codecs(out, src, task, dest, buf, what);
+}
+
+/* The raw bytes go to a copy as the decoder pulls them.  A road closes the
+ * source it is given, so this stage is borrowed: its close leaves inner to
+ * with_raw_copy, which passes on whatever the decoder did not read
+ * (nothing: decoders read to the end, where the digest is checked) before
+ * finishing the copy. */
+struct copying_source {
+	struct byte_source base;
+	struct byte_source *inner;
+	struct byte_sink *copy;
+};
+
+static ssize_t copying_read(struct byte_source *s, void *buf, size_t len)
+{
+	struct copying_source *c = (struct copying_source *)s;
+	ssize_t n = source_read(c->inner, buf, len);
+	if (n > 0) {
+		int rc = sink_write(c->copy, buf, (size_t)n);
+		if (rc)
+			return rc;
+	}
+	return n;
+}
+
+static void copying_close(struct byte_source *s)
+{
+	(void)s;
+}
+
+/* The road from src (owned) to dest, with the source bytes copied
+ * unchanged to `copy` in the same read. */
+static int with_raw_copy(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
+			 struct byte_sink *dest, struct byte_sink *copy, char *buf, const char *what)
+{
+	struct copying_source tee = {{copying_read, copying_close}, src, copy};
+	int rc = take_road(out, &tee.base, task, dest, buf, what);
+	if (!rc)
+		rc = copy_through(&tee.base, NULL, buf);
+	if (!rc)
+		rc = sink_finish(copy);
+	source_close(src);
+	return rc;
+}
+
 int layer_process(struct layer_outcome *out, struct byte_source *blob, const struct layer_task *task,
 		  struct byte_sink *dest)
 {
@@ -242,12 +297,6 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 	}
 
 	bool decode = (task->reencode || task->want_diff_id) && task->encoding != COMPRESSION_UNKNOWN;
-	if (decode && !task->reencode && dest) {
-		/* The raw bytes would have to go to dest and the decoded ones to
-		 * the hash; callers measure first, then copy. */
-		rc = error_set(ERR_FAILURE, "layer %s: cannot copy and measure in one pass", d->digest);
-		goto out;
-	}
 	if (!decode) {
 		/* Reading and the digest check overlap the writing. */
 		src = readahead_source(src, d->size);
@@ -260,13 +309,14 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 
 	char what[DIGEST_BUF + 8];
 	snprintf(what, sizeof(what), "layer %s", d->digest);
-	/* each road takes the source over */
-	if (task->encoding == COMPRESSION_ESTARGZ)
-		rc = from_estargz(out, src, task, dest, what);
-	else if (task->reencode && task->target.compression == COMPRESSION_ESTARGZ)
-		rc = to_estargz(out, src, task, dest, what);
+	/* A copy that measures its diffID: the raw bytes are what dest gets. */
+	struct byte_sink *raw = task->reencode ? task->copy_to : dest;
+	if (!task->reencode)
+		dest = NULL;
+	if (raw)
+		rc = with_raw_copy(out, src, task, dest, raw, buf, what);
 	else
-		rc = through_codecs(out, src, task, dest, buf, what);
+		rc = take_road(out, src, task, dest, buf, what);
 	src = NULL;
 out:
 	free(buf);

@@ -21,7 +21,13 @@ struct layer_task {
 	enum compression encoding;       /* of the source blob; UNKNOWN: opaque bytes */
 	bool reencode;                   /* to `target` */
 	struct codec_options target;
-	bool want_diff_id;               /* decompress and hash even without re-encoding */
+	/* Decompress and hash even without re-encoding; the raw bytes still
+	 * go to dest in the same pass (a copy that measures its diffID). */
+	bool want_diff_id;
+	/* When re-encoding: the source bytes, unchanged, also go here as they
+	 * are read (destinations that take the blob as it is ride on the same
+	 * read).  Not owned; may be NULL. */
+	struct byte_sink *copy_to;
 	/* Called with the number of source bytes consumed, as they are. */
 	void (*on_progress)(void *ctx, int64_t bytes);
 	void *progress_ctx;
@@ -42,10 +48,10 @@ struct layer_outcome {
 enum compression layer_encoding(const struct descriptor *d);
 
 /* Streams `blob` (the raw source bytes; owned) through the task into `dest`
- * (may be NULL to only check).  Fails with ERR_CORRUPT when the bytes do not
+ * (may be NULL to only check) and task->copy_to.  Fails with ERR_CORRUPT when the bytes do not
  * match the descriptor's digest or size, or the uncompressed bytes not its
  * diffID annotation, or an eStargz source not its TOC and annotations;
- * nothing written to dest is then to be committed. */
+ * nothing written to dest or copy_to is then to be committed. */
 int layer_process(struct layer_outcome *out, struct byte_source *blob, const struct layer_task *task,
 		  struct byte_sink *dest);
 

@@ -26,8 +26,9 @@ static int node_intern(struct node_set *s, const char *blob, int parent, int *ou
 {
 	size_t id;
 	buffer_reset(&s->key);
-	if (buffer_appendf(&s->key, "%d@%s", parent, blob))
-		return ERR_FAILURE;
+	int rc = buffer_appendf(&s->key, "%d@%s", parent, blob);
+	if (rc)
+		return rc;
 	const char *key = s->key.data;
 	if (strmap_get(&s->by_key, key, &id)) {
 		*out = (int)id;
@@ -47,15 +48,15 @@ static int node_intern(struct node_set *s, const char *blob, int parent, int *ou
 		int *ni = realloc(s->new_index, cap * sizeof(*ni));
 		if (ni)
 			s->new_index = ni;
-		CHECK_ALLOC(b || !p || !u || !ni);
+		CHECK_ALLOC(b && p && u && ni);
 		s->cap = cap;
 	}
 	s->blob[s->n] = blob;
 	s->parent[s->n] = parent;
 	s->used[s->n] = 0;
 	s->new_index[s->n] = -1;
-	if (strmap_put(&s->by_key, key, s->n))
-		return ERR_FAILURE;
+	if ((rc = strmap_put(&s->by_key, key, s->n)))
+		return rc;
 	*out = (int)s->n++;
 	return 0;
 }
@@ -135,8 +136,9 @@ static int input_key_cmp(const void *a, const void *b)
 static int record_key(struct buffer *key, const struct cache_record *r, const int *canon)
 {
 	buffer_reset(key);
-	if (buffer_append_str(key, r->digest))
-		return ERR_FAILURE;
+	int rc = buffer_append_str(key, r->digest);
+	if (rc)
+		return rc;
 	for (size_t s = 0; s < r->n_inputs; s++) {
 		size_t n = r->inputs[s].n_alts;
 		struct cache_input *alts = malloc((n ? n : 1) * sizeof(*alts));
@@ -146,12 +148,12 @@ static int record_key(struct buffer *key, const struct cache_record *r, const in
 			alts[k].link = canon[alts[k].link];
 		}
 		qsort(alts, n, sizeof(*alts), input_key_cmp);
-		int rc = buffer_append_str(key, "|");
+		rc = buffer_append_str(key, "|");
 		for (size_t k = 0; k < n && !rc; k++)
 			rc = buffer_appendf(key, "%s#%d,", alts[k].selector ? alts[k].selector : "", alts[k].link);
 		free(alts);
 		if (rc)
-			return ERR_FAILURE;
+			return rc;
 	}
 	return 0;
 }
@@ -163,205 +165,268 @@ struct result_ref {
 	struct timestamp created_at;
 };
 
-int cache_normalize(struct cache *c, size_t *dropped)
-{
-	const struct cache_config *old = c->config;
-	struct cache_config *cfg = NULL;
-	struct node_set nodes = {0};
-	struct strmap rec_keys = STRMAP_INIT;
-	struct buffer key = BUFFER_INIT;
-	int *old_node = NULL, *canon = NULL;
-	size_t *order = NULL, n_dropped = 0;
-	struct result_ref **results = NULL;
-	size_t *n_results = NULL;
-	const size_t n_old_records = old->n_records; /* old is freed on success */
-	int rc = cache_config_check(old);
-	if (rc)
-		return rc;
-	rc = ERR_FAILURE;
+/* One normalisation, phase by phase; everything here is freed in one
+ * place (normalizer_free). */
+struct normalizer {
+	const struct cache *cache;
+	const struct cache_config *old; /* freed when the new config replaces it */
+	size_t n_old_records;
+	struct node_set nodes;
+	int *old_node;               /* old layer -> distinct node */
+	struct result_ref **results; /* per old record: its results as nodes */
+	size_t *n_results;
+	int *canon;    /* old record -> the old record that stands for it */
+	int *first_of; /* a standing old record -> its new index, else -1 */
+	struct cache_config *cfg; /* the new config */
+	size_t n_dropped;
+};
 
-	/* Intern every old node, parents before children. */
-	old_node = malloc((old->n_layers + 1) * sizeof(int));
-	if (!old_node)
-		goto oom;
+static void normalizer_free(struct normalizer *n)
+{
+	if (n->results)
+		for (size_t i = 0; i < n->n_old_records; i++)
+			free(n->results[i]);
+	free(n->results);
+	free(n->n_results);
+	free(n->canon);
+	free(n->first_of);
+	free(n->old_node);
+	node_set_free(&n->nodes);
+	cache_config_free(n->cfg);
+}
+
+/* Every old layer as a distinct node, parents interned before children. */
+static int intern_old_layers(struct normalizer *n)
+{
+	const struct cache_config *old = n->old;
+	n->old_node = malloc((old->n_layers + 1) * sizeof(int));
+	CHECK_ALLOC(n->old_node);
 	for (size_t i = 0; i < old->n_layers; i++)
-		old_node[i] = -2;
+		n->old_node[i] = -2;
 	for (size_t i = 0; i < old->n_layers; i++) {
-		while (old_node[i] == -2) {
+		while (n->old_node[i] == -2) {
 			/* Walk up to the first node whose parent is known. */
 			int k = (int)i;
-			while (old->layers[k].parent != -1 && old_node[old->layers[k].parent] == -2)
+			while (old->layers[k].parent != -1 && n->old_node[old->layers[k].parent] == -2)
 				k = old->layers[k].parent;
-			int parent = old->layers[k].parent == -1 ? -1 : old_node[old->layers[k].parent];
-			if (node_intern(&nodes, old->layers[k].blob, parent, &old_node[k]))
-				goto out;
+			int parent = old->layers[k].parent == -1 ? -1 : n->old_node[old->layers[k].parent];
+			int rc = node_intern(&n->nodes, old->layers[k].blob, parent, &n->old_node[k]);
+			if (rc)
+				return rc;
 		}
 	}
+	return 0;
+}
 
-	/* Gather each old record's results as node ids; chains become nodes. */
-	results = calloc(old->n_records + 1, sizeof(*results));
-	n_results = calloc(old->n_records + 1, sizeof(*n_results));
-	if (!results || !n_results)
-		goto oom;
-	for (size_t i = 0; i < old->n_records; i++) {
-		const struct cache_record *r = &old->records[i];
-		results[i] = calloc(r->n_results + r->n_chains + 1, sizeof(**results));
-		if (!results[i])
-			goto oom;
+/* Result k of old record r (its results, then its explicit chains) as a
+ * node; *known is false when a blob of its chain is missing from the blob
+ * table (or the chain is empty): the result is then dropped. */
+static int resolve_result(struct normalizer *n, const struct cache_record *r, size_t k, struct result_ref *out,
+			  bool *known)
+{
+	const struct cache_config *old = n->old;
+	if (k < r->n_results) {
+		*known = true;
+		for (int l = r->results[k].layer; l != -1; l = old->layers[l].parent)
+			*known = *known && cache_blob(n->cache, old->layers[l].blob);
+		*out = (struct result_ref){n->old_node[r->results[k].layer], r->results[k].created_at};
+		return 0;
+	}
+	const struct cache_chain *ch = &r->chains[k - r->n_results];
+	*out = (struct result_ref){-1, ch->created_at};
+	*known = ch->n_layers > 0;
+	for (size_t m = 0; m < ch->n_layers && *known; m++) {
+		const char *blob = old->layers[ch->layers[m]].blob;
+		*known = cache_blob(n->cache, blob) != NULL;
+		int rc = *known ? node_intern(&n->nodes, blob, out->node, &out->node) : 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Each old record's results as node ids; explicit chains become nodes. */
+static int gather_results(struct normalizer *n)
+{
+	n->results = calloc(n->n_old_records + 1, sizeof(*n->results));
+	n->n_results = calloc(n->n_old_records + 1, sizeof(*n->n_results));
+	CHECK_ALLOC(n->results && n->n_results);
+	for (size_t i = 0; i < n->n_old_records; i++) {
+		const struct cache_record *r = &n->old->records[i];
+		n->results[i] = calloc(r->n_results + r->n_chains + 1, sizeof(**n->results));
+		CHECK_ALLOC(n->results[i]);
 		for (size_t k = 0; k < r->n_results + r->n_chains; k++) {
-			bool known = true;
-			int node = -1;
-			struct timestamp created;
-			if (k < r->n_results) {
-				created = r->results[k].created_at;
-				for (int l = r->results[k].layer; l != -1; l = old->layers[l].parent)
-					known = known && cache_blob(c, old->layers[l].blob);
-				node = old_node[r->results[k].layer];
-			} else {
-				const struct cache_chain *ch = &r->chains[k - r->n_results];
-				created = ch->created_at;
-				for (size_t m = 0; m < ch->n_layers && known; m++) {
-					const char *blob = old->layers[ch->layers[m]].blob;
-					known = cache_blob(c, blob) != NULL;
-					if (known && node_intern(&nodes, blob, node, &node))
-						goto out;
-				}
-				if (ch->n_layers == 0)
-					known = false;
-			}
-			if (!known) {
-				n_dropped++;
-				continue;
-			}
-			results[i][n_results[i]++] = (struct result_ref){node, created};
+			struct result_ref ref;
+			bool known;
+			int rc = resolve_result(n, r, k, &ref, &known);
+			if (rc)
+				return rc;
+			if (known)
+				n->results[i][n->n_results[i]++] = ref;
+			else
+				n->n_dropped++;
 		}
 	}
+	return 0;
+}
 
-	/* Records: identical ones (same digest, same inputs) become one. */
-	order = malloc((old->n_records + 1) * sizeof(size_t));
-	canon = malloc((old->n_records + 1) * sizeof(int));
-	if (!order || !canon || record_postorder(old, order))
-		goto oom;
-	if (cache_config_new(&cfg))
-		goto out;
-	int *first_of = malloc((old->n_records + 1) * sizeof(int));
-	if (!first_of)
-		goto oom;
-	for (size_t i = 0; i < old->n_records; i++) {
+/* canon[r]: identical records (same digest, same inputs, compared after
+ * their inputs) stand as the first of their kind in post-order. */
+static int find_identical_records(struct normalizer *n, size_t *order)
+{
+	struct strmap keys = STRMAP_INIT;
+	struct buffer key = BUFFER_INIT;
+	int rc = record_postorder(n->old, order);
+	for (size_t i = 0; i < n->n_old_records && !rc; i++) {
 		size_t r = order[i], found;
-		if (record_key(&key, &old->records[r], canon)) {
-			free(first_of);
-			goto out;
-		}
-		if (strmap_get(&rec_keys, key.data, &found)) {
-			canon[r] = (int)found;
+		if ((rc = record_key(&key, &n->old->records[r], n->canon)))
+			break;
+		if (strmap_get(&keys, key.data, &found)) {
+			n->canon[r] = (int)found;
 		} else {
-			canon[r] = (int)r; /* the first of its kind stands for all */
-			if (strmap_put(&rec_keys, key.data, r)) {
-				free(first_of);
-				goto out;
-			}
+			n->canon[r] = (int)r;
+			rc = strmap_put(&keys, key.data, r);
 		}
 	}
-	/* New record index for each representative, in old order. */
-	size_t n_new = 0;
-	for (size_t r = 0; r < old->n_records; r++)
-		first_of[r] = canon[r] == (int)r ? (int)n_new++ : -1;
-	for (size_t r = 0; r < old->n_records; r++)
-		if (canon[r] == (int)r && cache_config_add_record(cfg, old->records[r].digest, NULL)) {
-			free(first_of);
-			goto out;
-		}
-	for (size_t r = 0; r < old->n_records; r++) {
-		struct cache_record *nr = &cfg->records[first_of[canon[r]]];
-		const struct cache_record *or = &old->records[r];
-		if (canon[r] == (int)r) {
-			for (size_t s = 0; s < or->n_inputs; s++) {
-				if (cache_record_reserve_slots(nr, s + 1)) {
-					free(first_of);
-					goto out;
-				}
-				for (size_t k = 0; k < or->inputs[s].n_alts; k++) {
-					const struct cache_input *in = &or->inputs[s].alts[k];
-					int link = first_of[canon[in->link]];
-					bool dup = false;
-					for (size_t m = 0; m < nr->inputs[s].n_alts; m++)
-						dup = dup || (nr->inputs[s].alts[m].link == link &&
-							      strcmp(nr->inputs[s].alts[m].selector ? nr->inputs[s].alts[m].selector : "",
-								     in->selector ? in->selector : "") == 0);
-					if (!dup && cache_record_add_input(nr, s, in->selector, link)) {
-						free(first_of);
-						goto out;
-					}
-				}
-			}
-		}
-		for (size_t k = 0; k < n_results[r]; k++) {
-			bool dup = false;
-			for (size_t m = 0; m < nr->n_results; m++)
-				dup = dup || nr->results[m].layer == results[r][k].node;
-			if (dup)
-				continue;
-			/* Node ids for now; turned into layer indexes below. */
-			if (cache_record_add_result(nr, results[r][k].node, &results[r][k].created_at)) {
-				free(first_of);
-				goto out;
-			}
-			node_mark_used(&nodes, results[r][k].node);
-		}
-	}
-	free(first_of);
+	strmap_free(&keys);
+	buffer_free(&key);
+	return rc;
+}
 
-	/* Layers: used nodes, in the order of the old nodes they came from. */
-	int next = 0;
-	for (size_t i = 0; i < old->n_layers; i++)
-		if (nodes.used[old_node[i]] && nodes.new_index[old_node[i]] == -1)
-			nodes.new_index[old_node[i]] = next++;
-	for (size_t id = 0; id < nodes.n; id++)
-		if (nodes.used[id] && nodes.new_index[id] == -1)
-			nodes.new_index[id] = next++;
-	int *by_index = malloc(((size_t)next + 1) * sizeof(int));
-	if (!by_index)
-		goto oom;
-	for (size_t id = 0; id < nodes.n; id++)
-		if (nodes.used[id])
-			by_index[nodes.new_index[id]] = (int)id;
-	for (int i = 0; i < next; i++) {
-		int id = by_index[i];
-		int parent = nodes.parent[id] == -1 ? -1 : nodes.new_index[nodes.parent[id]];
-		if (cache_config_add_layer(cfg, nodes.blob[id], parent, NULL)) {
-			free(by_index);
-			goto out;
+/* One new record per kind, in old order (first_of says where). */
+static int add_standing_records(struct normalizer *n)
+{
+	size_t *order = malloc((n->n_old_records + 1) * sizeof(*order));
+	n->canon = malloc((n->n_old_records + 1) * sizeof(*n->canon));
+	n->first_of = malloc((n->n_old_records + 1) * sizeof(*n->first_of));
+	int rc = order && n->canon && n->first_of ? 0 : error_oom();
+	if (!rc)
+		rc = find_identical_records(n, order);
+	free(order);
+	if (!rc)
+		rc = cache_config_new(&n->cfg);
+	int n_new = 0;
+	for (size_t r = 0; r < n->n_old_records && !rc; r++) {
+		bool stands = n->canon[r] == (int)r;
+		n->first_of[r] = stands ? n_new++ : -1;
+		if (stands)
+			rc = cache_config_add_record(n->cfg, n->old->records[r].digest, NULL);
+	}
+	return rc;
+}
+
+static bool has_input(const struct cache_record *r, size_t slot, const char *selector, int link)
+{
+	for (size_t m = 0; m < r->inputs[slot].n_alts; m++)
+		if (r->inputs[slot].alts[m].link == link &&
+		    strcmp(r->inputs[slot].alts[m].selector ? r->inputs[slot].alts[m].selector : "",
+			   selector ? selector : "") == 0)
+			return true;
+	return false;
+}
+
+/* The inputs of a standing record, linked to the new records. */
+static int add_inputs(struct normalizer *n, struct cache_record *nr, const struct cache_record *or)
+{
+	for (size_t s = 0; s < or->n_inputs; s++) {
+		int rc = cache_record_reserve_slots(nr, s + 1);
+		for (size_t k = 0; k < or->inputs[s].n_alts && !rc; k++) {
+			const struct cache_input *in = &or->inputs[s].alts[k];
+			int link = n->first_of[n->canon[in->link]];
+			if (!has_input(nr, s, in->selector, link))
+				rc = cache_record_add_input(nr, s, in->selector, link);
 		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The results of old record r, added to the record that stands for it;
+ * their nodes (and their parents) are used. */
+static int add_results(struct normalizer *n, struct cache_record *nr, size_t r)
+{
+	for (size_t k = 0; k < n->n_results[r]; k++) {
+		const struct result_ref *ref = &n->results[r][k];
+		bool dup = false;
+		for (size_t m = 0; m < nr->n_results; m++)
+			dup = dup || nr->results[m].layer == ref->node;
+		if (dup)
+			continue;
+		/* Node ids for now; number_layers makes them layer indexes. */
+		int rc = cache_record_add_result(nr, ref->node, &ref->created_at);
+		if (rc)
+			return rc;
+		node_mark_used(&n->nodes, ref->node);
+	}
+	return 0;
+}
+
+/* Records: identical ones (same digest, same inputs) become one. */
+static int merge_records(struct normalizer *n)
+{
+	int rc = add_standing_records(n);
+	for (size_t r = 0; r < n->n_old_records && !rc; r++) {
+		struct cache_record *nr = &n->cfg->records[n->first_of[n->canon[r]]];
+		if (n->canon[r] == (int)r)
+			rc = add_inputs(n, nr, &n->old->records[r]);
+		if (!rc)
+			rc = add_results(n, nr, r);
+	}
+	return rc;
+}
+
+/* Layers: the used nodes, in the order of the old layers they came from
+ * (nodes new to this pass last); results then name layer indexes. */
+static int number_layers(struct normalizer *n)
+{
+	struct node_set *ns = &n->nodes;
+	struct cache_config *cfg = n->cfg;
+	int next = 0, rc = 0;
+	for (size_t i = 0; i < n->old->n_layers; i++)
+		if (ns->used[n->old_node[i]] && ns->new_index[n->old_node[i]] == -1)
+			ns->new_index[n->old_node[i]] = next++;
+	for (size_t id = 0; id < ns->n; id++)
+		if (ns->used[id] && ns->new_index[id] == -1)
+			ns->new_index[id] = next++;
+	int *by_index = malloc(((size_t)next + 1) * sizeof(int));
+	CHECK_ALLOC(by_index);
+	for (size_t id = 0; id < ns->n; id++)
+		if (ns->used[id])
+			by_index[ns->new_index[id]] = (int)id;
+	for (int i = 0; i < next && !rc; i++) {
+		int id = by_index[i];
+		int parent = ns->parent[id] == -1 ? -1 : ns->new_index[ns->parent[id]];
+		rc = cache_config_add_layer(cfg, ns->blob[id], parent, NULL);
 	}
 	free(by_index);
-	for (size_t r = 0; r < cfg->n_records; r++)
+	for (size_t r = 0; r < cfg->n_records && !rc; r++)
 		for (size_t k = 0; k < cfg->records[r].n_results; k++)
-			cfg->records[r].results[k].layer = nodes.new_index[cfg->records[r].results[k].layer];
+			cfg->records[r].results[k].layer = ns->new_index[cfg->records[r].results[k].layer];
+	return rc;
+}
 
-	if (cache_config_sort(cfg))
-		goto out;
-	cache_set_config(c, cfg);
-	cfg = NULL;
-	if (dropped)
-		*dropped = n_dropped;
-	rc = 0;
-	goto out;
-oom:
-	error_oom();
-out:
-	if (results)
-		for (size_t i = 0; i < n_old_records; i++)
-			free(results[i]);
-	free(results);
-	free(n_results);
-	free(order);
-	free(canon);
-	free(old_node);
-	node_set_free(&nodes);
-	strmap_free(&rec_keys);
-	buffer_free(&key);
-	cache_config_free(cfg);
+int cache_normalize(struct cache *c, size_t *dropped)
+{
+	struct normalizer n = {.cache = c, .old = c->config, .n_old_records = c->config->n_records};
+	int rc = cache_config_check(n.old);
+	if (!rc)
+		rc = intern_old_layers(&n);
+	if (!rc)
+		rc = gather_results(&n);
+	if (!rc)
+		rc = merge_records(&n);
+	if (!rc)
+		rc = number_layers(&n);
+	if (!rc)
+		rc = cache_config_sort(n.cfg);
+	if (!rc) {
+		cache_set_config(c, n.cfg); /* frees the old config */
+		n.cfg = NULL;
+		if (dropped)
+			*dropped = n.n_dropped;
+	}
+	normalizer_free(&n);
 	return rc;
 }
 

@@ -70,7 +70,8 @@ static void octal(char *f, size_t n, uint64_t v)
 static void tar_header(unsigned char h[512], const char *name, uint64_t size, char type)
 {
 	memset(h, 0, 512);
-	snprintf((char *)h, 100, "%s", name);
+	/* the name field holds 100 bytes; longer names are cut (never NUL-terminated in tar) */
+	memcpy(h, name, strnlen(name, 100));
 	octal((char *)h + 100, 8, type == '5' ? 0755 : 0644);
 	octal((char *)h + 108, 8, 1000);
 	octal((char *)h + 116, 8, 1000);

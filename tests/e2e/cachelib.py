@@ -5,7 +5,6 @@ this code, never by what cachectl prints about them.
 """
 import gzip
 import hashlib
-import io
 import json
 import os
 import subprocess

@@ -9,12 +9,12 @@ import sys
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PEERS = os.path.join(HERE, "..", "peers")
+import harness as h
+from harness import PEERS
+
 sys.path.insert(0, PEERS)
 import npm_peers  # noqa: E402
 
-REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
 VERSION = "693bb7016429d80366022f036f84856888c9f13e00145f5f6f4dce303a38d6f2"
 MAIN = "refs/heads/main"
 MAIN_H8 = "f921bd05"  # first 8 hex of sha256("refs/heads/main")
@@ -40,7 +40,7 @@ def node_modules():
     try:
         return npm_peers.ensure()
     except npm_peers.PeerMissing as e:
-        if REQUIRE_PEERS:
+        if h.REQUIRE_PEERS:
             raise
         print("skipping what needs node: %s" % e, file=sys.stderr)
         return None
@@ -55,26 +55,15 @@ class Server:
             args += ["--entry-limit", entry_limit]
         if blob_host:
             args += ["--blob-host", blob_host]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.strip().isdigit():
-            self.proc.kill()
-            raise RuntimeError("the gha test server did not start")
-        self.port = int(line)
+        # --watch-stdin: the server ends when this process does, even killed
+        self.proc, self.port = h.start_peer(args, "the gha test server", stdin=subprocess.PIPE,
+                                            stderr=None)
         self.url = "http://127.0.0.1:%d" % self.port
         self.ghtoken = ghtoken
         self.v2 = bool(azurite_modules)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdin.close()
-        self.proc.stdout.close()
+        h.stop_peer(self.proc, timeout=15)
 
     def control(self, what, body=None):
         data = json.dumps(body).encode() if body is not None else None

@@ -9,11 +9,9 @@ lets the tests put fixtures into a registry and read back what cachectl
 pushed, independently of cachectl.
 """
 import base64
-import hashlib
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -23,27 +21,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers")
+import harness as h
+from cachelib import sha256
+from harness import PEERS, Missing, free_port  # noqa: F401 (free_port: the suites use it as rl.free_port)
+
 ACCEPT = ", ".join([
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json"])
-
-
-class Missing(Exception):
-    """A peer this machine lacks (the test is skipped unless peers are required)."""
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def bcrypt(password):
@@ -98,14 +83,6 @@ def wait_http(url, proc, what):
     raise AssertionError("%s did not start" % what)
 
 
-def read_port(proc, what):
-    line = proc.stdout.readline()
-    if not line.strip().isdigit():
-        proc.kill()
-        raise AssertionError("%s did not start: %r" % (what, line))
-    return int(line)
-
-
 class TokenServer:
     def __init__(self, tmp, users, expires_in=300):
         self.dir = tempfile.mkdtemp(dir=tmp, prefix="token-")
@@ -116,12 +93,10 @@ class TokenServer:
         self.cert = os.path.join(self.dir, "token.crt")
         self.log_path = os.path.join(self.dir, "log.jsonl")
         self.service, self.issuer = "cachectl-test-registry", "cachectl-test-issuer"
-        self.proc = subprocess.Popen(
+        self.proc, self.port = h.start_peer(
             [sys.executable, os.path.join(PEERS, "tokenserver.py"), "--users", users_file, "--cert-out", self.cert,
              "--log", self.log_path, "--service", self.service, "--issuer", self.issuer,
-             "--expires-in", str(expires_in)],
-            stdout=subprocess.PIPE, text=True)
-        self.port = read_port(self.proc, "token server")
+             "--expires-in", str(expires_in)], "token server")
         self.realm = "http://127.0.0.1:%d/token" % self.port
 
     def log(self):
@@ -131,9 +106,7 @@ class TokenServer:
             return [json.loads(line) for line in f]
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(5)
-        self.proc.stdout.close()
+        h.stop_peer(self.proc)
 
 
 class Registry:
@@ -168,17 +141,13 @@ class Registry:
         with open(config, "w") as f:
             f.write("\n".join(cfg) + "\n")
         self.log = open(os.path.join(self.dir, "log"), "w")
-        self.proc = subprocess.Popen([exe, "serve", config], stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen([exe, "serve", config], stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
         wait_http(self.base + "/v2/", self.proc, "docker-registry")
         self.login = None  # (user, password) for this client
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        h.stop_peer(self.proc)
         self.log.close()
 
     # ---- a small independent client ----
@@ -270,10 +239,9 @@ class FaultProxy:
         with open(scenario, "w") as f:
             json.dump({"rules": rules}, f)
         self.log_path = os.path.join(self.dir, "log.jsonl")
-        self.proc = subprocess.Popen(
+        self.proc, self.port = h.start_peer(
             [sys.executable, os.path.join(PEERS, "faultproxy.py"), "--upstream", upstream, "--scenario", scenario,
-             "--log", self.log_path], stdout=subprocess.PIPE, text=True)
-        self.port = read_port(self.proc, "fault proxy")
+             "--log", self.log_path], "fault proxy")
         self.host = "127.0.0.1:%d" % self.port
 
     def log(self):
@@ -283,9 +251,7 @@ class FaultProxy:
             return [json.loads(line) for line in f]
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(5)
-        self.proc.stdout.close()
+        h.stop_peer(self.proc)
 
 
 def docker_config(tmp, auths=None, helpers=None, store=None):
@@ -307,23 +273,14 @@ def docker_config(tmp, auths=None, helpers=None, store=None):
 
 # ---- running cachectl against them ----
 
-CACHECTL = os.environ.get("CACHECTL", "cachectl")
-REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
-
-
 def cachectl(*args, ok=True, env=None, docker_config_dir=None):
     """Runs cachectl with a DOCKER_CONFIG of its own (empty unless given),
     so the user's credentials never take part."""
-    e = {k: v for k, v in os.environ.items() if k not in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR")}
-    e["DOCKER_CONFIG"] = docker_config_dir or os.path.join(tempfile.gettempdir(), "cachectl-no-docker-config")
+    e = h.environment(drop=("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR"),
+                      DOCKER_CONFIG=docker_config_dir or os.path.join(tempfile.gettempdir(),
+                                                                      "cachectl-no-docker-config"))
     e.update(env or {})
-    p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-                       env=e)
-    if ok and p.returncode != 0:
-        raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr[-2000:]))
-    for sign in ("Sanitizer", "runtime error", "Segmentation"):
-        assert sign not in p.stderr, p.stderr
-    return p
+    return h.run(*args, ok=ok, env=e)
 
 
 def uploads(log):

@@ -12,23 +12,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PEERS = os.path.join(os.path.dirname(HERE), "peers")
+import harness as h
+from harness import PEERS, Missing
+
 sys.path.insert(0, PEERS)
 import npm_peers  # noqa: E402
-
-REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
-
-
-class Missing(Exception):
-    """A tool the tests need is not installed."""
 
 
 def debian_python():
@@ -54,43 +46,6 @@ def s3rver_script():
     except npm_peers.PeerMissing as e:
         raise Missing(str(e))
     return node, os.path.join(modules, "s3rver", "bin", "s3rver.js")
-
-
-def read_port(proc, what, timeout=30):
-    """The first number a peer prints is its port."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                raise RuntimeError("%s exited with %s" % (what, proc.returncode))
-            continue
-        m = re.search(r"(\d{2,5})\s*$", line.strip())
-        if m:
-            return int(m.group(1))
-    raise RuntimeError("%s did not say its port" % what)
-
-
-def start(cmd, what, env=None):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    try:
-        return proc, read_port(proc, what)
-    except Exception:
-        stop(proc)
-        raise
-
-
-def stop(proc):
-    if proc and proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc and proc.stdout:
-        proc.stdout.close()
 
 
 def clean_env(home):
@@ -122,7 +77,7 @@ class Store:
         debian_python()  # the front needs it: Missing before anything starts
         self.data = os.path.join(tmp, "s3rver-data")
         os.makedirs(self.data)
-        proc, port = start([node, script, "-d", self.data, "-a", "127.0.0.1", "-p", "0", "--silent"], "s3rver")
+        proc, port = h.start_peer([node, script, "-d", self.data, "-a", "127.0.0.1", "-p", "0", "--silent"], "s3rver")
         self.procs.append(proc)
         self.direct = "http://127.0.0.1:%d" % port
         self.keys_file = os.path.join(tmp, "front-keys.json")
@@ -141,7 +96,7 @@ class Store:
     def front(self, region="us-east-1", skew=0):
         """A front (one per region and clock) in front of the same s3rver."""
         if (region, skew) not in self.fronts:
-            proc, port = start([debian_python(), os.path.join(PEERS, "s3front.py"), "--upstream", self.direct,
+            proc, port = h.start_peer([debian_python(), os.path.join(PEERS, "s3front.py"), "--upstream", self.direct,
                                 "--credentials", self.keys_file, "--region", region, "--skew", str(skew),
                                 "--log", self.log], "s3front")
             self.procs.append(proc)
@@ -152,14 +107,14 @@ class Store:
         scenario = os.path.join(self.tmp, "scenario-%d.json" % len(self.procs))
         with open(scenario, "w") as f:
             json.dump({"rules": rules}, f)
-        proc, port = start([debian_python(), os.path.join(PEERS, "faultproxy.py"), "--upstream", self.endpoint,
+        proc, port = h.start_peer([debian_python(), os.path.join(PEERS, "faultproxy.py"), "--upstream", self.endpoint,
                             "--scenario", scenario, "--log", log], "faultproxy")
         self.procs.append(proc)
         return proc, "http://127.0.0.1:%d" % port
 
     def close(self):
         for p in reversed(self.procs):
-            stop(p)
+            h.stop_peer(p)
         self.procs = []
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -231,7 +186,7 @@ def credential_services(tmp, scenario):
     with open(path, "w") as f:
         json.dump(scenario, f)
     log = os.path.join(tmp, "aws-endpoints.log")
-    proc, port = start([debian_python(), os.path.join(PEERS, "aws_endpoints.py"), "--scenario", path,
+    proc, port = h.start_peer([debian_python(), os.path.join(PEERS, "aws_endpoints.py"), "--scenario", path,
                         "--log", log], "aws_endpoints")
     return proc, "http://127.0.0.1:%d" % port, path, log
 
@@ -247,4 +202,4 @@ def aws_env(home, endpoint, akid, secret, region="us-east-1"):
 
 
 def tempdir():
-    return tempfile.mkdtemp(prefix="cachectl-s3-")
+    return h.tempdir("cachectl-s3-")

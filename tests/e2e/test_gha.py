@@ -9,18 +9,16 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
 import cachelib as cl
 import ghalib
+import harness as h
 import makecache
+from harness import FIXTURES, fixture
 
-CACHECTL = os.environ["CACHECTL"]
-FIXTURES = os.path.join(os.environ["FIXTURES"], "buildkit-v0.23.2")
 GHA_MAX = os.path.join(FIXTURES, "gha-max", "export", "entries")
 INDEX_KEY = "index-app-fixture-1-" + ghalib.MAIN_H8
 SERVERS = {}
@@ -40,46 +38,30 @@ def tearDownModule():
         s.stop()
 
 
-def fixture(name):
-    return os.path.join(FIXTURES, name, "export")
-
-
 def sha256(data):
+    """The bare hex digest, as the test server's entries list it."""
     return hashlib.sha256(data).hexdigest()
 
 
-class Base(unittest.TestCase):
+class Base(h.TempDirCase):
     api = None
+    prefix = "cachectl-gha-"
 
     def setUp(self):
         if self.api not in SERVERS:
             self.skipTest("API v2 needs node and npm (azurite)")
         self.server = SERVERS[self.api]
         self.server.reset()
-        self.tmp = tempfile.mkdtemp(prefix="cachectl-gha-")
-
-    def tearDown(self):
-        subprocess.run(["chmod", "-R", "u+w", self.tmp])
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def dir(self, name):
-        return os.path.join(self.tmp, name)
+        super().setUp()
 
     def gha(self, extra="", scope="app-fixture"):
         url = "url" if self.api == 1 else "url_v2"
         return "type=gha,%s=%s/,scope=%s%s" % (url, self.server.url, scope, extra)
 
     def run_cachectl(self, *args, ok=True, token=ghalib.MAIN_TOKEN, env=None):
-        e = {k: v for k, v in os.environ.items() if not k.startswith(("ACTIONS_", "GITHUB_", "CACHECTL_GHA"))}
-        e["ACTIONS_RUNTIME_TOKEN"] = token
+        e = h.environment(drop_prefixes=("ACTIONS_", "GITHUB_", "CACHECTL_GHA"), ACTIONS_RUNTIME_TOKEN=token)
         e.update(env or {})
-        p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, timeout=300, env=e,
-                           stdin=subprocess.DEVNULL)
-        if ok and p.returncode != 0:
-            raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr))
-        for sign in ("Sanitizer", "runtime error", "Segmentation"):
-            self.assertNotIn(sign, p.stderr)
-        return p
+        return h.run(*args, ok=ok, env=e)
 
     def export(self, src, extra="", **kw):
         return self.run_cachectl("export", "--progress", "plain", "--from", "type=local,src=" + src,
@@ -303,9 +285,8 @@ class Index(Base):
                 json.dumps({"key": key, "version": ghalib.VERSION}).encode(), {"Content-Type": "application/json"})
             self.assertEqual(status, 200)
             upload = json.loads(body)["signed_upload_url"]
-        e = {k: v for k, v in os.environ.items() if not k.startswith("ACTIONS_")}
-        e["ACTIONS_RUNTIME_TOKEN"] = ghalib.MAIN_TOKEN
-        proc = subprocess.Popen([CACHECTL, "export", "--progress", "plain", "--from",
+        e = h.environment(drop_prefixes=("ACTIONS_", "GITHUB_", "CACHECTL_GHA"), ACTIONS_RUNTIME_TOKEN=ghalib.MAIN_TOKEN)
+        proc = subprocess.Popen([h.CACHECTL, "export", "--progress", "plain", "--from",
                                  "type=local,src=" + fixture("local-zstd-max"), "--export-cache", self.gha()],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
         # once cachectl found #2 taken, the other writer commits it
@@ -419,35 +400,6 @@ class Failures(Base):
         self.assertEqual(c.problems(), [])
         asked = [r for r in self.service_calls("lookup") if r["status"] == 200]
         self.assertEqual(len(asked), 2 + 9)  # the index twice, each blob once
-
-
-class Usage(unittest.TestCase):
-    def run_cachectl(self, spec, env):
-        e = {k: v for k, v in os.environ.items() if not k.startswith(("ACTIONS_", "GITHUB_"))}
-        e.update(env)
-        return subprocess.run([CACHECTL, "import", "--import-cache", spec, "--dest", "/nonexistent/x"],
-                              capture_output=True, text=True, env=e, timeout=60)
-
-    def test_bad_options_are_usage_errors(self):
-        expired = ghalib.token([(ghalib.MAIN, 3)], exp=1000)
-        cases = [
-            ("type=gha,url=http://127.0.0.1:9/", {}, "token not set"),
-            ("type=gha", {"ACTIONS_RUNTIME_TOKEN": ghalib.MAIN_TOKEN}, "url not set"),
-            ("type=gha,url=http://127.0.0.1:9/,version=two", {"ACTIONS_RUNTIME_TOKEN": ghalib.MAIN_TOKEN},
-             "not an integer"),
-            ("type=gha,url=http://127.0.0.1:9/", {"ACTIONS_RUNTIME_TOKEN": expired}, "expired"),
-            ("type=gha,url=http://127.0.0.1:9/", {"ACTIONS_RUNTIME_TOKEN": "not-a-jwt"}, "not a JWT"),
-            ("type=gha,url=http://127.0.0.1:9/,colour=blue", {"ACTIONS_RUNTIME_TOKEN": ghalib.MAIN_TOKEN},
-             "unknown option"),
-        ]
-        for spec, env, words in cases:
-            with self.subTest(spec=spec, env=list(env)):
-                p = self.run_cachectl(spec, env)
-                self.assertEqual(p.returncode, 2, p.stderr)
-                self.assertIn(words, p.stderr)
-                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
-                if env.get("ACTIONS_RUNTIME_TOKEN"):
-                    self.assertNotIn(env["ACTIONS_RUNTIME_TOKEN"], p.stderr)
 
 
 def per_api(cls):

@@ -13,10 +13,10 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
 import ghalib
+import harness as h
 
 CLIENT = os.path.join(ghalib.PEERS, "actions_cache_client.mjs")
 DNS = os.path.join(ghalib.PEERS, "blob_dns.cjs")
@@ -58,16 +58,17 @@ def tree(root):
     return out
 
 
-class OfficialClient(unittest.TestCase):
+class OfficialClient(h.TempDirCase):
     api = None
     azure_host = False
+    prefix = "cachectl-ghaclient-"
 
     def setUp(self):
         if not MODULES:
             self.skipTest("node and npm are not installed")
         self.server = SERVERS["v1" if self.api == 1 else "v2-azure-host" if self.azure_host else "v2"]
         self.server.reset()
-        self.tmp = tempfile.mkdtemp(prefix="cachectl-ghaclient-")
+        super().setUp()
         self.ws = os.path.join(self.tmp, "workspace")
         os.makedirs(os.path.join(self.ws, "data", "nested", "deeper"))
         with open(os.path.join(self.ws, "data", "big.bin"), "wb") as f:
@@ -77,9 +78,6 @@ class OfficialClient(unittest.TestCase):
             f.write("hello from the official client\n")
         os.chmod(os.path.join(self.ws, "data", "nested", "deeper", "hello.txt"), 0o640)
         os.symlink("nested/deeper/hello.txt", os.path.join(self.ws, "data", "link"))
-
-    def tearDown(self):
-        shutil.rmtree(getattr(self, "tmp", ""), ignore_errors=True)
 
     def client(self, tok, *args):
         env = {"PATH": os.environ["PATH"], "HOME": self.tmp, "NODE_MODULES": MODULES,

@@ -11,33 +11,17 @@ import json
 import os
 import re
 import resource
-import shutil
 import subprocess
 import tarfile
-import tempfile
 import unittest
 
 import cachelib as cl
+import harness as h
 import makecache
 import s3case
+from harness import CACHECTL, fixture, run
 
-CACHECTL = os.environ["CACHECTL"]
-FIXTURES = os.path.join(os.environ["FIXTURES"], "buildkit-v0.23.2")
-REQUIRE_PEERS = os.environ.get("CACHECTL_REQUIRE_PEERS") == "1"
 LOCAL = ["local-gzip-max", "local-zstd-max", "local-estargz", "local-docker-mediatypes"]
-
-
-def fixture(name):
-    return os.path.join(FIXTURES, name, "export")
-
-
-def run(*args, ok=True):
-    p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    if ok and p.returncode != 0:
-        raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr))
-    for sign in ("Sanitizer", "runtime error", "Segmentation"):
-        assert sign not in p.stderr, p.stderr
-    return p
 
 
 def load(layout):
@@ -117,15 +101,8 @@ def tar_listing(tar_bytes):
     return out
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cachectl-insight-")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def dir(self, name):
-        return os.path.join(self.tmp, name)
+class Base(h.TempDirCase):
+    prefix = "cachectl-insight-"
 
     def app_pair(self):
         a, b = self.dir("a"), self.dir("b")
@@ -178,10 +155,7 @@ class InspectTree(Base):
         self.assertEqual(len(tree_chains(full)), 100)
 
     def test_dot_is_accepted_by_graphviz(self):
-        if not shutil.which("dot"):
-            if REQUIRE_PEERS:
-                self.fail("graphviz's dot is required (tests/install-deps.sh installs it)")
-            self.skipTest("graphviz is not installed")
+        h.need_tool("dot", "graphviz")
         for name in LOCAL:
             with self.subTest(name):
                 cfg = load(fixture(name)).config
@@ -220,11 +194,6 @@ class InspectTree(Base):
         json.dump(index, open(os.path.join(src, "index.json"), "w"))
         out = run("inspect", "--quick", "--format", "markdown", src).stdout
         self.assertIn("`%s` has no diffID annotation" % root["layers"][0]["digest"][:19], out)
-
-    def test_bad_format_is_a_usage_error(self):
-        p = run("inspect", "--format", "svg", fixture("local-gzip-max"), ok=False)
-        self.assertEqual(p.returncode, 2)
-        self.assertIn("dot or markdown", p.stderr)
 
 
 class Files(Base):
@@ -287,21 +256,17 @@ class Files(Base):
         self.assertIn(la[0], p.stderr)
 
     def test_layer_names(self):
-        src = fixture("local-gzip-max")
-        for args, code, words in [
-            (["sha256:" + "0" * 64], 3, "no layer"),
-            (["zz"], 2, "not a sha256 digest"),
-            (["4"], 2, "give more characters"),
-            (["--top", "0"], 2, "--top 0"),
-            (["--format", "yaml"], 2, "yaml"),
-        ]:
-            with self.subTest(args):
-                argv = ["files"] + ([a for a in args if a.startswith("-") or a in ("0", "yaml")] +
-                                    [src] + [a for a in args if not (a.startswith("-") or a in ("0", "yaml"))])
-                p = run(*argv, ok=False)
-                self.assertEqual(p.returncode, code, p.stderr)
-                self.assertIn(words, p.stderr)
-                self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+        h.check_table(self, [
+            (["files", "{src}", "sha256:" + "0" * 64], 3, "no layer of the cache"),
+            (["files", "{src}", "zz"], 2, "not a sha256 digest"),
+            (["files", "{src}", "4"], 2, "give more characters"),
+            (["files", "--top", "0", "{src}"], 2, "--top 0"),
+            (["files", "--format", "yaml", "{src}"], 2, "--format yaml"),
+            (["files"], 2, "files takes a SRC"),
+            (["diff", "{src}"], 2, "two caches"),
+            (["diff", "--format", "yaml", "{src}", "{src}"], 2, "--format yaml"),
+            (["inspect", "--format", "svg", "{src}"], 2, "dot or markdown"),
+        ], lambda args, env: run(*args, ok=False), src=fixture("local-gzip-max"))
 
 
 class Diff(Base):
@@ -362,10 +327,7 @@ class Diff(Base):
         content = [f["path"] for f in r["files"] if "content" in f["fields"]]
         self.assertEqual(content, ["app/data/urandom-96k.bin"])
 
-    def test_usage(self):
-        p = run("diff", fixture("local-gzip-max"), ok=False)
-        self.assertEqual(p.returncode, 2)
-        self.assertIn("two caches", p.stderr)
+    def test_a_missing_cache_is_named(self):
         p = run("diff", fixture("local-gzip-max"), self.dir("none"), ok=False)
         self.assertEqual(p.returncode, 3)
         self.assertIn("B (", p.stderr)

@@ -1,12 +1,13 @@
 """The AWS credential chain, each source tried against the verifying front,
 with loopback stand-ins (tests/peers/aws_endpoints.py) for STS, the
-container credentials endpoint and EC2 instance metadata.  Run from
-test_s3 (which orders the suites); shares its peers."""
+container credentials endpoint and EC2 instance metadata.  A suite of its
+own, run by CTest once test_s3_front.py has shown the front can be trusted."""
 import json
 import os
 import time
 import uuid
 
+import harness as h
 import s3peer
 from s3case import AKID, SECRET, Base, fixture
 
@@ -22,7 +23,7 @@ def services():
         atexit.register(shutil.rmtree, tmp, True)
         proc, url, path, log = s3peer.credential_services(tmp, {"issue": {}})
         SERVICES.update(proc=proc, url=url, path=path, log=log)
-        atexit.register(s3peer.stop, proc)
+        atexit.register(h.stop_peer, proc)
     return SERVICES
 
 

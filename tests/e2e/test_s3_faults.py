@@ -2,12 +2,12 @@
 (tests/peers/faultproxy.py, scenarios as data) sits in front of the
 verifying front.  An export either completes through retries or fails
 cleanly; either way the manifest never names a blob the bucket lacks, and
-a failed export leaves the previous manifest as it was.  Run from test_s3
-(which orders the suites); shares its peers."""
+a failed export leaves the previous manifest as it was.  A suite of its
+own, run by CTest once test_s3_front.py has shown the front can be trusted."""
 import json
 
 import cachelib as cl
-from s3case import Base, fixture, sha256
+from s3case import Base, big_cache, fixture, sha256
 
 SLOW_DOWN = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
              "<Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>")
@@ -29,7 +29,6 @@ class Faults(Base):
         return [e for e in self.proxy_entries() if e["rule"] == rule]
 
     def big(self):
-        from test_s3 import big_cache
         return big_cache(self.store)
 
     def test_5xx_and_slow_down_are_retried(self):

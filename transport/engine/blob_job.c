@@ -1,0 +1,247 @@
+/* One blob job: the source blob read once, in one pass through the layer
+ * pipeline -- copied or re-encoded, its diffID measured on the way when the
+ * source does not say it -- and written to every destination of the job
+ * still missing it (for a re-encode, also to those that take it as it is). */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model/media_type.h"
+#include "transport/engine/guarded_sink.h"
+
+/* One job while it runs. */
+struct blob_run {
+	struct export_run *run;
+	struct job *job;
+	struct guarded_sink *guards; /* one per open writer */
+	struct byte_sink **outputs;  /* the guards that take the job's output */
+	struct byte_sink **copies;   /* those that take the source as it is
+				      * while the job re-encodes it */
+	size_t n_writers, n_outputs, n_copies;
+	atomic_size_t alive; /* writers not failed yet */
+	unsigned skipped, stored;
+	int64_t bytes_stored;
+	bool read; /* the source blob went through the pipeline */
+	int task;  /* progress task, -1 before it starts */
+};
+
+/* A copied blob without a diffID annotation (BuildKit refuses to load
+ * those) is measured in the pass that copies it, so what we write is
+ * complete.  A re-encode measures it anyway. */
+static bool needs_diff_id(const struct job *j)
+{
+	return !j->reencode && !descriptor_annotation(j->source, ANN_UNCOMPRESSED) &&
+	       layer_encoding(j->source) != COMPRESSION_UNKNOWN;
+}
+
+static void delivery_present(struct blob_run *b, struct delivery *dl)
+{
+	dl->done = dl->existed = true;
+	b->skipped++;
+}
+
+/* A copy moves no bytes to a destination that has the blob already or
+ * can link it from the source; true when the delivery is settled so
+ * (present, or failed asking). */
+static bool settled_without_bytes(struct blob_run *b, struct delivery *dl)
+{
+	const struct descriptor *d = b->job->source;
+	struct transport *t = b->run->dests[dl->dest].transport;
+	struct transport *origin = source_set_origin(b->run->src, d->digest);
+	int64_t have;
+	int rc = t->ops->blob_stat(t, d->digest, &have);
+	if (rc == 0 && have == d->size) {
+		delivery_present(b, dl);
+		return true;
+	}
+	if (rc && rc != ERR_NOT_FOUND) {
+		delivery_fail(dl, rc);
+		return true;
+	}
+	if (!t->ops->blob_link || !origin)
+		return false;
+	rc = t->ops->blob_link(t, d, origin);
+	if (rc == 0)
+		delivery_present(b, dl);
+	else if (rc != ERR_NOT_FOUND)
+		delivery_fail(dl, rc);
+	return rc != ERR_NOT_FOUND;
+}
+
+/* Whether the delivery takes the source blob unchanged. */
+static bool as_is(const struct job *j, const struct delivery *dl)
+{
+	return !j->reencode || dl->copy;
+}
+
+/* Gives the delivery a guarded writer, unless it needs none. */
+static void open_delivery(struct blob_run *b, struct delivery *dl)
+{
+	const struct job *j = b->job;
+	struct transport *t = b->run->dests[dl->dest].transport;
+	struct blob_writer *w;
+	if (as_is(j, dl) && settled_without_bytes(b, dl))
+		return;
+	/* A re-encoded blob's digest and size are known only at commit. */
+	struct descriptor announced = *j->source;
+	if (!as_is(j, dl)) {
+		announced.digest[0] = '\0';
+		announced.size = 0;
+	}
+	int rc = t->ops->blob_create(t, &announced, &w);
+	if (rc) {
+		delivery_fail(dl, rc);
+		return;
+	}
+	struct guarded_sink *g = &b->guards[b->n_writers++];
+	guarded_sink_init(g, w, dl, &b->alive);
+	if (j->reencode && dl->copy)
+		b->copies[b->n_copies++] = &g->base;
+	else
+		b->outputs[b->n_outputs++] = &g->base;
+}
+
+/* Nothing to read: every destination has the blob (or failed).  The
+ * source must still hold it, or it is a damaged cache that this export
+ * would vouch for. */
+static int check_source_holds(struct blob_run *b)
+{
+	struct job *j = b->job;
+	struct transport *s = source_set_origin(b->run->src, j->source->digest);
+	int64_t have;
+	if (!s)
+		return error_set(ERR_FAILURE, "no source has blob %s", j->source->digest);
+	int rc = s->ops->blob_stat(s, j->source->digest, &have);
+	if (rc == ERR_NOT_FOUND)
+		return error_set(ERR_CORRUPT, "blob %s is missing from %s", j->source->digest, s->display);
+	if (!rc && have != j->source->size)
+		return error_set(ERR_CORRUPT, "blob %s in %s is %lld bytes, its descriptor says %lld",
+				 j->source->digest, s->display, (long long)have, (long long)j->source->size);
+	if (rc)
+		return rc;
+	memcpy(j->outcome.digest, j->source->digest, DIGEST_BUF);
+	j->outcome.size = j->source->size;
+	return 0;
+}
+
+static void on_bytes(void *ctx, int64_t n)
+{
+	struct blob_run *b = ctx;
+	progress_task_add(b->run->progress, b->task, n);
+	pthread_mutex_lock(&b->run->lock);
+	b->run->totals->bytes_read += n;
+	pthread_mutex_unlock(&b->run->lock);
+}
+
+/* The one pass: source blob -> layer pipeline -> every open writer. */
+static int stream_blob(struct blob_run *b)
+{
+	struct job *j = b->job;
+	struct layer_task task = {
+		.source = j->source,
+		.encoding = layer_encoding(j->source),
+		.reencode = j->reencode,
+		.target = j->target,
+		.want_diff_id = needs_diff_id(j),
+		.on_progress = on_bytes,
+		.progress_ctx = b,
+	};
+	const char *what = j->reencode ? compression_name(j->target.compression) : b->n_writers ? "copy" : "measure";
+	struct byte_sink *tee = NULL;
+	struct byte_source *src;
+	b->task = progress_task_begin(b->run->progress, j->source->digest, what, j->source->size);
+	int rc = b->n_outputs ? tee_sink_new(&tee, b->outputs, b->n_outputs) : 0;
+	if (!rc && b->n_copies)
+		rc = tee_sink_new(&task.copy_to, b->copies, b->n_copies);
+	if (!rc)
+		rc = source_set_open_blob(b->run->src, j->source, &src);
+	if (rc == ERR_NOT_FOUND)
+		rc = ERR_CORRUPT; /* a cache that names a blob it lacks is damaged */
+	if (!rc)
+		rc = layer_process(&j->outcome, src, &task, tee);
+	sink_close(tee);
+	sink_close(task.copy_to);
+	if (!rc && task.want_diff_id)
+		memcpy(j->measured_diff_id, j->outcome.diff_id, DIGEST_BUF);
+	b->read = !rc;
+	return rc;
+}
+
+/* Publishes the blob at every destination whose writer took it whole. */
+static void commit_deliveries(struct blob_run *b)
+{
+	const struct job *j = b->job;
+	for (size_t w = 0; w < b->n_writers; w++) {
+		struct delivery *dl = b->guards[w].delivery;
+		struct blob_writer *writer = b->guards[w].writer;
+		const char *digest = as_is(j, dl) ? j->source->digest : j->outcome.digest;
+		int64_t size = as_is(j, dl) ? j->source->size : j->outcome.size;
+		if (dl->failed)
+			continue;
+		int rc = writer->commit(writer, digest, size, &dl->existed);
+		if (rc) {
+			delivery_fail(dl, rc);
+			continue;
+		}
+		dl->done = true;
+		if (dl->existed) {
+			b->skipped++;
+		} else {
+			b->stored++;
+			b->bytes_stored += size;
+		}
+	}
+}
+
+/* Every open delivery gets the blob, or the source is checked for it. */
+static int move_blob(struct blob_run *b)
+{
+	if (!b->n_writers && !needs_diff_id(b->job))
+		return check_source_holds(b);
+	int rc = stream_blob(b);
+	if (!rc)
+		commit_deliveries(b);
+	return rc;
+}
+
+static void add_totals(struct blob_run *b)
+{
+	struct progress_totals *t = b->run->totals;
+	pthread_mutex_lock(&b->run->lock);
+	t->layers_read += b->read;
+	t->layers_written += b->stored;
+	t->bytes_written += b->bytes_stored;
+	t->layers_skipped += b->skipped;
+	pthread_mutex_unlock(&b->run->lock);
+}
+
+int blob_job_run(void *ctx, size_t index)
+{
+	struct export_run *run = ctx;
+	struct job *j = &run->jobs[index];
+	struct blob_run b = {.run = run, .job = j, .task = -1};
+	int rc = 0;
+	b.guards = calloc(j->n_deliveries + 1, sizeof(*b.guards));
+	b.outputs = calloc(j->n_deliveries + 1, sizeof(*b.outputs));
+	b.copies = calloc(j->n_deliveries + 1, sizeof(*b.copies));
+	if (!b.guards || !b.outputs || !b.copies)
+		rc = error_oom();
+	for (size_t i = 0; i < j->n_deliveries && !rc; i++)
+		open_delivery(&b, &j->deliveries[i]);
+	atomic_init(&b.alive, b.n_writers);
+	if (!rc)
+		rc = move_blob(&b);
+	if (b.task >= 0)
+		progress_task_end(run->progress, b.task, rc ? "failed" : "done", rc ? error_message() : NULL);
+	add_totals(&b);
+	for (size_t w = 0; w < b.n_writers; w++)
+		b.guards[w].writer->close(b.guards[w].writer);
+	free(b.guards);
+	free(b.outputs);
+	free(b.copies);
+	if (rc) {
+		j->failed = true;
+		error_save(&j->error, rc);
+	}
+	return rc;
+}
