@@ -1,4 +1,4 @@
-/* cachectl files [--format text|json] [--top N] SRC [LAYER ...] */
+/* cachectl files [--format text|json] [--changes | --top N] SRC [LAYER ...] */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include "core/util/json_out.h"
 
 static const char help[] =
-	"usage: cachectl files [--format text|json] [--top N] SRC [LAYER ...]\n"
+	"usage: cachectl files [--format text|json] [--changes | --top N] SRC [LAYER ...]\n"
 	"\n"
 	"Lists the files each layer adds or changes and the paths it deletes (whiteouts and opaque\n"
 	"directories), with types, modes, owners, sizes and link targets, as the layer's tar holds\n"
@@ -22,13 +22,16 @@ static const char help[] =
 	"LAYER every layer of the cache is listed.\n"
 	"\n"
 	"  --format FORMAT   text (the default) or json\n"
+	"  --changes         also read the layers below each LAYER (its first chain) and mark each\n"
+	"                    entry A (added), C (changed: the path exists below) or D (deleted)\n"
 	"  --top N           instead, the N biggest files of the filesystem each LAYER's chain makes\n"
 	"                    (its layers stacked, deletions applied); without LAYER, of every final\n"
 	"                    result's chain\n" COMMON_HELP;
 
 struct files_options {
 	bool json;
-	long top; /* 0: list */
+	bool changes; /* read the layers below to tell added from changed */
+	long top;     /* 0: list */
 };
 
 static void mode_string(char out[11], const struct layer_file *f)
@@ -47,15 +50,16 @@ static void mode_string(char out[11], const struct layer_file *f)
 	out[10] = '\0';
 }
 
-static void print_file_text(const struct layer_file *f, const char *from)
+/* mark: "A " added, "C " changed, "D " deleted, or "" when not known. */
+static void print_file_text(const struct layer_file *f, const char *from, const char *mark)
 {
 	char mode[11], when[32];
 	if (f->kind == LAYER_FILE_WHITEOUT) {
-		printf("  deleted     %s\n", f->path);
+		printf("%s  deleted     %s\n", mark, f->path);
 		return;
 	}
 	if (f->kind == LAYER_FILE_OPAQUE) {
-		printf("  opaque      %s/  (hides everything lower layers had in it)\n", f->path);
+		printf("%s  opaque      %s/  (hides everything lower layers had in it)\n", mark, f->path);
 		return;
 	}
 	time_t t = (time_t)f->mtime;
@@ -63,7 +67,7 @@ static void print_file_text(const struct layer_file *f, const char *from)
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 	mode_string(mode, f);
-	printf("  %s %5lld/%-5lld %10lld  %s  %s%s", mode, (long long)f->uid, (long long)f->gid, (long long)f->size,
+	printf("%s  %s %5lld/%-5lld %10lld  %s  %s%s", mark, mode, (long long)f->uid, (long long)f->gid, (long long)f->size,
 	       when, f->path, f->kind == LAYER_FILE_DIR ? "/" : "");
 	if (f->kind == LAYER_FILE_SYMLINK)
 		printf(" -> %s", f->link);
@@ -74,7 +78,7 @@ static void print_file_text(const struct layer_file *f, const char *from)
 	printf("\n");
 }
 
-static void json_file(struct json_out *j, const struct layer_file *f, const char *from)
+static void json_file(struct json_out *j, const struct layer_file *f, const char *from, const char *change)
 {
 	json_object_begin(j);
 	json_member_string(j, "path", f->path);
@@ -88,6 +92,8 @@ static void json_file(struct json_out *j, const struct layer_file *f, const char
 	json_member_string(j, "link", f->link);
 	if (from)
 		json_member_string(j, "layer", from);
+	if (change)
+		json_member_string(j, "change", change);
 	json_object_end(j);
 }
 
@@ -101,6 +107,7 @@ static void flush_json(struct buffer *out)
 
 /* One layer's listing, printed as it streams. */
 struct listing {
+	const struct layer_file_set *lower; /* the layers below stacked, with --changes */
 	struct json_out *j; /* NULL: text */
 	struct buffer *out; /* j's buffer, written out as it fills: memory stays bounded */
 	size_t entries, files, deletions;
@@ -114,17 +121,25 @@ static int list_one(void *ctx, const struct layer_file *f)
 	l->files += f->kind == LAYER_FILE_REGULAR;
 	l->deletions += f->kind == LAYER_FILE_WHITEOUT || f->kind == LAYER_FILE_OPAQUE;
 	l->bytes += f->size;
+	const char *change = NULL, *mark = "";
+	if (l->lower && (f->kind == LAYER_FILE_WHITEOUT || f->kind == LAYER_FILE_OPAQUE))
+		change = "deleted", mark = "D";
+	else if (l->lower)
+		change = layer_file_set_find(l->lower, f->path) ? "changed" : "added",
+		mark = *change == 'c' ? "C" : "A";
 	if (l->j) {
-		json_file(l->j, f, NULL);
+		json_file(l->j, f, NULL, change);
 		flush_json(l->out);
-	} else
-		print_file_text(f, NULL);
+	} else {
+		print_file_text(f, NULL, mark);
+	}
 	return 0;
 }
 
-static int list_layer(struct single_source *s, const struct descriptor *d, struct json_out *j, struct buffer *out)
+static int list_layer(struct single_source *s, const struct descriptor *d, const struct layer_file_set *lower,
+		      struct json_out *j, struct buffer *out)
 {
-	struct listing l = {.j = j, .out = out};
+	struct listing l = {.lower = lower, .j = j, .out = out};
 	if (j) {
 		json_object_begin(j);
 		json_member_string(j, "digest", d->digest);
@@ -188,11 +203,31 @@ static int print_top(struct layer_file_set *set, const struct cache_config *cfg,
 	for (size_t i = 0; i < k && i < (size_t)top; i++) {
 		const char *from = cfg->layers[chain[r[i].layer]].blob;
 		if (j)
-			json_file(j, r[i].f, from);
+			json_file(j, r[i].f, from, NULL);
 		else
-			print_file_text(r[i].f, short_digest(from, s));
+			print_file_text(r[i].f, short_digest(from, s), "");
 	}
 	free(r);
+	return 0;
+}
+
+/* chain[0 .. n) stacked into a new set. */
+static int stack_chain(struct layer_file_set **out, struct single_source *s, const struct cache_config *cfg,
+		       const int *chain, size_t n)
+{
+	struct stack_ctx st = {0};
+	int rc = layer_file_set_new(&st.set);
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct descriptor *d = cache_blob(s->set.merged, cfg->layers[chain[i]].blob);
+		st.layer = (int)i;
+		rc = d ? layer_read_files(&s->set, d, false, stack_one, &st)
+		       : error_set(ERR_CORRUPT, "the cache describes no blob %s", cfg->layers[chain[i]].blob);
+	}
+	if (rc) {
+		layer_file_set_free(st.set);
+		return rc;
+	}
+	*out = st.set;
 	return 0;
 }
 
@@ -201,16 +236,10 @@ static int top_of_chain(struct single_source *s, const struct cache_graph *g, in
 	const struct cache_config *cfg = cache_graph_config(g);
 	size_t depth = cache_graph_depth(g, node);
 	int *chain = calloc(depth + 1, sizeof(*chain));
-	struct stack_ctx st = {0};
+	struct layer_file_set *set = NULL;
 	CHECK_ALLOC(chain);
 	cache_graph_chain(g, node, chain);
-	int rc = layer_file_set_new(&st.set);
-	for (size_t i = 0; i < depth && !rc; i++) {
-		const struct descriptor *d = cache_blob(s->set.merged, cfg->layers[chain[i]].blob);
-		st.layer = (int)i;
-		rc = d ? layer_read_files(&s->set, d, false, stack_one, &st)
-		       : error_set(ERR_CORRUPT, "the cache describes no blob %s", cfg->layers[chain[i]].blob);
-	}
+	int rc = stack_chain(&set, s, cfg, chain, depth);
 	if (!rc) {
 		if (j) {
 			json_object_begin(j);
@@ -222,7 +251,7 @@ static int top_of_chain(struct single_source *s, const struct cache_graph *g, in
 			printf("the %ld biggest files of the chain of %zu layers ending at %s\n", top, depth,
 			       cfg->layers[node].blob);
 		}
-		rc = print_top(st.set, cfg, chain, top, j);
+		rc = print_top(set, cfg, chain, top, j);
 		if (j) {
 			json_array_end(j);
 			json_object_end(j);
@@ -230,9 +259,18 @@ static int top_of_chain(struct single_source *s, const struct cache_graph *g, in
 			printf("\n");
 		}
 	}
-	layer_file_set_free(st.set);
+	layer_file_set_free(set);
 	free(chain);
 	return rc;
+}
+
+/* The first chain node of a blob (every referenced blob has one). */
+static int first_node_of(const struct cache_config *cfg, const char *blob)
+{
+	for (size_t k = 0; k < cfg->n_layers; k++)
+		if (strcmp(cfg->layers[k].blob, blob) == 0)
+			return (int)k;
+	return 0;
 }
 
 /* The chain nodes --top ranks: the first node of each LAYER's blob, or
@@ -250,11 +288,7 @@ static int top_nodes(int **out, size_t *n, struct single_source *s, const struct
 		int rc = layer_resolve(&d, s, layers[i]);
 		if (rc)
 			return rc;
-		for (size_t k = 0; k < cfg->n_layers; k++)
-			if (strcmp(cfg->layers[k].blob, d->digest) == 0) {
-				nodes[(*n)++] = (int)k;
-				break;
-			}
+		nodes[(*n)++] = first_node_of(cfg, d->digest);
 	}
 	for (size_t k = 0; !n_layers && k < cfg->n_layers; k++)
 		if (cache_graph_node_final(g, (int)k))
@@ -277,16 +311,38 @@ static int run_top(struct single_source *s, char **layers, size_t n_layers, long
 	return rc;
 }
 
-static int run_list(struct single_source *s, char **layers, size_t n_layers, struct json_out *j, struct buffer *out)
+/* With --changes: the layers below d's first chain node, stacked. */
+static int lower_layers(struct layer_file_set **out, struct single_source *s, const struct cache_graph *g,
+			const struct descriptor *d)
 {
-	int rc = 0;
+	const struct cache_config *cfg = cache_graph_config(g);
+	int node = first_node_of(cfg, d->digest);
+	size_t depth = cache_graph_depth(g, node);
+	int *chain = calloc(depth + 1, sizeof(*chain));
+	CHECK_ALLOC(chain);
+	cache_graph_chain(g, node, chain);
+	int rc = stack_chain(out, s, cfg, chain, depth - 1);
+	free(chain);
+	return rc;
+}
+
+static int run_list(struct single_source *s, char **layers, size_t n_layers, const struct files_options *o,
+		    struct json_out *j, struct buffer *out)
+{
+	struct cache_graph *g = NULL;
+	int rc = o->changes ? cache_graph_new(&g, s->set.merged->config) : 0;
 	for (size_t i = 0; i < (n_layers ? n_layers : s->n_blobs) && !rc; i++) {
 		const struct descriptor *d = s->blobs[i];
+		struct layer_file_set *lower = NULL;
 		if (n_layers)
 			rc = layer_resolve(&d, s, layers[i]);
+		if (!rc && g)
+			rc = lower_layers(&lower, s, g, d);
 		if (!rc)
-			rc = list_layer(s, d, j, out);
+			rc = list_layer(s, d, lower, j, out);
+		layer_file_set_free(lower);
 	}
+	cache_graph_free(g);
 	return rc;
 }
 
@@ -295,6 +351,7 @@ static int parse_args(struct files_options *o, struct common_options *common, in
 	static const struct option longopts[] = {
 		{"format", required_argument, NULL, 'F'},
 		{"top", required_argument, NULL, 't'},
+		{"changes", no_argument, NULL, 'c'},
 		COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
@@ -309,6 +366,9 @@ static int parse_args(struct files_options *o, struct common_options *common, in
 				rc = error_set(ERR_USAGE, "--format %s is not text or json", optarg);
 			o->json = strcmp(optarg, "json") == 0;
 			break;
+		case 'c':
+			o->changes = true;
+			break;
 		case 't':
 			o->top = strtol(optarg, &end, 10);
 			if (!*optarg || *end || o->top < 1)
@@ -321,6 +381,8 @@ static int parse_args(struct files_options *o, struct common_options *common, in
 			rc = bad_option(opt, argv);
 		}
 	}
+	if (!rc && o->changes && o->top)
+		rc = error_set(ERR_USAGE, "--changes lists layers and --top ranks chains: give one of them");
 	if (!rc && optind >= argc)
 		rc = error_set(ERR_USAGE, "files takes a SRC and optionally LAYERs (see cachectl files --help)");
 	return rc;
@@ -351,7 +413,7 @@ int cmd_files(int argc, char **argv)
 		json_array_begin(&j);
 	}
 	rc = o.top ? run_top(&src, layers, n_layers, o.top, o.json ? &j : NULL)
-		   : run_list(&src, layers, n_layers, o.json ? &j : NULL, &out);
+		   : run_list(&src, layers, n_layers, &o, o.json ? &j : NULL, &out);
 	if (o.json) {
 		json_array_end(&j);
 		json_object_end(&j);

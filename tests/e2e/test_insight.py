@@ -236,6 +236,43 @@ class Files(Base):
         self.assertIn("var/lib/old/b.txt", paths)
         self.assertIn("app/README", paths)
 
+    def check_changes(self, layout):
+        """--changes against an overlay of the lower layers computed here."""
+        cache = load(layout)
+        layers = cache.config["layers"]
+        out = json.loads(run("files", "--changes", "--format", "json", layout).stdout)
+        for layer in out["layers"]:
+            node = next(i for i, l in enumerate(layers) if l["blob"] == layer["digest"])
+            lower, i = [], layers[node].get("parent", 0)
+            while i != -1:
+                lower.insert(0, layers[i]["blob"])
+                i = layers[i].get("parent", 0)
+            present = set()
+            for blob in lower:
+                for e in tar_listing(cl.decompress(cache.blob(blob))):
+                    if e["type"] == "whiteout":
+                        present = {p for p in present if p != e["path"] and not p.startswith(e["path"] + "/")}
+                    elif e["type"] == "opaque":
+                        present = {p for p in present if not p.startswith(e["path"] + "/")}
+                    else:
+                        present.add(e["path"])
+            want = ["deleted" if e["type"] in ("whiteout", "opaque") else
+                    "changed" if e["path"] in present else "added"
+                    for e in tar_listing(cl.decompress(cache.blob(layer["digest"])))]
+            self.assertEqual([e["change"] for e in layer["entries"]], want, layer["digest"])
+        return out
+
+    def test_changes_tell_added_from_changed(self):
+        out = self.check_changes(fixture("local-gzip-max"))
+        marks = {e["path"]: e["change"] for l in out["layers"] for e in l["entries"]}
+        self.assertEqual(marks["app/variant.txt"], "added")
+        self.assertEqual({e["change"] for l in out["layers"] for e in l["entries"]}, {"added", "changed"})
+        a, _, la, _ = self.app_pair()
+        self.check_changes(a)
+        text = run("files", "--changes", a, la[1]).stdout
+        self.assertIn("D  deleted     tmp/cache.bin", text)
+        self.assertIn("A  -rw-r--r--", text)
+
     def test_only_the_layers_asked_for_are_read(self):
         a, _, la, _ = self.app_pair()
         for d in la[1:]:
@@ -262,6 +299,7 @@ class Files(Base):
             (["files", "{src}", "4"], 2, "give more characters"),
             (["files", "--top", "0", "{src}"], 2, "--top 0"),
             (["files", "--format", "yaml", "{src}"], 2, "--format yaml"),
+            (["files", "--changes", "--top", "3", "{src}"], 2, "give one of them"),
             (["files"], 2, "files takes a SRC"),
             (["diff", "{src}"], 2, "two caches"),
             (["diff", "--format", "yaml", "{src}", "{src}"], 2, "--format yaml"),
