@@ -403,9 +403,24 @@ def fan_cache(bases):
     return blobs, json.dumps({"layers": layers, "records": records}, separators=(",", ":")).encode()
 
 
-class Scale(s3case.Base):
-    """10 000 chain nodes and 10 001 records: the document part of inspect,
+class OnS3(s3case.Base):
+    """A remote cache: layers nobody asked for are not downloaded; and
+    10 000 chain nodes with 10 001 records: the document part of inspect,
     verify and diff stays well under a second of CPU."""
+
+    def test_files_and_diff_read_only_the_layers_they_need(self):
+        self.export(fixture("local-gzip-max"), self.s3())
+        cache = load(fixture("local-gzip-max"))
+        layer = max(cache.layers.values(), key=lambda d: d["size"])["digest"]
+        self.new_log()
+        out = json.loads(self.run_cachectl("files", "--format", "json", self.s3(), layer[7:19]).stdout)
+        self.assertEqual(out["layers"][0]["entries"],
+                         json.loads(run("files", "--format", "json", fixture("local-gzip-max"), layer).stdout)
+                         ["layers"][0]["entries"])
+        blob_gets = [e["path"] for e in self.new_log() if e["method"] == "GET" and "/blobs/" in e["path"]]
+        self.assertEqual(blob_gets, ["/%s/blobs/%s" % (self.bucket, layer)])
+        self.run_cachectl("diff", self.s3(), self.s3())
+        self.assertEqual([e for e in self.new_log() if e["method"] == "GET" and "/blobs/" in e["path"]], [])
 
     def cpu(self, *args):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
