@@ -55,11 +55,15 @@ static void print_file_text(const struct layer_file *f, const char *from, const 
 {
 	char mode[11], when[32];
 	if (f->kind == LAYER_FILE_WHITEOUT) {
-		printf("%s  deleted     %s\n", mark, f->path);
+		printf("%s  deleted     ", mark);
+		print_tar_name(f->path);
+		printf("\n");
 		return;
 	}
 	if (f->kind == LAYER_FILE_OPAQUE) {
-		printf("%s  opaque      %s/  (hides everything lower layers had in it)\n", mark, f->path);
+		printf("%s  opaque      ", mark);
+		print_tar_name(f->path);
+		printf("/  (hides everything lower layers had in it)\n");
 		return;
 	}
 	time_t t = (time_t)f->mtime;
@@ -67,12 +71,15 @@ static void print_file_text(const struct layer_file *f, const char *from, const 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 	mode_string(mode, f);
-	printf("%s  %s %5lld/%-5lld %10lld  %s  %s%s", mark, mode, (long long)f->uid, (long long)f->gid, (long long)f->size,
-	       when, f->path, f->kind == LAYER_FILE_DIR ? "/" : "");
-	if (f->kind == LAYER_FILE_SYMLINK)
-		printf(" -> %s", f->link);
-	else if (f->kind == LAYER_FILE_HARDLINK)
-		printf(" => %s (hard link)", f->link);
+	printf("%s  %s %5lld/%-5lld %10lld  %s  ", mark, mode, (long long)f->uid, (long long)f->gid,
+	       (long long)f->size, when);
+	print_tar_name(f->path);
+	printf("%s", f->kind == LAYER_FILE_DIR ? "/" : "");
+	if (f->kind == LAYER_FILE_SYMLINK || f->kind == LAYER_FILE_HARDLINK) {
+		printf(" %s ", f->kind == LAYER_FILE_SYMLINK ? "->" : "=>");
+		print_tar_name(f->link);
+		printf("%s", f->kind == LAYER_FILE_HARDLINK ? " (hard link)" : "");
+	}
 	if (from)
 		printf("  [%s]", from);
 	printf("\n");

@@ -52,16 +52,16 @@ static int change_text(void *ctx, enum file_change c, unsigned fields, const str
 	r->shown++;
 	const struct layer_file *f = b ? b : a;
 	const char *label = c == FILE_ADDED ? "only in B" : c == FILE_REMOVED ? "only in A" : "changed  ";
-	if (f->kind == LAYER_FILE_WHITEOUT || f->kind == LAYER_FILE_OPAQUE)
-		printf("      %s  %s %s\n", label, f->kind == LAYER_FILE_WHITEOUT ? "deletion of" : "opaque dir",
-		       f->path);
-	else if (c == FILE_CHANGED) {
+	bool marker = f->kind == LAYER_FILE_WHITEOUT || f->kind == LAYER_FILE_OPAQUE;
+	printf("      %s  %s", label, !marker ? "" : f->kind == LAYER_FILE_WHITEOUT ? "deletion of " : "opaque dir ");
+	print_tar_name(f->path);
+	if (!marker && c == FILE_CHANGED) {
 		fields_text(what, sizeof(what), fields);
-		printf("      %s  %s  (%s; %lld -> %lld bytes)\n", label, f->path, what, (long long)a->size,
-		       (long long)b->size);
-	} else
-		printf("      %s  %s  (%s, %lld bytes)\n", label, f->path, layer_file_kind_name(f->kind),
-		       (long long)f->size);
+		printf("  (%s; %lld -> %lld bytes)", what, (long long)a->size, (long long)b->size);
+	} else if (!marker) {
+		printf("  (%s, %lld bytes)", layer_file_kind_name(f->kind), (long long)f->size);
+	}
+	printf("\n");
 	return 0;
 }
 

@@ -46,8 +46,14 @@ void inspect_view_free(struct inspect_view *v);
 /* The facts of a blob digest, or NULL. */
 const struct blob_facts *inspect_blob(const struct inspect_view *v, const char *digest);
 
+/* At most max characters of in, each one outside [A-Za-z0-9:._+-] as '?',
+ * so that text from a cache cannot break the output's syntax (out: max + 1
+ * bytes). */
+const char *plain_text(char *out, const char *in, size_t max);
 /* "sha256:" and 12 hex characters, as docker shows image IDs (buf: 20 bytes). */
 const char *short_digest(const char *d, char *buf);
+/* The 12 hex characters alone (buf: 13 bytes or more). */
+const char *short_hex(const char *d, char *buf);
 /* Sum of the compressed sizes of the chain ending at node; *plain gets the
  * uncompressed sum, -1 when a layer's is unknown. */
 int64_t chain_size(const struct inspect_view *v, int node, int64_t *plain);

@@ -13,14 +13,14 @@ static void dot_layer(const struct inspect_view *v, int node)
 	const char *blob = v->cache->config->layers[node].blob;
 	const struct blob_facts *f = inspect_blob(v, blob);
 	const char *created = f ? descriptor_annotation(f->d, ANN_CREATED_AT) : NULL;
-	char s[24], size[32];
+	char s[24], size[32], when[24];
 	format_bytes(size, sizeof(size), f ? f->d->size : 0);
-	/* digests, sizes and RFC 3339 times hold no quote or backslash */
-	printf("  l%d [label=\"%s\\n%s %s\\n%.19s\"%s];\n", node, short_digest(blob, s),
+	/* every text from the cache through plain_text: no quote or backslash reaches dot */
+	printf("  l%d [label=\"%s\\n%s %s\\n%s\"%s];\n", node, short_digest(blob, s),
 	       f ? (descriptor_annotation(f->d, ANN_STARGZ_TOC) ? "estargz"
 							       : compression_name(media_type_compression(f->d->media_type)))
 		 : "missing",
-	       size, created ? created : "", cache_graph_node_final(v->graph, node) ? ", style=filled, fillcolor=\"#d7ecd9\"" : "");
+	       size, plain_text(when, created, 19), cache_graph_node_final(v->graph, node) ? ", style=filled, fillcolor=\"#d7ecd9\"" : "");
 }
 
 static void dot_record(const struct inspect_view *v, int r)
@@ -28,7 +28,7 @@ static void dot_record(const struct inspect_view *v, int r)
 	const struct cache_record *rec = &v->cache->config->records[r];
 	char s[24];
 	bool final = cache_graph_record_final(v->graph, r) && rec->n_results;
-	printf("  r%d [shape=ellipse, label=\"[%d] %s\"%s];\n", r, r, short_digest(rec->digest, s) + 7,
+	printf("  r%d [shape=ellipse, label=\"[%d] %s\"%s];\n", r, r, short_hex(rec->digest, s),
 	       final ? ", peripheries=2, style=bold" : rec->n_results ? "" : ", color=gray, fontcolor=gray");
 	for (size_t sl = 0; sl < rec->n_inputs; sl++)
 		for (size_t k = 0; k < rec->inputs[sl].n_alts; k++)

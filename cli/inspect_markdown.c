@@ -80,7 +80,7 @@ static int by_size_desc(const void *a, const void *b)
 static void md_biggest(const struct inspect_view *v)
 {
 	const struct blob_facts **order = malloc((v->n_facts + 1) * sizeof(*order));
-	char s[24], a[32], b[32];
+	char s[24], a[32], b[32], when[24];
 	if (!order)
 		return;
 	for (size_t i = 0; i < v->n_facts; i++)
@@ -94,10 +94,10 @@ static void md_biggest(const struct inspect_view *v)
 		const char *created = descriptor_annotation(d, ANN_CREATED_AT);
 		format_bytes(a, sizeof(a), d->size);
 		format_bytes(b, sizeof(b), order[i]->uncompressed);
-		printf("| `%s` | %s | %s | %s | %.19s |\n", short_digest(d->digest, s),
+		printf("| `%s` | %s | %s | %s | %s |\n", short_digest(d->digest, s),
 		       descriptor_annotation(d, ANN_STARGZ_TOC) ? "estargz"
 								: compression_name(media_type_compression(d->media_type)),
-		       a, order[i]->uncompressed >= 0 ? b : "?", created ? created : "");
+		       a, order[i]->uncompressed >= 0 ? b : "?", plain_text(when, created, 19));
 	}
 	free(order);
 }

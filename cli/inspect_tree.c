@@ -56,7 +56,7 @@ static void print_results(const struct tree_printer *t, int node)
 	char s[24];
 	for (size_t i = 0; i < n; i++) {
 		bool final = cache_graph_record_final(v->graph, recs[i]);
-		printf("%s record [%d] %s", i ? "," : "  <-", recs[i], short_digest(cfg->records[recs[i]].digest, s) + 7);
+		printf("%s record [%d] %s", i ? "," : "  <-", recs[i], short_hex(cfg->records[recs[i]].digest, s));
 		if (final) {
 			int64_t plain, size = chain_size(v, node, &plain);
 			printf(" FINAL: %zu layers, ", cache_graph_depth(v->graph, node));
@@ -71,11 +71,11 @@ static void print_node(const struct tree_printer *t, int node, const char *branc
 	const char *blob = v->cache->config->layers[node].blob;
 	const struct blob_facts *f = inspect_blob(v, blob);
 	const char *created = f ? descriptor_annotation(f->d, ANN_CREATED_AT) : NULL;
-	char s[24];
+	char s[24], when[24];
 	printf("%.*s%s%s  %s ", (int)t->prefix_len, t->prefix, branch, short_digest(blob, s), node_encoding(v, node));
 	print_sizes(f ? f->d->size : 0, f ? f->uncompressed : -1);
 	/* seconds are enough to tell steps apart; the full time is in --raw and json */
-	printf("  %.19s", created ? created : "created unknown");
+	printf("  %s", created ? plain_text(when, created, 19) : "created unknown");
 	print_results(t, node);
 	printf("\n");
 }

@@ -39,10 +39,29 @@ const struct blob_facts *inspect_blob(const struct inspect_view *v, const char *
 	return strmap_get(&v->fact_index, digest, &i) ? &v->facts[i] : NULL;
 }
 
+const char *plain_text(char *out, const char *in, size_t max)
+{
+	size_t n = 0;
+	for (; in && in[n] && n < max; n++) {
+		char c = in[n];
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			     strchr(":._+-", c);
+		out[n] = plain ? c : '?';
+	}
+	out[n] = '\0';
+	return out;
+}
+
 const char *short_digest(const char *d, char *buf)
 {
-	snprintf(buf, 20, "%.19s", d ? d : "");
-	return buf;
+	return plain_text(buf, d, 19);
+}
+
+const char *short_hex(const char *d, char *buf)
+{
+	if (d && strncmp(d, "sha256:", 7) == 0)
+		d += 7;
+	return plain_text(buf, d, 12);
 }
 
 int64_t chain_size(const struct inspect_view *v, int node, int64_t *plain)

@@ -1,5 +1,6 @@
 #include "cli/layer_read.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/util/error.h"
@@ -57,4 +58,10 @@ int layer_read_set(struct layer_file_set **out, struct source_set *set, const st
 	}
 	*out = fs;
 	return 0;
+}
+
+void print_tar_name(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
