@@ -30,6 +30,19 @@ def load(layout):
     return cl.Cache(layout, index["manifests"][0]["digest"])
 
 
+def replace_root(layout, root):
+    """Stores root (a changed root manifest) as the layout's root."""
+    data = json.dumps(root).encode()
+    digest = cl.sha256(data)
+    with open(os.path.join(layout, "blobs", "sha256", digest[7:]), "wb") as f:
+        f.write(data)
+    with open(os.path.join(layout, "index.json")) as f:
+        index = json.load(f)
+    index["manifests"][0].update(digest=digest, size=len(data))
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(index, f)
+
+
 def config_chains(cache):
     """record digest -> its result chains (blob digests, base first), read
     from the config as BuildKit's importer does."""
@@ -168,6 +181,28 @@ class InspectTree(Base):
                 self.assertEqual(edges, {("l%d" % l.get("parent", 0), "l%d" % i)
                                          for i, l in enumerate(cfg["layers"]) if l.get("parent", 0) != -1})
 
+    def test_hostile_text_stays_in_its_place(self):
+        """A creation time with quotes and pipes, a file name with a newline
+        and an escape: dot still parses, tables keep their columns, every
+        entry stays on its line."""
+        h.need_tool("dot", "graphviz")
+        src = self.dir("hostile")
+        layers = makecache.make_chain(src, [[("evil\nname\x1b[2J", "file", b"x", 0o644), ("ok", "file", b"y", 0o644)]])
+        cache = load(src)
+        root = json.loads(cache.root_bytes)
+        root["layers"][0]["annotations"]["buildkit/createdat"] = 'x" | ] ; y [label="z'
+        replace_root(src, root)
+        dot = run("inspect", "--format", "dot", src).stdout
+        svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=True).stdout
+        self.assertEqual(len(re.findall(r"<title>[lr]\d+</title>", svg)), 1 + 2)
+        md = run("inspect", "--format", "markdown", src).stdout
+        row = [l for l in md.splitlines() if l.startswith("| `%s`" % layers[0][:19])][0]
+        self.assertEqual(row.count("|"), 6)
+        out = run("files", src, layers[0]).stdout
+        self.assertEqual(len(out.splitlines()), 5)  # layer line, two entries, summary, blank
+        self.assertIn("evil?name?[2J", out)
+        self.assertNotIn("\x1b", out)
+
     def test_markdown_summary(self):
         src = fixture("local-gzip-max")
         cache = load(src)
@@ -185,13 +220,7 @@ class InspectTree(Base):
         cache = load(src)
         root = json.loads(cache.root_bytes)
         del root["layers"][0]["annotations"][cl.DIFFID]
-        data = json.dumps(root).encode()
-        digest = cl.sha256(data)
-        with open(os.path.join(src, "blobs", "sha256", digest[7:]), "wb") as f:
-            f.write(data)
-        index = json.load(open(os.path.join(src, "index.json")))
-        index["manifests"][0].update(digest=digest, size=len(data))
-        json.dump(index, open(os.path.join(src, "index.json"), "w"))
+        replace_root(src, root)
         out = run("inspect", "--quick", "--format", "markdown", src).stdout
         self.assertIn("`%s` has no diffID annotation" % root["layers"][0]["digest"][:19], out)
 
