@@ -79,11 +79,12 @@ static int parse_format(enum inspect_format *out, const char *name)
 	return error_set(ERR_USAGE, "--format %s is not text, json, dot or markdown", name);
 }
 
-static int print_view(const struct cache *c, const char *source, struct blob_facts *facts, size_t n,
+static int print_view(const struct single_source *src, struct blob_facts *facts, size_t n,
 		      enum inspect_format format, const struct tree_options *tree)
 {
 	struct inspect_view v;
-	int rc = inspect_view_init(&v, c, source, facts, n);
+	int rc = inspect_view_init(&v, src->set.merged, src->transport->display, facts, n);
+	v.config_limited = strcmp(src->spec.type, "local") == 0 || strcmp(src->spec.type, "registry") == 0;
 	if (rc) {
 		inspect_view_free(&v);
 		return rc;
@@ -166,7 +167,7 @@ int cmd_inspect(int argc, char **argv)
 		struct measure_ctx m = {&src.set, facts};
 		parallel_for(n, common.jobs, true, measure_one, &m);
 	}
-	rc = print_view(src.set.merged, src.transport->display, facts, n, format, &tree);
+	rc = print_view(&src, facts, n, format, &tree);
 out:
 	free(facts);
 	single_source_free(&src);

@@ -31,6 +31,9 @@ struct inspect_view {
 	struct cache_graph *graph;
 	struct strmap fact_index; /* blob digest -> position in facts */
 	int64_t total_size, total_uncompressed; /* total_uncompressed -1 when any is unknown */
+	/* BuildKit refuses a config over 1 MiB from this backend (local and
+	 * registry importers do; s3, gha and azblob have no such limit). */
+	bool config_limited;
 };
 
 /* The view output options of the text form. */

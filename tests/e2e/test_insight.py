@@ -214,6 +214,16 @@ class InspectTree(Base):
         self.assertTrue(rows[0].startswith("| `%s`" % biggest[:19]))
         self.assertIn("None.", out.split("#### Warnings")[1])
 
+    def test_markdown_warns_of_a_config_near_the_import_limit(self):
+        src = self.dir("big-config")
+        makecache.make(src, 3000, 16)
+        size = load(src).config_desc["size"]
+        self.assertGreater(size, 768 * 1024)
+        md = run("inspect", "--quick", "--format", "markdown", src).stdout
+        self.assertIn("| cache config | %.1f KiB (%.1f%% of BuildKit's 1 MiB import limit) |"
+                      % (size / 1024, 100 * size / 1048576), md)
+        self.assertIn("- the cache config is %d bytes, near BuildKit's 1 MiB import limit" % size, md)
+
     def test_markdown_warns_of_a_layer_buildkit_cannot_load(self):
         src = self.dir("nodiff")
         makecache.make(src, 2, 16)
@@ -471,6 +481,10 @@ class OnS3(s3case.Base):
         self.assertTrue("... 79 more branches (79 layers) folded" in p.stdout, p.stdout[:2000])
         self.assertTrue("... 80 more base layers (8000 layers) folded: " in p.stdout, p.stdout[-2000:])
         self.assertLess(len(p.stdout.splitlines()), 500)
+        md = self.run_cachectl("inspect", "--quick", "--format", "markdown", src).stdout
+        self.assertIn("| records | 10001 (10000 with results, 9900 final) |", md)
+        # s3 importers have no 1 MiB limit: a 4.5 MiB config is no warning there
+        self.assertNotIn("import limit", md)
         p, t_verify = self.cpu("verify", src)
         p, t_diff = self.cpu("diff", "--no-files", src, src)
         self.assertIn("no differences", p.stdout)
