@@ -394,6 +394,22 @@ class Diff(Base):
         self.assertIsNone(json.loads(run("diff", "--format", "json", "--no-files", a, b).stdout)
                           ["finalResults"][0]["files"])
 
+    def test_b_going_further_than_a(self):
+        """B's chain is A's plus a layer: where it leaves A, A has no layer,
+        and every file of B's layer is new."""
+        a, b = self.dir("a"), self.dir("b")
+        base = [("etc/os-release", "file", b"ID=x\n", 0o644)]
+        la = makecache.make_chain(a, [base])
+        lb = makecache.make_chain(b, [base, [("app/new", "file", b"123", 0o644)]])
+        self.assertEqual(la[0], lb[0])
+        r = json.loads(run("diff", "--format", "json", a, b).stdout)["finalResults"][0]
+        self.assertEqual(r["divergesAt"], {"layer": 2, "a": None, "b": lb[1]})
+        self.assertEqual([(f["path"], f["change"]) for f in r["files"]], [("app/new", "added")])
+        self.assertIn("(no layer: A's chain ends there)", run("diff", a, b).stdout)
+        # the other way round, A's whole chain is in B: nothing to rebuild
+        r = json.loads(run("diff", "--format", "json", b, a).stdout)["finalResults"][0]
+        self.assertIsNone(r["divergesAt"])
+
     def test_two_real_builds(self):
         """local-gzip-max and local-zstd-max: the same Dockerfile built twice;
         the gen stage wrote /dev/urandom bytes, so the COPY --from layer differs."""
