@@ -247,7 +247,7 @@ class Files(Base):
             self.assertEqual(got, want, layer["digest"])
 
     def test_every_fixture_layer_matches_tarfile(self):
-        for name in ("local-gzip-max", "local-zstd-max", "local-docker-mediatypes"):
+        for name in LOCAL:
             with self.subTest(name):
                 self.check_layers(fixture(name), list(load(fixture(name)).layers))
 
