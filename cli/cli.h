@@ -3,6 +3,7 @@
 #define CACHECTL_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "transport/options.h"
 #include "core/util/progress.h"
@@ -24,8 +25,11 @@ struct common_options {
 
 /* Parses a source or destination in BuildKit's syntax: one CSV record of
  * key=value fields (double quotes allow commas; "" is a quote), keys
- * lower-cased.  A value without '=' is a path (type=local) when it looks like
- * one, else a registry reference as buildctl's legacy form. */
+ * lower-cased.  A word without '=' is type=local when it is an existing
+ * path or starts with /, ./, ../ or ~/; type=registry when it is a
+ * reference naming its registry (ghcr.io/org/app:tag); else ERR_USAGE
+ * showing both spellings.  Messages quote only the offending field, with
+ * secret values hidden (cli/cache_spec.c). */
 int cache_spec_parse(struct cache_options *out, const char *text, enum transport_direction dir);
 
 /* One SRC opened and its cache read: what inspect and verify start from. */
@@ -44,6 +48,17 @@ void single_source_free(struct single_source *s);
  * open (to be freed) even when it fails part-way. */
 int sources_open(struct transport **out, struct cache_options *specs, size_t *n_open, const char *const *texts,
 		 size_t n, struct progress *p);
+
+/* One help line per backend, from the handler table:
+ * "  type=local,src=DIR|dest=DIR...   OCI layout directory (docs/local.md)". */
+void print_backend_lines(FILE *out);
+/* The known types a SRC (or DST) may name: "local, registry, s3, gha". */
+void known_types_text(char *out, size_t size, enum transport_direction dir);
+
+#define BARE_WORD_HELP                                                                          \
+	"A bare word is type=local when it is an existing path or starts with /, ./ or ../, and\n" \
+	"type=registry when it names its registry (ghcr.io/org/app:cache); anything else is an\n"  \
+	"error showing both spellings.\n"
 
 /* Inspect and verify are quiet unless asked: their output is on stdout. */
 enum progress_mode quiet_unless_asked(enum progress_mode m);

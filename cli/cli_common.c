@@ -5,116 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/util/error.h"
 #include "core/util/parallel.h"
-
-/* One field of a CSV record, Go encoding/csv rules without LazyQuotes. */
-static int next_field(const char **p, char *out, size_t size, const char *text)
-{
-	const char *s = *p;
-	size_t n = 0;
-	if (*s == '"') {
-		s++;
-		for (;;) {
-			if (!*s)
-				return error_set(ERR_USAGE, "unterminated quote in \"%s\"", text);
-			if (*s == '"') {
-				if (s[1] == '"') {
-					s++;
-				} else {
-					s++;
-					break;
-				}
-			}
-			if (n + 1 >= size)
-				return error_set(ERR_USAGE, "option field too long in \"%s\"", text);
-			out[n++] = *s++;
-		}
-		if (*s && *s != ',')
-			return error_set(ERR_USAGE, "text after a closing quote in \"%s\"", text);
-	} else {
-		while (*s && *s != ',') {
-			if (*s == '"')
-				return error_set(ERR_USAGE,
-						 "a quote inside an unquoted field in \"%s\" (quote the whole key=value)",
-						 text);
-			if (n + 1 >= size)
-				return error_set(ERR_USAGE, "option field too long in \"%s\"", text);
-			out[n++] = *s++;
-		}
-	}
-	out[n] = '\0';
-	*p = s;
-	return 0;
-}
-
-static bool looks_like_path(const char *s)
-{
-	struct stat st;
-	return s[0] == '/' || s[0] == '.' || s[0] == '~' || stat(s, &st) == 0;
-}
-
-int cache_spec_parse(struct cache_options *out, const char *text, enum transport_direction dir)
-{
-	memset(out, 0, sizeof(*out));
-	if (!(out->text = strdup(text)))
-		return error_oom();
-	if (!strchr(text, '=')) {
-		if (!*text)
-			return error_set(ERR_USAGE, "empty cache option");
-		if (looks_like_path(text)) {
-			if (!(out->type = strdup("local")))
-				return error_oom();
-			return cache_options_add(out, dir == TRANSPORT_SOURCE ? "src" : "dest", text);
-		}
-		if (!(out->type = strdup("registry")))
-			return error_oom();
-		return cache_options_add(out, "ref", text);
-	}
-	size_t len = strlen(text);
-	char *field = malloc(len + 1);
-	CHECK_ALLOC(field);
-	const char *p = text;
-	int rc = 0;
-	for (;;) {
-		if ((rc = next_field(&p, field, len + 1, text)))
-			break;
-		char *eq = strchr(field, '=');
-		if (!eq) {
-			rc = error_set(ERR_USAGE, "\"%s\" in \"%s\" is not key=value", field, text);
-			break;
-		}
-		*eq = '\0';
-		for (char *k = field; *k; k++)
-			if (*k >= 'A' && *k <= 'Z')
-				*k = (char)(*k - 'A' + 'a');
-		if (!*field) {
-			rc = error_set(ERR_USAGE, "empty key in \"%s\"", text);
-			break;
-		}
-		if (strcmp(field, "type") == 0) {
-			if (out->type) {
-				rc = error_set(ERR_USAGE, "type= is given twice in \"%s\"", text);
-				break;
-			}
-			if (!(out->type = strdup(eq + 1))) {
-				rc = error_oom();
-				break;
-			}
-		} else if ((rc = cache_options_add(out, field, eq + 1))) {
-			break;
-		}
-		if (!*p)
-			break;
-		p++; /* the comma */
-	}
-	free(field);
-	if (!rc && (!out->type || !*out->type))
-		rc = error_set(ERR_USAGE, "\"%s\" has no type= (for example type=local)", text);
-	return rc;
-}
+#include "core/util/secrets.h"
 
 int single_source_load(struct single_source *s, const char *text, struct progress *p)
 {
@@ -145,11 +39,34 @@ int sources_open(struct transport **out, struct cache_options *specs, size_t *n_
 	*n_open = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		if ((rc = cache_spec_parse(&specs[i], texts[i], TRANSPORT_SOURCE)) ||
-		    (rc = transport_open(&out[i], &specs[i], TRANSPORT_SOURCE, p)))
+		    (rc = transport_open(&out[i], &specs[i], TRANSPORT_SOURCE, p))) {
+			rc = n > 1 ? error_wrap(rc, "--from #%zu", i + 1) : error_wrap(rc, "--from");
 			break;
+		}
 		(*n_open)++;
 	}
 	return rc;
+}
+
+void print_backend_lines(FILE *out)
+{
+	const struct transport_handler *const *h = transport_handlers();
+	for (size_t i = 0; h[i]; i++) {
+		char spec[96];
+		snprintf(spec, sizeof(spec), "type=%s%s%s", h[i]->type, *h[i]->synopsis == '[' ? "" : ",",
+			 h[i]->synopsis);
+		fprintf(out, "  %-52s %s\n", spec, h[i]->summary);
+	}
+}
+
+void known_types_text(char *out, size_t size, enum transport_direction dir)
+{
+	const struct transport_handler *const *h = transport_handlers();
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; h[i] && used < size; i++)
+		if (dir == TRANSPORT_SOURCE ? h[i]->can_read : h[i]->can_write)
+			used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", h[i]->type);
 }
 
 enum progress_mode quiet_unless_asked(enum progress_mode m)
@@ -206,7 +123,23 @@ int exit_code_of(int rc)
 
 int report_error(int rc)
 {
-	if (rc)
-		fprintf(stderr, "cachectl: %s\n", error_message());
+	if (!rc)
+		return EXIT_OK;
+	/* The last line of defence: no credential of this run, and no control
+	 * character (a newline would split the message, an escape reach the
+	 * terminal), whatever path the text took to get here. */
+	char text[ERROR_MESSAGE_MAX];
+	snprintf(text, sizeof(text), "%s", error_message());
+	secret_scrub(text);
+	fputs("cachectl: ", stderr);
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (*c == '\n')
+			fputs("\\n", stderr);
+		else if (*c < 0x20 || *c == 0x7f)
+			fprintf(stderr, "\\x%02x", *c);
+		else
+			fputc(*c, stderr);
+	}
+	fputc('\n', stderr);
 	return exit_code_of(rc);
 }

@@ -13,13 +13,13 @@ static const char usage[] =
 	"commands:\n"
 	"  export   --from SRC... --export-cache DST...   copy caches, merged, to every destination\n"
 	"  import   --import-cache SRC... --dest DIR      pull caches into a local OCI layout\n"
-	"  inspect  [--format text|json] SRC              show what a cache holds\n"
+	"  inspect  [--format text|json|dot|markdown] SRC show what a cache holds\n"
 	"  files    SRC [LAYER...]                        list the files of layers, or --top N biggest\n"
-	"  diff     A B                                   where two caches diverge, and which files\n"
+	"  diff     A B                                   where two caches diverge, and the files that differ\n"
 	"  verify   SRC                                   re-read every blob and check it\n"
 	"\n"
 	"SRC and DST use BuildKit's syntax, e.g. type=local,src=DIR or type=local,dest=DIR,mode=max;\n"
-	"a bare path means type=local.  `cachectl <command> --help` lists the options.\n"
+	"a bare ./path is type=local.  `cachectl <command> --help` lists the options.\n"
 	"\n"
 	"exit status: 0 success, 1 failure, 2 usage or option error, 3 no cache found\n";
 

@@ -40,7 +40,7 @@ int annotated_config_build(struct buffer *out, const struct cache *c)
 		/* Unknown or unreadable: the zero time, which means unknown. */
 		if (!created || timestamp_parse(&a->created_at, created)) {
 			error_clear();
-			timestamp_parse(&a->created_at, TIMESTAMP_ZERO);
+			rc = timestamp_parse(&a->created_at, TIMESTAMP_ZERO);
 		}
 		a->created_at.offset = 0;
 		if (l->annotations) {
@@ -49,6 +49,8 @@ int annotated_config_build(struct buffer *out, const struct cache *c)
 			free(l->annotations);
 		}
 		l->annotations = a;
+		if (rc)
+			break;
 	}
 	if (!rc) {
 		buffer_reset(out);
@@ -108,17 +110,13 @@ int annotated_config_load(struct cache **out, const char *bytes, size_t len, con
 		descriptor_init(&d);
 		memcpy(d.digest, l->blob, DIGEST_BUF);
 		d.size = a->size;
-		if ((a->media_type && descriptor_set_media_type(&d, a->media_type)) ||
-		    descriptor_annotation_set(&d, ANN_UNCOMPRESSED, a->diff_id)) {
-			rc = ERR_FAILURE;
+		if ((a->media_type && (rc = descriptor_set_media_type(&d, a->media_type))) ||
+		    (rc = descriptor_annotation_set(&d, ANN_UNCOMPRESSED, a->diff_id)))
 			break;
-		}
 		if (!timestamp_is_zero(&a->created_at)) {
 			timestamp_format(created, &a->created_at, false);
-			if (descriptor_annotation_set(&d, ANN_CREATED_AT, created)) {
-				rc = ERR_FAILURE;
+			if ((rc = descriptor_annotation_set(&d, ANN_CREATED_AT, created)))
 				break;
-			}
 		}
 		rc = cache_add_blob(c, &d);
 	}

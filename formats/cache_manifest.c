@@ -28,6 +28,7 @@ int root_form_of(struct root_form *out, const char *root_media_type)
 int cache_manifest_build(struct buffer *out, char **media_type_out, const struct cache *c,
 			 const struct descriptor *config_desc, const struct root_form *form)
 {
+	int rc;
 	const char *mt = form->image_manifest ? MT_OCI_MANIFEST
 			 : form->oci_mediatypes ? MT_OCI_INDEX
 						: MT_DOCKER_LIST;
@@ -61,8 +62,8 @@ int cache_manifest_build(struct buffer *out, char **media_type_out, const struct
 		descriptor_write_json(&j, config_desc);
 	json_array_end(&j);
 	json_object_end(&j);
-	if (json_out_status(&j))
-		return ERR_FAILURE;
+	if ((rc = json_out_status(&j)))
+		return rc;
 	if (media_type_out && !(*media_type_out = strdup(mt)))
 		return error_oom();
 	return 0;
@@ -81,11 +82,12 @@ void cache_root_free(struct cache_root *r)
 
 static int add_blob(struct cache_root *r, const cJSON *obj, const char *what)
 {
+	int rc;
 	struct descriptor *b = realloc(r->blobs, (r->n_blobs + 1) * sizeof(*b));
 	CHECK_ALLOC(b);
 	r->blobs = b;
-	if (descriptor_parse_json(&r->blobs[r->n_blobs], obj, what))
-		return ERR_FAILURE;
+	if ((rc = descriptor_parse_json(&r->blobs[r->n_blobs], obj, what)))
+		return rc;
 	r->n_blobs++;
 	return 0;
 }
@@ -108,7 +110,7 @@ int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len)
 		return error_set(ERR_FAILURE, "root document is not valid JSON");
 	int rc = ERR_FAILURE;
 	if (!cJSON_IsObject(doc)) {
-		error_set(ERR_FAILURE, "root document is not a JSON object");
+		rc = error_set(ERR_FAILURE, "root document is not a JSON object");
 		goto out;
 	}
 	/* BuildKit's structural detection: members present, even as null. */
@@ -118,27 +120,27 @@ int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len)
 	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(doc, "mediaType");
 	bool manifest = config || layers;
 	if (manifest && manifests) {
-		error_set(ERR_FAILURE, "root document has both manifests and config/layers");
+		rc = error_set(ERR_FAILURE, "root document has both manifests and config/layers");
 		goto out;
 	}
 	const char *kind = manifest ? MT_OCI_MANIFEST : MT_OCI_INDEX;
 	if (cJSON_IsString(mt) && (is_list_type(mt->valuestring) || is_manifest_type(mt->valuestring))) {
 		if (manifest != is_manifest_type(mt->valuestring)) {
-			error_set(ERR_FAILURE, "root document says it is %s but is shaped like %s",
+			rc = error_set(ERR_FAILURE, "root document says it is %s but is shaped like %s",
 				  mt->valuestring, manifest ? "a manifest" : "an index");
 			goto out;
 		}
 		kind = mt->valuestring;
 	}
 	if (!(out->media_type = strdup(kind))) {
-		error_oom();
+		rc = error_oom();
 		goto out;
 	}
 	const cJSON *it;
 	if (manifest) {
 		if (config && !cJSON_IsNull(config)) {
 			struct descriptor d;
-			if (descriptor_parse_json(&d, config, "root config descriptor"))
+			if ((rc = descriptor_parse_json(&d, config, "root config descriptor")))
 				goto out;
 			if (d.media_type && strcmp(d.media_type, MT_CACHE_CONFIG) == 0) {
 				out->config = d;
@@ -149,13 +151,16 @@ int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len)
 			}
 		}
 		if (layers && !cJSON_IsNull(layers) && !cJSON_IsArray(layers)) {
-			error_set(ERR_FAILURE, "root document: layers is not an array");
+			rc = error_set(ERR_FAILURE, "root document: layers is not an array");
 			goto out;
 		}
-		cJSON_ArrayForEach(it, layers) if (add_blob(out, it, "root layer descriptor")) goto out;
+		cJSON_ArrayForEach(it, layers) {
+			if ((rc = add_blob(out, it, "root layer descriptor")))
+				goto out;
+		}
 	} else {
 		if (manifests && !cJSON_IsNull(manifests) && !cJSON_IsArray(manifests)) {
-			error_set(ERR_FAILURE, "root document: manifests is not an array");
+			rc = error_set(ERR_FAILURE, "root document: manifests is not an array");
 			goto out;
 		}
 		cJSON_ArrayForEach(it, manifests) {
@@ -163,10 +168,10 @@ int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len)
 			if (cJSON_IsString(emt) && strcmp(emt->valuestring, MT_CACHE_CONFIG) == 0) {
 				/* Several config entries: the last one wins, as in BuildKit. */
 				descriptor_free(&out->config);
-				if (descriptor_parse_json(&out->config, it, "root config descriptor"))
+				if ((rc = descriptor_parse_json(&out->config, it, "root config descriptor")))
 					goto out;
 				out->has_config = true;
-			} else if (add_blob(out, it, "root entry")) {
+			} else if ((rc = add_blob(out, it, "root entry"))) {
 				goto out;
 			}
 		}

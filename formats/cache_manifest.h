@@ -4,6 +4,8 @@
 #ifndef CACHECTL_CACHE_MANIFEST_H
 #define CACHECTL_CACHE_MANIFEST_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 
 #include "core/util/buffer.h"
@@ -20,11 +22,11 @@ struct root_form {
 };
 
 /* The form a root of this media type has (for keeping it on import). */
-int root_form_of(struct root_form *out, const char *root_media_type);
+CACHECTL_MUST_CHECK int root_form_of(struct root_form *out, const char *root_media_type);
 
 /* Builds the root for cache c whose config blob is config_desc; layer
  * descriptors follow c's config layer order, one per chain node. */
-int cache_manifest_build(struct buffer *out, char **media_type_out, const struct cache *c,
+CACHECTL_MUST_CHECK int cache_manifest_build(struct buffer *out, char **media_type_out, const struct cache *c,
 			 const struct descriptor *config_desc, const struct root_form *form);
 
 struct cache_root {
@@ -39,7 +41,7 @@ struct cache_root {
 
 /* Detects the kind from the JSON itself as BuildKit does and collects the
  * descriptors.  A root without a cache config is an image (inline cache). */
-int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len);
+CACHECTL_MUST_CHECK int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len);
 void cache_root_free(struct cache_root *r);
 
 #endif

@@ -137,7 +137,7 @@ int inline_cache_from_image(struct cache **out, const struct descriptor *layers,
 		if ((rc = cache_config_add_layer(cfg, layers[i].digest, (int)i - 1, NULL)))
 			goto out;
 	if ((rc = cache_config_parse_records(cfg, rec_doc))) {
-		error_wrap(rc, "%s: %s", what, INLINE_CACHE_KEY);
+		rc = error_wrap(rc, "%s: %s", what, INLINE_CACHE_KEY);
 		goto out;
 	}
 	if ((rc = cache_new(&c)))
@@ -161,7 +161,7 @@ int inline_cache_from_image(struct cache **out, const struct descriptor *layers,
 			goto out;
 	}
 	if ((rc = cache_normalize(c, NULL))) {
-		error_wrap(rc, "%s: %s", what, INLINE_CACHE_KEY);
+		rc = error_wrap(rc, "%s: %s", what, INLINE_CACHE_KEY);
 		goto out;
 	}
 	*out = c;
@@ -319,8 +319,9 @@ int inline_records_left_out(struct buffer *out, const struct cache *c, const str
 					found = blob_is_layer(c, cfg->layers[l].blob, &layers[p]);
 				out_of_image = !found;
 			}
-		if (out_of_image && buffer_appendf(out, "%s%s", out->len ? ", " : "", r->digest))
-			return ERR_FAILURE;
+		int rc = out_of_image ? buffer_appendf(out, "%s%s", out->len ? ", " : "", r->digest) : 0;
+		if (rc)
+			return rc;
 	}
 	return buffer_append(out, "", 0);
 }
@@ -345,64 +346,99 @@ static void indent_before(const char *text, const struct json_member *m, size_t 
 	*end = m->key_start;
 }
 
-int inline_config_patch(struct buffer *out, const char *config, size_t len, const char *records, size_t records_len)
+/* A run of bytes of the patched document. */
+struct piece {
+	const char *data;
+	size_t len;
+};
+
+static int append_pieces(struct buffer *out, const struct piece *p, size_t n)
 {
-	struct json_member *m = NULL;
-	struct buffer value = BUFFER_INIT;
-	size_t n = 0, end;
-	int rc = check_object(config, len, "image config");
-	if (!rc)
-		rc = json_object_members(config, len, 0, &m, &n, &end);
-	if (rc)
-		return rc;
-	buffer_reset(out);
-	if (buffer_append_str(&value, "\"") || base64_std_encode(&value, records, records_len) ||
-	    buffer_append_str(&value, "\"")) {
-		rc = error_oom();
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int rc = buffer_append(out, p[i].data, p[i].len);
+		if (rc)
+			return rc;
 	}
-	const char *key = "\"" INLINE_CACHE_KEY "\"";
-	long at = json_find_member(config, m, n, INLINE_CACHE_KEY);
-	if (at >= 0) {
-		rc = buffer_append(out, config, m[at].value_start) || buffer_append(out, value.data, value.len) ||
-		     buffer_append(out, config + m[at].value_end, len - m[at].value_end);
-		goto done;
-	}
-	/* Before the first member whose key sorts after ours. */
-	size_t next = n;
-	for (size_t i = 0; i < n && next == n; i++) {
+	return 0;
+}
+
+#define N_PIECES(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The index of the first member whose key sorts after ours (n: none). */
+static int insertion_point(size_t *out, const char *config, const struct json_member *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
 		char *k;
-		if ((rc = json_member_key(config, &m[i], &k)))
-			goto out;
-		if (strcmp(k, INLINE_CACHE_KEY) > 0)
-			next = i;
+		int rc = json_member_key(config, &m[i], &k);
+		if (rc)
+			return rc;
+		bool after = strcmp(k, INLINE_CACHE_KEY) > 0;
 		free(k);
+		if (after) {
+			*out = i;
+			return 0;
+		}
 	}
-	if (n == 0) {
-		size_t brace = (size_t)(strchr(config, '{') - config) + 1;
-		rc = buffer_append(out, config, brace) || buffer_append_str(out, key) || buffer_append_str(out, ":") ||
-		     buffer_append(out, value.data, value.len) || buffer_append(out, config + brace, len - brace);
-		goto done;
-	}
+	*out = n;
+	return 0;
+}
+
+/* Our member inserted among the others (n > 0), with the spacing the
+ * document uses around its neighbour. */
+static int insert_member(struct buffer *out, const char *config, size_t len, const struct json_member *m, size_t n,
+			 size_t next, const struct buffer *value)
+{
+	static const char key[] = "\"" INLINE_CACHE_KEY "\"";
 	const struct json_member *ref = &m[next < n ? next : n - 1];
 	size_t ws_start, ws_end;
 	indent_before(config, ref, &ws_start, &ws_end);
 	const char *sep = config + ref->key_end;
 	size_t sep_len = ref->value_start - ref->key_end; /* ":" or ": " as the document spells it */
 	if (next < n) {
-		rc = buffer_append(out, config, ref->key_start) || buffer_append_str(out, key) ||
-		     buffer_append(out, sep, sep_len) || buffer_append(out, value.data, value.len) ||
-		     buffer_append_str(out, ",") || buffer_append(out, config + ws_start, ws_end - ws_start) ||
-		     buffer_append(out, config + ref->key_start, len - ref->key_start);
-	} else {
-		rc = buffer_append(out, config, ref->value_end) || buffer_append_str(out, ",") ||
-		     buffer_append(out, config + ws_start, ws_end - ws_start) || buffer_append_str(out, key) ||
-		     buffer_append(out, sep, sep_len) || buffer_append(out, value.data, value.len) ||
-		     buffer_append(out, config + ref->value_end, len - ref->value_end);
+		const struct piece before[] = {
+			{config, ref->key_start}, {key, sizeof(key) - 1}, {sep, sep_len}, {value->data, value->len},
+			{",", 1}, {config + ws_start, ws_end - ws_start}, {config + ref->key_start, len - ref->key_start},
+		};
+		return append_pieces(out, before, N_PIECES(before));
 	}
-done:
-	if (rc)
-		rc = error_oom();
+	const struct piece after[] = {
+		{config, ref->value_end}, {",", 1}, {config + ws_start, ws_end - ws_start}, {key, sizeof(key) - 1},
+		{sep, sep_len}, {value->data, value->len}, {config + ref->value_end, len - ref->value_end},
+	};
+	return append_pieces(out, after, N_PIECES(after));
+}
+
+int inline_config_patch(struct buffer *out, const char *config, size_t len, const char *records, size_t records_len)
+{
+	static const char key[] = "\"" INLINE_CACHE_KEY "\"";
+	struct json_member *m = NULL;
+	struct buffer value = BUFFER_INIT;
+	size_t n = 0, end, next = 0;
+	int rc;
+	if ((rc = check_object(config, len, "image config")) ||
+	    (rc = json_object_members(config, len, 0, &m, &n, &end)))
+		return rc;
+	buffer_reset(out);
+	if ((rc = buffer_append_str(&value, "\"")) || (rc = base64_std_encode(&value, records, records_len)) ||
+	    (rc = buffer_append_str(&value, "\"")))
+		goto out;
+	long at = json_find_member(config, m, n, INLINE_CACHE_KEY);
+	if (at >= 0) {
+		const struct piece replaced[] = {
+			{config, m[at].value_start}, {value.data, value.len},
+			{config + m[at].value_end, len - m[at].value_end},
+		};
+		rc = append_pieces(out, replaced, N_PIECES(replaced));
+	} else if (n == 0) {
+		size_t brace = (size_t)(strchr(config, '{') - config) + 1;
+		const struct piece only[] = {
+			{config, brace}, {key, sizeof(key) - 1}, {":", 1}, {value.data, value.len},
+			{config + brace, len - brace},
+		};
+		rc = append_pieces(out, only, N_PIECES(only));
+	} else if (!(rc = insertion_point(&next, config, m, n))) {
+		rc = insert_member(out, config, len, m, n, next, &value);
+	}
 out:
 	free(m);
 	buffer_free(&value);

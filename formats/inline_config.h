@@ -6,6 +6,8 @@
 #ifndef CACHECTL_INLINE_CONFIG_H
 #define CACHECTL_INLINE_CONFIG_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,7 +23,7 @@
  * (the i-th history entry that is not an empty layer) added, as BuildKit's
  * importer does.  ERR_NOT_FOUND, with a message naming `what`, when the
  * config has no inline cache or its diff_ids do not match the layers. */
-int inline_cache_from_image(struct cache **out, const struct descriptor *layers, size_t n_layers,
+CACHECTL_MUST_CHECK int inline_cache_from_image(struct cache **out, const struct descriptor *layers, size_t n_layers,
 			    const char *config, size_t config_len, const char *what);
 
 /* ---- writing (export) --------------------------------------------------- */
@@ -32,7 +34,7 @@ struct inline_image_layer {
 };
 
 /* The image config's rootfs.diff_ids (caller frees each and the array). */
-int image_config_diff_ids(char ***out, size_t *n, const char *config, size_t len);
+CACHECTL_MUST_CHECK int image_config_diff_ids(char ***out, size_t *n, const char *config, size_t len);
 
 /* The records array BuildKit's inline exporter writes for cache c onto an
  * image: a cache blob stands for image layer i when it is that layer's
@@ -40,12 +42,12 @@ int image_config_diff_ids(char ***out, size_t *n, const char *config, size_t len
  * kept (as {"layer": n-1} when the chain is the image's first n layers,
  * else as {"layers": [positions]} in "chains"), the others are dropped and
  * counted in *left.  out is empty when no result is kept. */
-int inline_records_build(struct buffer *out, const struct cache *c, const struct inline_image_layer *layers,
+CACHECTL_MUST_CHECK int inline_records_build(struct buffer *out, const struct cache *c, const struct inline_image_layer *layers,
 			 size_t n_layers, size_t *kept, size_t *left);
 
 /* The records (digests, ", "-separated) with a result that
  * inline_records_build leaves out: one of its blobs is not in the image. */
-int inline_records_left_out(struct buffer *out, const struct cache *c, const struct inline_image_layer *layers,
+CACHECTL_MUST_CHECK int inline_records_left_out(struct buffer *out, const struct cache *c, const struct inline_image_layer *layers,
 			    size_t n_layers);
 
 /* The config with "moby.buildkit.cache.v0" set to the base64 of records,
@@ -53,12 +55,12 @@ int inline_records_left_out(struct buffer *out, const struct cache *c, const str
  * stands, a new member goes before the first member whose key sorts after
  * it (its place in the sorted configs BuildKit writes), with the
  * document's own spacing. */
-int inline_config_patch(struct buffer *out, const char *config, size_t len, const char *records,
+CACHECTL_MUST_CHECK int inline_config_patch(struct buffer *out, const char *config, size_t len, const char *records,
 			size_t records_len);
 
 /* The image manifest with its config descriptor's digest and size
  * replaced, every other byte as it was. */
-int inline_manifest_set_config(struct buffer *out, const char *manifest, size_t len, const char *digest,
+CACHECTL_MUST_CHECK int inline_manifest_set_config(struct buffer *out, const char *manifest, size_t len, const char *digest,
 			       int64_t size);
 
 #endif

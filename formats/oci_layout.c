@@ -51,37 +51,37 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 		return error_set(ERR_FAILURE, "%s is not valid JSON", what);
 	int rc = ERR_FAILURE;
 	if (!cJSON_IsObject(doc)) {
-		error_set(ERR_FAILURE, "%s is not a JSON object", what);
+		rc = error_set(ERR_FAILURE, "%s is not a JSON object", what);
 		goto out;
 	}
 	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(doc, "schemaVersion");
 	if (sv && !cJSON_IsNull(sv)) {
 		if (!cJSON_IsNumber(sv) || floor(sv->valuedouble) != sv->valuedouble) {
-			error_set(ERR_FAILURE, "%s: schemaVersion is not an integer", what);
+			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer", what);
 			goto out;
 		}
 		out->schema_version = (int)sv->valuedouble;
 	}
-	if (opt_string(&out->media_type, doc, "mediaType", what) ||
-	    opt_string(&out->artifact_type, doc, "artifactType", what))
+	if ((rc = opt_string(&out->media_type, doc, "mediaType", what)) ||
+	    (rc = opt_string(&out->artifact_type, doc, "artifactType", what)))
 		goto out;
 	const cJSON *manifests = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
 	if (manifests && !cJSON_IsNull(manifests)) {
 		if (!cJSON_IsArray(manifests)) {
-			error_set(ERR_FAILURE, "%s: manifests is not an array", what);
+			rc = error_set(ERR_FAILURE, "%s: manifests is not an array", what);
 			goto out;
 		}
 		size_t n = (size_t)cJSON_GetArraySize(manifests);
 		out->manifests = calloc(n + 1, sizeof(*out->manifests));
 		if (!out->manifests) {
-			error_oom();
+			rc = error_oom();
 			goto out;
 		}
 		const cJSON *it;
 		cJSON_ArrayForEach(it, manifests) {
 			char label[256];
 			snprintf(label, sizeof(label), "%s entry %zu", what, out->n_manifests);
-			if (descriptor_parse_json(&out->manifests[out->n_manifests], it, label))
+			if ((rc = descriptor_parse_json(&out->manifests[out->n_manifests], it, label)))
 				goto out;
 			out->n_manifests++;
 		}
@@ -89,10 +89,10 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 	const cJSON *subject = cJSON_GetObjectItemCaseSensitive(doc, "subject");
 	if (subject && !cJSON_IsNull(subject)) {
 		if (!(out->subject = calloc(1, sizeof(*out->subject)))) {
-			error_oom();
+			rc = error_oom();
 			goto out;
 		}
-		if (descriptor_parse_json(out->subject, subject, "index subject")) {
+		if ((rc = descriptor_parse_json(out->subject, subject, "index subject"))) {
 			free(out->subject);
 			out->subject = NULL;
 			goto out;
@@ -102,15 +102,15 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 	if (ann && !cJSON_IsNull(ann)) {
 		const cJSON *it;
 		if (!cJSON_IsObject(ann)) {
-			error_set(ERR_FAILURE, "%s: annotations is not an object", what);
+			rc = error_set(ERR_FAILURE, "%s: annotations is not an object", what);
 			goto out;
 		}
 		cJSON_ArrayForEach(it, ann) {
 			if (!cJSON_IsString(it)) {
-				error_set(ERR_FAILURE, "%s: annotation %s is not a string", what, it->string);
+				rc = error_set(ERR_FAILURE, "%s: annotation %s is not a string", what, it->string);
 				goto out;
 			}
-			if (descriptor_annotation_set(&out->annotations, it->string, it->valuestring))
+			if ((rc = descriptor_annotation_set(&out->annotations, it->string, it->valuestring)))
 				goto out;
 		}
 	}

@@ -4,6 +4,8 @@
 #ifndef CACHECTL_OCI_LAYOUT_H
 #define CACHECTL_OCI_LAYOUT_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 
 #include "core/util/buffer.h"
@@ -24,9 +26,9 @@ struct oci_index {
 
 void oci_index_free(struct oci_index *idx);
 /* ERR_NOT_FOUND when there is no index.json; ERR_FAILURE when unreadable. */
-int oci_index_read(struct oci_index *out, const char *dir);
-int oci_index_parse(struct oci_index *out, const char *json, size_t len, const char *what);
-int oci_index_serialize(const struct oci_index *idx, struct buffer *out);
+CACHECTL_MUST_CHECK int oci_index_read(struct oci_index *out, const char *dir);
+CACHECTL_MUST_CHECK int oci_index_parse(struct oci_index *out, const char *json, size_t len, const char *what);
+CACHECTL_MUST_CHECK int oci_index_serialize(const struct oci_index *idx, struct buffer *out);
 
 /* BuildKit's lookup of a tag: first entry whose io.containerd.image.name is
  * the tag, else first whose org.opencontainers.image.ref.name is. */
@@ -34,22 +36,22 @@ const struct descriptor *oci_index_find(const struct oci_index *idx, const char 
 
 /* Removes every entry `gone` says must give way, then appends entry (whose
  * contents the index takes over, even on failure). */
-int oci_index_replace(struct oci_index *idx, bool (*gone)(const struct descriptor *d, const char *name),
+CACHECTL_MUST_CHECK int oci_index_replace(struct oci_index *idx, bool (*gone)(const struct descriptor *d, const char *name),
 		      const char *name, struct descriptor *entry);
 
 /* Takes the index.json.lock flock without waiting (exclusive to write,
  * shared to read).  On a read-only filesystem reading proceeds unlocked
  * (*fd = -1). */
-int oci_layout_lock(int *fd, const char *dir, bool exclusive);
+CACHECTL_MUST_CHECK int oci_layout_lock(int *fd, const char *dir, bool exclusive);
 /* Releases the lock and removes the lock file, as buildctl does. */
 void oci_layout_unlock(int fd, const char *dir);
 
 /* Writes oci-layout and merges root under tag into index.json: same-tag
  * cache entries are replaced, everything else kept, the new entry last.
  * Files are replaced atomically (temporary file and rename). */
-int oci_layout_put_root(const char *dir, const struct descriptor *root, const char *tag);
+CACHECTL_MUST_CHECK int oci_layout_put_root(const char *dir, const struct descriptor *root, const char *tag);
 
 /* Writes data to path through a temporary file in the same directory. */
-int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+CACHECTL_MUST_CHECK int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/util/error.h"
+#include "core/util/printable.h"
 
 void cache_options_free(struct cache_options *o)
 {
@@ -15,21 +16,20 @@ void cache_options_free(struct cache_options *o)
 	}
 	free(o->kv);
 	free(o->type);
-	free(o->text);
 	memset(o, 0, sizeof(*o));
 }
 
 int cache_options_add(struct cache_options *o, const char *key, const char *value)
 {
+	char shown[80];
 	for (size_t i = 0; i < o->n; i++)
 		if (strcmp(o->kv[i].key, key) == 0)
-			return error_set(ERR_USAGE, "option \"%s\" is given twice", key);
+			return error_set(ERR_USAGE, "option \"%s\" is given twice", printable(shown, sizeof(shown), key, 0));
 	struct option_kv *kv = realloc(o->kv, (o->n + 1) * sizeof(*kv));
 	CHECK_ALLOC(kv);
 	o->kv = kv;
 	kv[o->n].key = strdup(key);
 	kv[o->n].value = strdup(value);
-	kv[o->n].used = false;
 	if (!kv[o->n].key || !kv[o->n].value) {
 		free(kv[o->n].key);
 		free(kv[o->n].value);
@@ -41,12 +41,9 @@ int cache_options_add(struct cache_options *o, const char *key, const char *valu
 
 const char *options_get(struct cache_options *o, const char *key)
 {
-	for (size_t i = 0; i < o->n; i++) {
-		if (strcmp(o->kv[i].key, key) == 0) {
-			o->kv[i].used = true;
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->kv[i].key, key) == 0)
 			return o->kv[i].value;
-		}
-	}
 	return NULL;
 }
 
@@ -72,7 +69,9 @@ int options_get_bool(struct cache_options *o, const char *key, bool dflt, int em
 			return 0;
 		}
 	}
-	return error_set(ERR_USAGE, "%s=\"%s\" is not a boolean (want true or false)", key, v);
+	char shown[64];
+	return error_set(ERR_USAGE, "%s=\"%s\" is not a boolean (want true or false)", key,
+			 printable(shown, sizeof(shown), v, 0));
 }
 
 int options_get_int(struct cache_options *o, const char *key, bool *set, int *out)
@@ -84,38 +83,23 @@ int options_get_int(struct cache_options *o, const char *key, bool *set, int *ou
 	char *end;
 	errno = 0;
 	long n = strtol(v, &end, 10);
-	if (!*v || *end || errno || n < -2147483647L || n > 2147483647L)
-		return error_set(ERR_USAGE, "%s=\"%s\" is not an integer", key, v);
+	/* strtol skips leading spaces; Go's Atoi (BuildKit) does not. */
+	bool starts_right = (*v >= '0' && *v <= '9') || *v == '-' || *v == '+';
+	if (!starts_right || *end || errno || n < -2147483647L || n > 2147483647L) {
+		char shown[64];
+		return error_set(ERR_USAGE, "%s=\"%s\" is not an integer", key, printable(shown, sizeof(shown), v, 0));
+	}
 	*out = (int)n;
 	*set = true;
 	return 0;
 }
 
-int options_check_unknown(const struct cache_options *o, const char *what)
+bool option_key_looks_secret(const char *key)
 {
-	for (size_t i = 0; i < o->n; i++)
-		if (!o->kv[i].used)
-			return error_set(ERR_USAGE, "unknown option \"%s\" for %s type=%s", o->kv[i].key, what,
-					 o->type);
-	return 0;
-}
-
-/* Keys whose values are credentials and must never reach the screen. */
-static bool is_secret(const char *key)
-{
-	static const char *const secret[] = {"secret_access_key", "session_token", "token", "ghtoken",
-					     "password", NULL};
-	for (size_t i = 0; secret[i]; i++)
-		if (strcmp(key, secret[i]) == 0)
+	static const char *const secret_words[] = {"secret", "token", "password", "passwd", "credential",
+						   "signature", "sas", "auth", NULL};
+	for (size_t i = 0; secret_words[i]; i++)
+		if (strstr(key, secret_words[i]))
 			return true;
 	return false;
-}
-
-int options_display(const struct cache_options *o, char *out, size_t out_size)
-{
-	size_t n = (size_t)snprintf(out, out_size, "type=%s", o->type ? o->type : "?");
-	for (size_t i = 0; i < o->n && n < out_size; i++)
-		n += (size_t)snprintf(out + n, out_size - n, ",%s=%s", o->kv[i].key,
-				      is_secret(o->kv[i].key) ? "***" : o->kv[i].value);
-	return 0;
 }

@@ -2,7 +2,8 @@
  * blobs by digest -- exists, open for reading, write from a stream -- and
  * the cache document stored beside them, read and written whole.
  *
- * A backend is one file defining a `struct transport_handler`; the core
+ * A backend is a folder under transport/ whose handler (`struct
+ * transport_handler`) is named once in the table of transport.c; the engine
  * never knows which one it talks to.  Every call may run on several
  * threads at once for different blobs. */
 #ifndef CACHECTL_TRANSPORT_H
@@ -57,6 +58,10 @@ struct transport_ops {
 struct transport {
 	const struct transport_ops *ops;
 	char *display; /* the options as text, secrets hidden */
+	/* Where the cache document goes, the same text for two specs that
+	 * write the same place (set by open; NULL: display): tells two
+	 * destinations of one export apart. */
+	char *location;
 	struct progress *progress;
 };
 
@@ -65,36 +70,59 @@ enum transport_direction {
 	TRANSPORT_DESTINATION,
 };
 
+struct export_settings;
+
+/* A backend: its type, the options it understands, how to open it. */
 struct transport_handler {
 	const char *type;
+	/* For --help: the keys that matter ("src=DIR|dest=DIR[,tag=T]") and
+	 * what it is, with its page ("OCI layout directory (docs/local.md)"). */
+	const char *synopsis, *summary;
 	bool can_read, can_write;
-	/* Stores a root document (local, registry): takes oci-mediatypes and
-	 * image-manifest. */
-	bool has_root_form;
-	/* Keeps no blobs of its own (inline: the cache lives in an image whose
-	 * layers are its blobs): the engine copies none to it, exports
-	 * mode=min as BuildKit's inline exporter always does, and hands
-	 * write_cache the planned cache with every blob descriptor. */
-	bool stores_no_blobs;
-	/* Takes the options it understands (options_get); the caller then
-	 * rejects any left over. */
+	/* Every key the backend reads, ended by {NULL}.  A destination also
+	 * takes the keys every export takes (export_option_keys). */
+	const struct option_key *keys;
+	/* Optional: what a destination of this type decides about the export
+	 * beyond the keys every export takes -- the root document's form
+	 * (export_settings_read_root_form), inline's fixed mode=min. */
+	int (*export_settings)(struct export_settings *s, struct cache_options *o);
+	/* Reads its keys (options_get) and opens; the keys were checked
+	 * against `keys` before. */
 	int (*open)(struct transport **out, struct cache_options *o, enum transport_direction dir);
 };
 
 const struct transport_handler *transport_handler_find(const char *type);
+/* Every handler, in the order help lists them, ended by NULL. */
+const struct transport_handler *const *transport_handlers(void);
 
-/* Opens the backend named by o->type and checks every option is known. */
+/* The handler of o->type for dir.  ERR_USAGE when the type is unknown
+ * (naming the known ones), cannot go that way, or one of o's keys is not
+ * one the type takes (naming the closest one it does take).  `extra` are
+ * keys taken beyond the handler's own (NULL: none). */
+int transport_handler_for(const struct transport_handler **out, const struct cache_options *o,
+			  enum transport_direction dir, const struct option_key *extra);
+
+/* Opens a source or destination backend from a spec, after checking its
+ * type and every key.  (Destinations of an export: destination_open.) */
 int transport_open(struct transport **out, struct cache_options *o, enum transport_direction dir,
 		   struct progress *progress);
+/* Opens with a handler transport_handler_for returned. */
+int transport_open_with(struct transport **out, const struct transport_handler *h, struct cache_options *o,
+			enum transport_direction dir, struct progress *progress);
 void transport_free(struct transport *t);
+/* t->location, or t->display when the backend set none. */
+const char *transport_location(const struct transport *t);
 
 /* For backends: fills the common fields. */
 int transport_init(struct transport *t, const struct transport_ops *ops, const struct cache_options *o);
 
-extern const struct transport_handler local_transport_handler;
-extern const struct transport_handler registry_transport_handler;
-extern const struct transport_handler inline_transport_handler;
-extern const struct transport_handler gha_transport_handler;
-extern const struct transport_handler s3_transport_handler;
+/* For backends, after transport_init: sets t->location from a format. */
+int transport_set_location(struct transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The options as text for messages: values of secret keys (every value, for
+ * a type no handler knows) are "***", control characters escaped. */
+int transport_spec_text(char *out, size_t out_size, const struct cache_options *o);
+/* Whether the value of key, in a spec of `type`, is never to be printed. */
+bool transport_key_is_secret(const char *type, const char *key);
 
 #endif

@@ -9,9 +9,10 @@ int cache_new(struct cache **out)
 {
 	struct cache *c = calloc(1, sizeof(*c));
 	CHECK_ALLOC(c);
-	if (cache_config_new(&c->config)) {
+	int rc = cache_config_new(&c->config);
+	if (rc) {
 		free(c);
-		return ERR_FAILURE;
+		return rc;
 	}
 	*out = c;
 	return 0;
@@ -42,24 +43,25 @@ int cache_clone(struct cache **out, const struct cache *c)
 {
 	struct cache *n = calloc(1, sizeof(*n));
 	CHECK_ALLOC(n);
-	if (cache_config_clone(&n->config, c->config))
+	int rc = cache_config_clone(&n->config, c->config);
+	if (rc)
 		goto fail;
 	for (size_t i = 0; i < c->n_blobs; i++)
-		if (cache_add_blob(n, &c->blobs[i]))
+		if ((rc = cache_add_blob(n, &c->blobs[i])))
 			goto fail;
 	if (c->root_media_type && !(n->root_media_type = strdup(c->root_media_type))) {
-		error_oom();
+		rc = error_oom();
 		goto fail;
 	}
-	if (descriptor_copy(&n->source_root, &c->source_root) ||
-	    descriptor_copy(&n->source_config, &c->source_config))
+	if ((rc = descriptor_copy(&n->source_root, &c->source_root)) ||
+	    (rc = descriptor_copy(&n->source_config, &c->source_config)))
 		goto fail;
 	n->dropped_results = c->dropped_results;
 	*out = n;
 	return 0;
 fail:
 	cache_free(n);
-	return ERR_FAILURE;
+	return rc;
 }
 
 const struct descriptor *cache_blob(const struct cache *c, const char *digest)
@@ -77,6 +79,7 @@ struct descriptor *cache_blob_mut(struct cache *c, const char *digest)
 
 int cache_add_blob(struct cache *c, const struct descriptor *d)
 {
+	int rc;
 	if (cache_blob(c, d->digest))
 		return 0;
 	if ((c->n_blobs & (c->n_blobs - 1)) == 0) {
@@ -85,11 +88,11 @@ int cache_add_blob(struct cache *c, const struct descriptor *d)
 		CHECK_ALLOC(p);
 		c->blobs = p;
 	}
-	if (descriptor_copy(&c->blobs[c->n_blobs], d))
-		return ERR_FAILURE;
-	if (strmap_put(&c->blob_index, d->digest, c->n_blobs)) {
+	if ((rc = descriptor_copy(&c->blobs[c->n_blobs], d)))
+		return rc;
+	if ((rc = strmap_put(&c->blob_index, d->digest, c->n_blobs))) {
 		descriptor_free(&c->blobs[c->n_blobs]);
-		return ERR_FAILURE;
+		return rc;
 	}
 	c->n_blobs++;
 	return 0;
@@ -118,10 +121,11 @@ int cache_referenced_blobs(const struct cache *c, const struct descriptor ***out
 		}
 		if (strmap_get(&seen, blob, &dummy))
 			continue;
-		if (strmap_put(&seen, blob, count)) {
+		int rc = strmap_put(&seen, blob, count);
+		if (rc) {
 			strmap_free(&seen);
 			free(list);
-			return ERR_FAILURE;
+			return rc;
 		}
 		list[count++] = d;
 	}

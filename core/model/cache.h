@@ -4,6 +4,8 @@
 #ifndef CACHECTL_CACHE_H
 #define CACHECTL_CACHE_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,9 +29,9 @@ struct cache {
 	size_t dropped_results;
 };
 
-int cache_new(struct cache **out);
+CACHECTL_MUST_CHECK int cache_new(struct cache **out);
 void cache_free(struct cache *c);
-int cache_clone(struct cache **out, const struct cache *c);
+CACHECTL_MUST_CHECK int cache_clone(struct cache **out, const struct cache *c);
 
 /* Takes ownership of cfg. */
 void cache_set_config(struct cache *c, struct cache_config *cfg);
@@ -37,7 +39,7 @@ void cache_set_config(struct cache *c, struct cache_config *cfg);
 const struct descriptor *cache_blob(const struct cache *c, const char *digest);
 struct descriptor *cache_blob_mut(struct cache *c, const char *digest);
 /* Copies d into the table; an entry already there for the digest is kept. */
-int cache_add_blob(struct cache *c, const struct descriptor *d);
+CACHECTL_MUST_CHECK int cache_add_blob(struct cache *c, const struct descriptor *d);
 /* The blob's diffID annotation, or NULL. */
 const char *cache_blob_diff_id(const struct cache *c, const char *digest);
 
@@ -46,21 +48,21 @@ const char *cache_blob_diff_id(const struct cache *c, const char *digest);
  * *dropped when not NULL), explicit chains become chain nodes, identical
  * nodes and records are merged, nodes nothing uses are removed, and the
  * result is sorted canonically.  An already normal config is unchanged. */
-int cache_normalize(struct cache *c, size_t *dropped);
+CACHECTL_MUST_CHECK int cache_normalize(struct cache *c, size_t *dropped);
 
 /* Adds every record, layer and blob of src to dst (then normalizes). */
-int cache_merge(struct cache *dst, const struct cache *src);
+CACHECTL_MUST_CHECK int cache_merge(struct cache *dst, const struct cache *src);
 
 /* mode=min: keeps results only for final records (no record's input) and
  * for records whose result chain is a prefix of a final record's chain. */
-int cache_keep_min(struct cache *c);
+CACHECTL_MUST_CHECK int cache_keep_min(struct cache *c);
 
 /* Replaces blob `from` by the blob `to` describes, wherever the config names
  * it, and records `to` in the table (replacing from's descriptor when both
  * have the same digest). */
-int cache_replace_blob(struct cache *c, const char *from, const struct descriptor *to);
+CACHECTL_MUST_CHECK int cache_replace_blob(struct cache *c, const char *from, const struct descriptor *to);
 
 /* Blobs the config references, in config layer order, each once. */
-int cache_referenced_blobs(const struct cache *c, const struct descriptor ***out, size_t *n);
+CACHECTL_MUST_CHECK int cache_referenced_blobs(const struct cache *c, const struct descriptor ***out, size_t *n);
 
 #endif

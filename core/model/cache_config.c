@@ -124,8 +124,9 @@ int cache_record_reserve_slots(struct cache_record *r, size_t n)
 
 int cache_record_add_input(struct cache_record *r, size_t slot, const char *selector, int link)
 {
-	if (cache_record_reserve_slots(r, slot + 1))
-		return ERR_FAILURE;
+	int rc;
+	if ((rc = cache_record_reserve_slots(r, slot + 1)))
+		return rc;
 	struct cache_slot *s = &r->inputs[slot];
 	struct cache_input *a = grow_array(s->alts, s->n_alts, sizeof(*a));
 	CHECK_ALLOC(a);
@@ -176,10 +177,11 @@ static int get_string(const char **out, const cJSON *obj, const char *name, cons
 
 static int get_time(struct timestamp *out, const cJSON *obj, const char *name, const char *what)
 {
+	int rc;
 	const char *s;
 	*out = zero_time;
-	if (get_string(&s, obj, name, what))
-		return ERR_FAILURE;
+	if ((rc = get_string(&s, obj, name, what)))
+		return rc;
 	if (s && timestamp_parse(out, s))
 		return error_wrap(ERR_FAILURE, "cache config: %s: %s", what, name);
 	return 0;
@@ -195,6 +197,7 @@ static int get_array(const cJSON **out, const cJSON *obj, const char *name, cons
 
 static int parse_layer_annotations(struct cache_layer *l, const cJSON *ann, const char *what)
 {
+	int rc;
 	const char *mt, *diff;
 	const cJSON *size = member(ann, "size");
 	struct cache_layer_annotations *a = calloc(1, sizeof(*a));
@@ -202,9 +205,9 @@ static int parse_layer_annotations(struct cache_layer *l, const cJSON *ann, cons
 	l->annotations = a;
 	if (!cJSON_IsObject(ann))
 		return error_set(ERR_FAILURE, "cache config: %s: annotations is not an object", what);
-	if (get_string(&mt, ann, "mediaType", what) || get_string(&diff, ann, "diffID", what) ||
-	    get_time(&a->created_at, ann, "createdAt", what))
-		return ERR_FAILURE;
+	if ((rc = get_string(&mt, ann, "mediaType", what)) || (rc = get_string(&diff, ann, "diffID", what)) ||
+	    (rc = get_time(&a->created_at, ann, "createdAt", what)))
+		return rc;
 	if (size) {
 		if (!cJSON_IsNumber(size) || size->valuedouble < 0 ||
 		    floor(size->valuedouble) != size->valuedouble)
@@ -218,15 +221,16 @@ static int parse_layer_annotations(struct cache_layer *l, const cJSON *ann, cons
 
 static int parse_record(struct cache_record *r, const cJSON *obj, size_t index)
 {
+	int rc;
 	char what[48];
 	snprintf(what, sizeof(what), "record %zu", index);
 	if (!cJSON_IsObject(obj))
 		return error_set(ERR_FAILURE, "cache config: %s is not an object", what);
 	const char *digest;
 	const cJSON *results, *chains, *inputs, *it;
-	if (get_string(&digest, obj, "digest", what) || get_array(&results, obj, "layers", what) ||
-	    get_array(&chains, obj, "chains", what) || get_array(&inputs, obj, "inputs", what))
-		return ERR_FAILURE;
+	if ((rc = get_string(&digest, obj, "digest", what)) || (rc = get_array(&results, obj, "layers", what)) ||
+	    (rc = get_array(&chains, obj, "chains", what)) || (rc = get_array(&inputs, obj, "inputs", what)))
+		return rc;
 	if (!(r->digest = strdup(digest ? digest : "")))
 		return error_oom();
 	cJSON_ArrayForEach(it, results) {
@@ -234,9 +238,9 @@ static int parse_record(struct cache_record *r, const cJSON *obj, size_t index)
 		struct timestamp t;
 		if (!cJSON_IsObject(it))
 			return error_set(ERR_FAILURE, "cache config: %s: a result is not an object", what);
-		if (get_int(&layer, it, "layer", 0, what) || get_time(&t, it, "createdAt", what) ||
-		    cache_record_add_result(r, layer, &t))
-			return ERR_FAILURE;
+		if ((rc = get_int(&layer, it, "layer", 0, what)) || (rc = get_time(&t, it, "createdAt", what)) ||
+		    (rc = cache_record_add_result(r, layer, &t)))
+			return rc;
 	}
 	cJSON_ArrayForEach(it, chains) {
 		const cJSON *idx, *n;
@@ -246,8 +250,9 @@ static int parse_record(struct cache_record *r, const cJSON *obj, size_t index)
 		CHECK_ALLOC(c);
 		r->chains = c;
 		c = &r->chains[r->n_chains++];
-		if (get_array(&idx, it, "layers", what) || get_time(&c->created_at, it, "createdAt", what))
-			return ERR_FAILURE;
+		if ((rc = get_array(&idx, it, "layers", what)) ||
+		    (rc = get_time(&c->created_at, it, "createdAt", what)))
+			return rc;
 		size_t count = idx ? (size_t)cJSON_GetArraySize(idx) : 0;
 		if (count && !(c->layers = calloc(count, sizeof(int))))
 			return error_oom();
@@ -264,16 +269,17 @@ static int parse_record(struct cache_record *r, const cJSON *obj, size_t index)
 		if (!cJSON_IsArray(it))
 			return error_set(ERR_FAILURE, "cache config: %s: input slot %zu is not an array", what, slot);
 		/* Keep empty slots: v0.23.2 tolerated them and the count matters. */
-		if (cache_record_reserve_slots(r, slot + 1))
-			return ERR_FAILURE;
+		if ((rc = cache_record_reserve_slots(r, slot + 1)))
+			return rc;
 		cJSON_ArrayForEach(alt, it) {
 			const char *sel;
 			int link = 0;
 			if (!cJSON_IsObject(alt))
 				return error_set(ERR_FAILURE, "cache config: %s: an input is not an object", what);
-			if (get_string(&sel, alt, "selector", what) || get_int(&link, alt, "link", 0, what) ||
-			    cache_record_add_input(r, slot, sel, link))
-				return ERR_FAILURE;
+			if ((rc = get_string(&sel, alt, "selector", what)) ||
+			    (rc = get_int(&link, alt, "link", 0, what)) ||
+			    (rc = cache_record_add_input(r, slot, sel, link)))
+				return rc;
 		}
 		slot++;
 	}
@@ -282,6 +288,7 @@ static int parse_record(struct cache_record *r, const cJSON *obj, size_t index)
 
 int cache_config_parse_records(struct cache_config *cfg, const cJSON *records)
 {
+	int rc;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, records) {
 		struct cache_record *r = grow_array(cfg->records, cfg->n_records, sizeof(*r));
@@ -290,8 +297,8 @@ int cache_config_parse_records(struct cache_config *cfg, const cJSON *records)
 		/* Counted before parsing so that a half-parsed record is freed. */
 		size_t index = cfg->n_records++;
 		memset(&cfg->records[index], 0, sizeof(*r));
-		if (parse_record(&cfg->records[index], it, index))
-			return ERR_FAILURE;
+		if ((rc = parse_record(&cfg->records[index], it, index)))
+			return rc;
 	}
 	return 0;
 }
@@ -307,11 +314,13 @@ int cache_config_parse(struct cache_config **out, const char *json, size_t len)
 		cJSON_Delete(doc);
 		return error_set(ERR_FAILURE, "cache config is not a JSON object");
 	}
-	if (cache_config_new(&cfg)) {
+	int rc = cache_config_new(&cfg);
+	if (rc) {
 		cJSON_Delete(doc);
-		return ERR_FAILURE;
+		return rc;
 	}
-	if (get_array(&layers, doc, "layers", "document") || get_array(&records, doc, "records", "document"))
+	if ((rc = get_array(&layers, doc, "layers", "document")) ||
+	    (rc = get_array(&records, doc, "records", "document")))
 		goto fail;
 	cJSON_ArrayForEach(it, layers) {
 		char what[48];
@@ -320,17 +329,17 @@ int cache_config_parse(struct cache_config **out, const char *json, size_t len)
 		const cJSON *ann;
 		snprintf(what, sizeof(what), "layer %zu", cfg->n_layers);
 		if (!cJSON_IsObject(it)) {
-			error_set(ERR_FAILURE, "cache config: %s is not an object", what);
+			rc = error_set(ERR_FAILURE, "cache config: %s is not an object", what);
 			goto fail;
 		}
-		if (get_string(&blob, it, "blob", what) || get_int(&parent, it, "parent", 0, what) ||
-		    cache_config_add_layer(cfg, blob ? blob : "", parent, &index))
+		if ((rc = get_string(&blob, it, "blob", what)) || (rc = get_int(&parent, it, "parent", 0, what)) ||
+		    (rc = cache_config_add_layer(cfg, blob ? blob : "", parent, &index)))
 			goto fail;
 		if ((ann = member(it, "annotations")) &&
-		    parse_layer_annotations(&cfg->layers[index], ann, what))
+		    (rc = parse_layer_annotations(&cfg->layers[index], ann, what)))
 			goto fail;
 	}
-	if (records && cache_config_parse_records(cfg, records))
+	if (records && (rc = cache_config_parse_records(cfg, records)))
 		goto fail;
 	cJSON_Delete(doc);
 	*out = cfg;
@@ -338,7 +347,7 @@ int cache_config_parse(struct cache_config **out, const char *json, size_t len)
 fail:
 	cJSON_Delete(doc);
 	cache_config_free(cfg);
-	return ERR_FAILURE;
+	return rc;
 }
 
 /* ---- serialising -------------------------------------------------------- */

@@ -4,6 +4,8 @@
 #ifndef CACHECTL_CACHE_CONFIG_H
 #define CACHECTL_CACHE_CONFIG_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,40 +70,40 @@ struct cache_config {
 	size_t n_records;
 };
 
-int cache_config_new(struct cache_config **out);
+CACHECTL_MUST_CHECK int cache_config_new(struct cache_config **out);
 void cache_config_free(struct cache_config *cfg);
-int cache_config_clone(struct cache_config **out, const struct cache_config *cfg);
+CACHECTL_MUST_CHECK int cache_config_clone(struct cache_config **out, const struct cache_config *cfg);
 
 /* Reads the JSON document leniently (unknown members ignored, a missing
  * parent means 0) as BuildKit does.  Does not check indexes: see
  * cache_config_check. */
-int cache_config_parse(struct cache_config **out, const char *json, size_t len);
+CACHECTL_MUST_CHECK int cache_config_parse(struct cache_config **out, const char *json, size_t len);
 
 /* Parses only a records array (the inline cache form). */
-int cache_config_parse_records(struct cache_config *cfg, const struct cJSON *records);
+CACHECTL_MUST_CHECK int cache_config_parse_records(struct cache_config *cfg, const struct cJSON *records);
 
 /* Writes the document in BuildKit's compact form, in its current order
  * (call cache_config_sort first for the canonical order). */
-int cache_config_serialize(const struct cache_config *cfg, struct buffer *out);
+CACHECTL_MUST_CHECK int cache_config_serialize(const struct cache_config *cfg, struct buffer *out);
 
 /* Writes only the records array (the inline cache form, whose layer
  * indexes are the image's). */
-int cache_config_serialize_records(const struct cache_config *cfg, struct buffer *out);
+CACHECTL_MUST_CHECK int cache_config_serialize_records(const struct cache_config *cfg, struct buffer *out);
 
 /* Out-of-range indexes and loops through parents or inputs, as BuildKit's
  * importer rejects them. */
-int cache_config_check(const struct cache_config *cfg);
+CACHECTL_MUST_CHECK int cache_config_check(const struct cache_config *cfg);
 
 /* BuildKit's canonical ordering of layers and records (sortConfig). */
-int cache_config_sort(struct cache_config *cfg);
+CACHECTL_MUST_CHECK int cache_config_sort(struct cache_config *cfg);
 
 /* Appends a layer node / a record; returns its index through out. */
-int cache_config_add_layer(struct cache_config *cfg, const char *blob, int parent, int *out);
-int cache_config_add_record(struct cache_config *cfg, const char *digest, int *out);
-int cache_record_add_result(struct cache_record *r, int layer, const struct timestamp *created);
+CACHECTL_MUST_CHECK int cache_config_add_layer(struct cache_config *cfg, const char *blob, int parent, int *out);
+CACHECTL_MUST_CHECK int cache_config_add_record(struct cache_config *cfg, const char *digest, int *out);
+CACHECTL_MUST_CHECK int cache_record_add_result(struct cache_record *r, int layer, const struct timestamp *created);
 /* Makes the record have at least n input slots (new ones empty). */
-int cache_record_reserve_slots(struct cache_record *r, size_t n);
-int cache_record_add_input(struct cache_record *r, size_t slot, const char *selector, int link);
+CACHECTL_MUST_CHECK int cache_record_reserve_slots(struct cache_record *r, size_t n);
+CACHECTL_MUST_CHECK int cache_record_add_input(struct cache_record *r, size_t slot, const char *selector, int link);
 
 void cache_record_clear(struct cache_record *r);
 void cache_layer_clear(struct cache_layer *l);

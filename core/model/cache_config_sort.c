@@ -167,13 +167,13 @@ int cache_config_sort(struct cache_config *cfg)
 			}
 		}
 	}
-	if (permute(cfg->layers, lorder, cfg->n_layers, sizeof(*cfg->layers)) ||
-	    permute(cfg->records, rorder, cfg->n_records, sizeof(*cfg->records)))
+	if ((rc = permute(cfg->layers, lorder, cfg->n_layers, sizeof(*cfg->layers))) ||
+	    (rc = permute(cfg->records, rorder, cfg->n_records, sizeof(*cfg->records))))
 		goto out;
 	rc = 0;
 	goto out;
 oom:
-	error_oom();
+	rc = error_oom();
 out:
 	free(lorder);
 	free(rorder);

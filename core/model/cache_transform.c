@@ -434,45 +434,46 @@ int cache_normalize(struct cache *c, size_t *dropped)
 
 int cache_merge(struct cache *dst, const struct cache *src)
 {
+	int rc;
 	struct cache_config *d = dst->config;
 	const struct cache_config *s = src->config;
 	int layer_base = (int)d->n_layers, record_base = (int)d->n_records;
 	for (size_t i = 0; i < src->n_blobs; i++)
-		if (cache_add_blob(dst, &src->blobs[i]))
-			return ERR_FAILURE;
+		if ((rc = cache_add_blob(dst, &src->blobs[i])))
+			return rc;
 	for (size_t i = 0; i < s->n_layers; i++) {
 		int p = s->layers[i].parent;
-		if (cache_config_add_layer(d, s->layers[i].blob, p == -1 ? -1 : p + layer_base, NULL))
-			return ERR_FAILURE;
+		if ((rc = cache_config_add_layer(d, s->layers[i].blob, p == -1 ? -1 : p + layer_base, NULL)))
+			return rc;
 	}
 	for (size_t i = 0; i < s->n_records; i++) {
 		const struct cache_record *r = &s->records[i];
 		int index;
-		if (cache_config_add_record(d, r->digest, &index))
-			return ERR_FAILURE;
+		if ((rc = cache_config_add_record(d, r->digest, &index)))
+			return rc;
 		struct cache_record *nr = &d->records[index];
 		for (size_t k = 0; k < r->n_results; k++)
-			if (cache_record_add_result(nr, r->results[k].layer + layer_base, &r->results[k].created_at))
-				return ERR_FAILURE;
+			if ((rc = cache_record_add_result(nr, r->results[k].layer + layer_base, &r->results[k].created_at)))
+				return rc;
 		for (size_t k = 0; k < r->n_chains; k++) {
 			/* Normalised caches have no chains; keep them correct anyway
 			 * by rebuilding each as chain nodes on the merged side. */
 			int parent = -1;
 			for (size_t m = 0; m < r->chains[k].n_layers; m++)
-				if (cache_config_add_layer(d, s->layers[r->chains[k].layers[m]].blob, parent, &parent))
-					return ERR_FAILURE;
+				if ((rc = cache_config_add_layer(d, s->layers[r->chains[k].layers[m]].blob, parent, &parent)))
+					return rc;
 			nr = &d->records[index];
 			if (r->chains[k].n_layers &&
-			    cache_record_add_result(nr, parent, &r->chains[k].created_at))
-				return ERR_FAILURE;
+			    (rc = cache_record_add_result(nr, parent, &r->chains[k].created_at)))
+				return rc;
 		}
 		for (size_t sl = 0; sl < r->n_inputs; sl++) {
-			if (cache_record_reserve_slots(nr, sl + 1))
-				return ERR_FAILURE;
+			if ((rc = cache_record_reserve_slots(nr, sl + 1)))
+				return rc;
 			for (size_t k = 0; k < r->inputs[sl].n_alts; k++)
-				if (cache_record_add_input(nr, sl, r->inputs[sl].alts[k].selector,
-							   r->inputs[sl].alts[k].link + record_base))
-					return ERR_FAILURE;
+				if ((rc = cache_record_add_input(nr, sl, r->inputs[sl].alts[k].selector,
+							   r->inputs[sl].alts[k].link + record_base)))
+					return rc;
 		}
 	}
 	return cache_normalize(dst, NULL);
@@ -559,21 +560,22 @@ int cache_keep_min(struct cache *c)
 
 int cache_replace_blob(struct cache *c, const char *from, const struct descriptor *to)
 {
+	int rc;
 	if (strcmp(from, to->digest) == 0) {
 		/* The same bytes under a new description (an eStargz blob typed
 		 * as plain gzip, converted to the very same eStargz blob): the
 		 * new descriptor wins. */
 		struct descriptor *d = cache_blob_mut(c, from), copy;
 		if (!d)
-			return cache_add_blob(c, to) ? ERR_FAILURE : 0;
-		if (descriptor_copy(&copy, to))
-			return ERR_FAILURE;
+			return cache_add_blob(c, to);
+		if ((rc = descriptor_copy(&copy, to)))
+			return rc;
 		descriptor_free(d);
 		*d = copy;
 		return 0;
 	}
-	if (cache_add_blob(c, to))
-		return ERR_FAILURE;
+	if ((rc = cache_add_blob(c, to)))
+		return rc;
 	for (size_t i = 0; i < c->config->n_layers; i++) {
 		struct cache_layer *l = &c->config->layers[i];
 		if (strcmp(l->blob, from) == 0) {

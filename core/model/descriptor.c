@@ -57,6 +57,7 @@ static int dup_str(char **dst, const char *src)
 
 static int dup_strings(char ***dst, size_t *n_dst, char *const *src, size_t n)
 {
+	int rc;
 	*dst = NULL;
 	*n_dst = 0;
 	if (!n)
@@ -65,8 +66,8 @@ static int dup_strings(char ***dst, size_t *n_dst, char *const *src, size_t n)
 	CHECK_ALLOC(*dst);
 	*n_dst = n;
 	for (size_t i = 0; i < n; i++)
-		if (dup_str(&(*dst)[i], src[i]))
-			return ERR_FAILURE;
+		if ((rc = dup_str(&(*dst)[i], src[i])))
+			return rc;
 	return 0;
 }
 
@@ -101,9 +102,10 @@ fail:
 
 int descriptor_set_media_type(struct descriptor *d, const char *media_type)
 {
+	int rc;
 	char *p = NULL;
-	if (dup_str(&p, media_type))
-		return ERR_FAILURE;
+	if ((rc = dup_str(&p, media_type)))
+		return rc;
 	free(d->media_type);
 	d->media_type = p;
 	return 0;
@@ -236,6 +238,7 @@ static int opt_string(char **out, const cJSON *obj, const char *name, const char
 
 static int string_array(char ***out, size_t *n, const cJSON *arr, const char *what, const char *name)
 {
+	int rc;
 	*out = NULL;
 	*n = 0;
 	if (!arr || cJSON_IsNull(arr))
@@ -251,72 +254,71 @@ static int string_array(char ***out, size_t *n, const cJSON *arr, const char *wh
 	cJSON_ArrayForEach(it, arr) {
 		if (!cJSON_IsString(it))
 			return error_set(ERR_FAILURE, "%s: \"%s\" holds a non-string", what, name);
-		if (dup_str(&(*out)[(*n)++], it->valuestring))
-			return ERR_FAILURE;
+		if ((rc = dup_str(&(*out)[(*n)++], it->valuestring)))
+			return rc;
 	}
 	return 0;
 }
 
+static int parse_annotations(struct descriptor *d, const cJSON *ann, const char *what)
+{
+	if (!cJSON_IsObject(ann))
+		return error_set(ERR_FAILURE, "%s: annotations is not an object", what);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, ann) {
+		if (!cJSON_IsString(it))
+			return error_set(ERR_FAILURE, "%s: annotation %s is not a string", what, it->string);
+		int rc = descriptor_annotation_set(d, it->string, it->valuestring);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_platform(struct descriptor *d, const cJSON *plat, const char *what)
+{
+	if (!cJSON_IsObject(plat))
+		return error_set(ERR_FAILURE, "%s: platform is not an object", what);
+	struct platform *p = calloc(1, sizeof(*p));
+	CHECK_ALLOC(p);
+	d->platform = p;
+	int rc;
+	if ((rc = opt_string(&p->architecture, plat, "architecture", what)) ||
+	    (rc = opt_string(&p->os, plat, "os", what)) ||
+	    (rc = opt_string(&p->os_version, plat, "os.version", what)) ||
+	    (rc = opt_string(&p->variant, plat, "variant", what)))
+		return rc;
+	return string_array(&p->os_features, &p->n_os_features, cJSON_GetObjectItemCaseSensitive(plat, "os.features"),
+			    what, "os.features");
+}
+
 int descriptor_parse_json(struct descriptor *d, const cJSON *obj, const char *what)
 {
+	int rc;
 	descriptor_init(d);
 	if (!cJSON_IsObject(obj))
 		return error_set(ERR_FAILURE, "%s is not a JSON object", what);
 	const cJSON *digest = cJSON_GetObjectItemCaseSensitive(obj, "digest");
 	if (!cJSON_IsString(digest))
 		return error_set(ERR_FAILURE, "%s has no digest", what);
-	if (digest_check(digest->valuestring, ERR_FAILURE, what))
-		return ERR_FAILURE;
+	if ((rc = digest_check(digest->valuestring, ERR_FAILURE, what)))
+		return rc;
 	memcpy(d->digest, digest->valuestring, DIGEST_BUF);
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(obj, "size");
 	if (size && !cJSON_IsNull(size)) {
 		double v = cJSON_IsNumber(size) ? size->valuedouble : -1;
-		if (v < 0 || v > 9007199254740992.0 || floor(v) != v) {
-			error_set(ERR_FAILURE, "%s: size is not a byte count", what);
-			goto bad;
-		}
+		if (v < 0 || v > 9007199254740992.0 || floor(v) != v)
+			return error_set(ERR_FAILURE, "%s: size is not a byte count", what);
 		d->size = (int64_t)v;
 	}
-	if (opt_string(&d->media_type, obj, "mediaType", what) ||
-	    opt_string(&d->data, obj, "data", what) ||
-	    opt_string(&d->artifact_type, obj, "artifactType", what) ||
-	    string_array(&d->urls, &d->n_urls, cJSON_GetObjectItemCaseSensitive(obj, "urls"), what, "urls"))
-		goto bad;
 	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(obj, "annotations");
-	if (ann && !cJSON_IsNull(ann)) {
-		if (!cJSON_IsObject(ann)) {
-			error_set(ERR_FAILURE, "%s: annotations is not an object", what);
-			goto bad;
-		}
-		const cJSON *it;
-		cJSON_ArrayForEach(it, ann) {
-			if (!cJSON_IsString(it)) {
-				error_set(ERR_FAILURE, "%s: annotation %s is not a string", what, it->string);
-				goto bad;
-			}
-			if (descriptor_annotation_set(d, it->string, it->valuestring))
-				goto bad;
-		}
-	}
 	const cJSON *plat = cJSON_GetObjectItemCaseSensitive(obj, "platform");
-	if (plat && !cJSON_IsNull(plat)) {
-		if (!cJSON_IsObject(plat)) {
-			error_set(ERR_FAILURE, "%s: platform is not an object", what);
-			goto bad;
-		}
-		struct platform *p = calloc(1, sizeof(*p));
-		if (!p)
-			goto bad;
-		d->platform = p;
-		if (opt_string(&p->architecture, plat, "architecture", what) ||
-		    opt_string(&p->os, plat, "os", what) || opt_string(&p->os_version, plat, "os.version", what) ||
-		    opt_string(&p->variant, plat, "variant", what) ||
-		    string_array(&p->os_features, &p->n_os_features,
-				 cJSON_GetObjectItemCaseSensitive(plat, "os.features"), what, "os.features"))
-			goto bad;
-	}
-	return 0;
-bad:
-	descriptor_free(d);
-	return ERR_FAILURE;
+	if ((rc = opt_string(&d->media_type, obj, "mediaType", what)) ||
+	    (rc = opt_string(&d->data, obj, "data", what)) ||
+	    (rc = opt_string(&d->artifact_type, obj, "artifactType", what)) ||
+	    (rc = string_array(&d->urls, &d->n_urls, cJSON_GetObjectItemCaseSensitive(obj, "urls"), what, "urls")) ||
+	    (ann && !cJSON_IsNull(ann) && (rc = parse_annotations(d, ann, what))) ||
+	    (plat && !cJSON_IsNull(plat) && (rc = parse_platform(d, plat, what))))
+		descriptor_free(d);
+	return rc;
 }

@@ -3,6 +3,8 @@
 #ifndef CACHECTL_DESCRIPTOR_H
 #define CACHECTL_DESCRIPTOR_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,17 +42,17 @@ struct descriptor {
 
 void descriptor_init(struct descriptor *d);
 void descriptor_free(struct descriptor *d);
-int descriptor_copy(struct descriptor *dst, const struct descriptor *src);
-int descriptor_set_media_type(struct descriptor *d, const char *media_type);
+CACHECTL_MUST_CHECK int descriptor_copy(struct descriptor *dst, const struct descriptor *src);
+CACHECTL_MUST_CHECK int descriptor_set_media_type(struct descriptor *d, const char *media_type);
 
 const char *descriptor_annotation(const struct descriptor *d, const char *key);
-int descriptor_annotation_set(struct descriptor *d, const char *key, const char *value);
+CACHECTL_MUST_CHECK int descriptor_annotation_set(struct descriptor *d, const char *key, const char *value);
 void descriptor_annotation_remove(struct descriptor *d, const char *key);
 
 /* Emits the descriptor as Go's image-spec Descriptor marshals it. */
 void descriptor_write_json(struct json_out *j, const struct descriptor *d);
 
 /* Reads a descriptor object; `what` names it in error messages. */
-int descriptor_parse_json(struct descriptor *d, const struct cJSON *obj, const char *what);
+CACHECTL_MUST_CHECK int descriptor_parse_json(struct descriptor *d, const struct cJSON *obj, const char *what);
 
 #endif

@@ -2,6 +2,8 @@
 #ifndef CACHECTL_MEDIA_TYPE_H
 #define CACHECTL_MEDIA_TYPE_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,7 +40,7 @@ enum compression {
 
 const char *compression_name(enum compression c);
 /* Parses BuildKit's compression= values (case-sensitive). */
-int compression_from_name(enum compression *out, const char *name);
+CACHECTL_MUST_CHECK int compression_from_name(enum compression *out, const char *name);
 
 /* The encoding a layer media type announces (eStargz announces gzip);
  * COMPRESSION_UNKNOWN for anything that is not a known layer type. */

@@ -9,9 +9,10 @@ static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 
 int base64_std_encode(struct buffer *out, const void *data, size_t len)
 {
+	int rc;
 	const unsigned char *p = data;
-	if (buffer_reserve(out, (len + 2) / 3 * 4))
-		return ERR_FAILURE;
+	if ((rc = buffer_reserve(out, (len + 2) / 3 * 4)))
+		return rc;
 	for (size_t i = 0; i < len; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16;
 		if (i + 1 < len)
@@ -20,8 +21,8 @@ int base64_std_encode(struct buffer *out, const void *data, size_t len)
 			v |= p[i + 2];
 		char quad[4] = {alphabet[v >> 18], alphabet[(v >> 12) & 63],
 				i + 1 < len ? alphabet[(v >> 6) & 63] : '=', i + 2 < len ? alphabet[v & 63] : '='};
-		if (buffer_append(out, quad, 4))
-			return ERR_FAILURE;
+		if ((rc = buffer_append(out, quad, 4)))
+			return rc;
 	}
 	return 0;
 }
@@ -43,10 +44,11 @@ static int value_of(char c)
 
 int base64_std_decode(struct buffer *out, const char *text, size_t len)
 {
+	int rc;
 	int quad[4], n = 0;
 	bool ended = false;
-	if (buffer_reserve(out, len / 4 * 3 + 3))
-		return ERR_FAILURE;
+	if ((rc = buffer_reserve(out, len / 4 * 3 + 3)))
+		return rc;
 	for (size_t i = 0; i < len; i++) {
 		char c = text[i];
 		if (c == '\r' || c == '\n')
@@ -71,8 +73,8 @@ int base64_std_decode(struct buffer *out, const char *text, size_t len)
 		unsigned char bytes[3] = {(unsigned char)(quad[0] << 2 | quad[1] >> 4),
 					  (unsigned char)(quad[1] << 4 | quad[2] >> 2),
 					  (unsigned char)(quad[2] << 6 | quad[3])};
-		if (buffer_append(out, bytes, 3))
-			return ERR_FAILURE;
+		if ((rc = buffer_append(out, bytes, 3)))
+			return rc;
 		n = 0;
 	}
 	if (ended) {
@@ -81,11 +83,30 @@ int base64_std_decode(struct buffer *out, const char *text, size_t len)
 					  (unsigned char)(quad[1] << 4 | (quad[2] < 0 ? 0 : quad[2]) >> 2)};
 		/* Bits left over before the padding are ignored, as by Go's
 		 * (non-strict) StdEncoding. */
-		if (buffer_append(out, bytes, quad[2] == -2 ? 1 : 2))
-			return ERR_FAILURE;
+		if ((rc = buffer_append(out, bytes, quad[2] == -2 ? 1 : 2)))
+			return rc;
 		return 0;
 	}
 	if (n != 0)
 		return error_set(ERR_FAILURE, "base64: missing padding");
 	return 0;
+}
+
+int base64_url_decode(struct buffer *out, const char *text, size_t len)
+{
+	/* Rewritten into the standard form, so that one decoder judges it. */
+	struct buffer std = BUFFER_INIT;
+	int rc = buffer_reserve(&std, len + 3);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i] == '-' ? '+' : text[i] == '_' ? '/' : text[i];
+		std.data[std.len++] = c;
+	}
+	while (std.len % 4)
+		std.data[std.len++] = '=';
+	std.data[std.len] = '\0';
+	rc = base64_std_decode(out, std.data, std.len);
+	buffer_free(&std);
+	return rc;
 }

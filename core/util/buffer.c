@@ -26,8 +26,9 @@ int buffer_reserve(struct buffer *b, size_t extra)
 
 int buffer_append(struct buffer *b, const void *data, size_t len)
 {
-	if (buffer_reserve(b, len))
-		return ERR_FAILURE;
+	int rc;
+	if ((rc = buffer_reserve(b, len)))
+		return rc;
 	if (len)
 		memcpy(b->data + b->len, data, len);
 	b->len += len;
@@ -42,14 +43,15 @@ int buffer_append_str(struct buffer *b, const char *s)
 
 int buffer_appendf(struct buffer *b, const char *fmt, ...)
 {
+	int rc;
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return error_set(ERR_FAILURE, "formatting failed");
-	if (buffer_reserve(b, (size_t)n))
-		return ERR_FAILURE;
+	if ((rc = buffer_reserve(b, (size_t)n)))
+		return rc;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
@@ -91,9 +93,10 @@ int buffer_read_file(struct buffer *b, const char *path, size_t max_size)
 				       "open %s", path);
 	buffer_reset(b);
 	for (;;) {
-		if (buffer_reserve(b, 65536)) {
+		int rc = buffer_reserve(b, 65536);
+		if (rc) {
 			close(fd);
-			return ERR_FAILURE;
+			return rc;
 		}
 		ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
 		if (n < 0) {

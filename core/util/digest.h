@@ -3,6 +3,8 @@
 #ifndef CACHECTL_DIGEST_H
 #define CACHECTL_DIGEST_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,10 +14,10 @@
 #define DIGEST_BUF (DIGEST_LEN + 1)
 
 /* 0 when s is a well-formed sha256 digest, -1 otherwise (no message recorded). */
-int digest_is_valid(const char *s);
+CACHECTL_MUST_CHECK int digest_is_valid(const char *s);
 
 /* Validates s and records "<what> is not a sha256 digest: <s>" on failure. */
-int digest_check(const char *s, int code, const char *what);
+CACHECTL_MUST_CHECK int digest_check(const char *s, int code, const char *what);
 
 /* The 64 hex characters of a valid digest. */
 static inline const char *digest_hex(const char *digest)
@@ -25,16 +27,16 @@ static inline const char *digest_hex(const char *digest)
 
 struct sha256;
 
-int sha256_new(struct sha256 **out);
+CACHECTL_MUST_CHECK int sha256_new(struct sha256 **out);
 void sha256_free(struct sha256 *h);
-int sha256_reset(struct sha256 *h);
-int sha256_update(struct sha256 *h, const void *data, size_t len);
+CACHECTL_MUST_CHECK int sha256_reset(struct sha256 *h);
+CACHECTL_MUST_CHECK int sha256_update(struct sha256 *h, const void *data, size_t len);
 /* Makes dst continue from where src is (both stay usable). */
-int sha256_copy(struct sha256 *dst, const struct sha256 *src);
+CACHECTL_MUST_CHECK int sha256_copy(struct sha256 *dst, const struct sha256 *src);
 /* Writes "sha256:<hex>" into out (DIGEST_BUF bytes). */
-int sha256_final(struct sha256 *h, char out[DIGEST_BUF]);
+CACHECTL_MUST_CHECK int sha256_final(struct sha256 *h, char out[DIGEST_BUF]);
 
 /* One-shot digest of a buffer. */
-int digest_of_bytes(char out[DIGEST_BUF], const void *data, size_t len);
+CACHECTL_MUST_CHECK int digest_of_bytes(char out[DIGEST_BUF], const void *data, size_t len);
 
 #endif

@@ -3,7 +3,9 @@
 #ifndef CACHECTL_DURATION_H
 #define CACHECTL_DURATION_H
 
+#include "core/util/error.h"
+
 /* Seconds in *out; ERR_USAGE naming `what` when text does not parse. */
-int duration_parse(double *out, const char *text, const char *what);
+CACHECTL_MUST_CHECK int duration_parse(double *out, const char *text, const char *what);
 
 #endif

@@ -18,6 +18,10 @@ enum error_code {
 
 #define ERROR_MESSAGE_MAX 1024
 
+/* On every function that returns a status: ignoring it is a compile error
+ * with CACHECTL_WERROR, because an ignored error is a lost one. */
+#define CACHECTL_MUST_CHECK __attribute__((warn_unused_result))
+
 int error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Like error_set, with ": <strerror(errnum)>" appended. */

@@ -20,8 +20,8 @@ int json_out_status(const struct json_out *j)
 
 static void emit(struct json_out *j, const char *s, size_t n)
 {
-	if (!j->status && buffer_append(j->buf, s, n))
-		j->status = ERR_FAILURE;
+	if (!j->status)
+		j->status = buffer_append(j->buf, s, n);
 }
 
 /* Comma handling: every value or key that is not the first in its container
@@ -91,18 +91,19 @@ static size_t utf8_sequence(const unsigned char *s, uint32_t *cp)
 
 int json_append_quoted(struct buffer *buf, const char *str)
 {
+	int rc;
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
-	if (buffer_append(buf, "\"", 1))
-		return ERR_FAILURE;
+	if ((rc = buffer_append(buf, "\"", 1)))
+		return rc;
 	while (*s) {
 		const unsigned char *run = s;
 		/* Copy the longest run that needs no escaping in one go. */
 		while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\' && *s != '<' &&
 		       *s != '>' && *s != '&')
 			s++;
-		if (s > run && buffer_append(buf, run, (size_t)(s - run)))
-			return ERR_FAILURE;
+		if (s > run && (rc = buffer_append(buf, run, (size_t)(s - run))))
+			return rc;
 		if (!*s)
 			break;
 		char esc[8];
@@ -137,8 +138,8 @@ int json_append_quoted(struct buffer *buf, const char *str)
 				outlen = seq;
 			}
 		}
-		if (buffer_append(buf, out, outlen))
-			return ERR_FAILURE;
+		if ((rc = buffer_append(buf, out, outlen)))
+			return rc;
 		s += seq;
 	}
 	return buffer_append(buf, "\"", 1);

@@ -7,6 +7,8 @@
 #ifndef CACHECTL_JSON_OUT_H
 #define CACHECTL_JSON_OUT_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,7 +25,7 @@ struct json_out {
 };
 
 void json_out_init(struct json_out *j, struct buffer *buf);
-int json_out_status(const struct json_out *j);
+CACHECTL_MUST_CHECK int json_out_status(const struct json_out *j);
 
 void json_object_begin(struct json_out *j);
 void json_object_end(struct json_out *j);
@@ -42,6 +44,6 @@ void json_member_string(struct json_out *j, const char *key, const char *s);
 void json_member_int(struct json_out *j, const char *key, int64_t v);
 
 /* Appends s as a JSON string literal (with quotes) to buf. */
-int json_append_quoted(struct buffer *buf, const char *s);
+CACHECTL_MUST_CHECK int json_append_quoted(struct buffer *buf, const char *s);
 
 #endif

@@ -9,6 +9,8 @@
 #ifndef CACHECTL_JSON_SPAN_H
 #define CACHECTL_JSON_SPAN_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 
 struct json_member {
@@ -19,11 +21,11 @@ struct json_member {
 /* The members of the object starting at text[pos] (whitespace allowed
  * before the '{'); *end is just past its '}'.  ERR_FAILURE when it is not
  * an object. */
-int json_object_members(const char *text, size_t len, size_t pos, struct json_member **out, size_t *n,
+CACHECTL_MUST_CHECK int json_object_members(const char *text, size_t len, size_t pos, struct json_member **out, size_t *n,
 			size_t *end);
 
 /* The member's key, unescaped (caller frees). */
-int json_member_key(const char *text, const struct json_member *m, char **out);
+CACHECTL_MUST_CHECK int json_member_key(const char *text, const struct json_member *m, char **out);
 
 /* The index of the member whose key is `key`, or -1. */
 long json_find_member(const char *text, const struct json_member *m, size_t n, const char *key);

@@ -5,6 +5,8 @@
 #ifndef CACHECTL_PROGRESS_H
 #define CACHECTL_PROGRESS_H
 
+#include "core/util/error.h"
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -26,8 +28,8 @@ struct progress_totals {
 
 struct progress;
 
-int progress_mode_parse(enum progress_mode *out, const char *text);
-int progress_new(struct progress **out, enum progress_mode mode, FILE *stream);
+CACHECTL_MUST_CHECK int progress_mode_parse(enum progress_mode *out, const char *text);
+CACHECTL_MUST_CHECK int progress_new(struct progress **out, enum progress_mode mode, FILE *stream);
 /* Stops the live display (printing what is left); does not print a summary. */
 void progress_free(struct progress *p);
 

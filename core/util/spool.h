@@ -5,6 +5,8 @@
 #ifndef CACHECTL_SPOOL_H
 #define CACHECTL_SPOOL_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,11 +15,11 @@
 struct spool;
 
 /* `what` names the use in messages ("registry upload"). */
-int spool_new(struct spool **out, const char *what);
-int spool_write(struct spool *s, const void *buf, size_t len);
+CACHECTL_MUST_CHECK int spool_new(struct spool **out, const char *what);
+CACHECTL_MUST_CHECK int spool_write(struct spool *s, const void *buf, size_t len);
 int64_t spool_size(const struct spool *s);
 /* The file, for reading with pread (ranges, hashes). */
-int spool_fd(const struct spool *s);
+CACHECTL_MUST_CHECK int spool_fd(const struct spool *s);
 void spool_free(struct spool *s);
 
 /* A range of a spool's file, or of bytes in memory, to be read as a byte
@@ -36,6 +38,6 @@ static inline struct byte_range byte_range_sub(const struct byte_range *r, int64
 }
 
 /* An http_body_open callback: ctx is a struct byte_range. */
-int byte_range_open(void *ctx, struct byte_source **out);
+CACHECTL_MUST_CHECK int byte_range_open(void *ctx, struct byte_source **out);
 
 #endif

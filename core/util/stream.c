@@ -133,6 +133,7 @@ struct verified_source {
 
 static ssize_t verified_read(struct byte_source *s, void *buf, size_t len)
 {
+	int rc;
 	struct verified_source *v = (struct verified_source *)s;
 	if (v->done)
 		return 0;
@@ -144,8 +145,8 @@ static ssize_t verified_read(struct byte_source *s, void *buf, size_t len)
 		if (v->size >= 0 && v->seen > v->size)
 			return error_set(ERR_CORRUPT, "blob %s is larger than the %lld bytes its descriptor says",
 					 v->digest, (long long)v->size);
-		if (sha256_update(v->hash, buf, (size_t)n))
-			return ERR_FAILURE;
+		if ((rc = sha256_update(v->hash, buf, (size_t)n)))
+			return rc;
 		return n;
 	}
 	char got[DIGEST_BUF];
@@ -153,8 +154,8 @@ static ssize_t verified_read(struct byte_source *s, void *buf, size_t len)
 	if (v->size >= 0 && v->seen != v->size)
 		return error_set(ERR_CORRUPT, "blob %s is %lld bytes, its descriptor says %lld", v->digest,
 				 (long long)v->seen, (long long)v->size);
-	if (sha256_final(v->hash, got))
-		return ERR_FAILURE;
+	if ((rc = sha256_final(v->hash, got)))
+		return rc;
 	if (strcmp(got, v->digest) != 0)
 		return error_set(ERR_CORRUPT, "blob %s does not match its digest (its bytes hash to %s)",
 				 v->digest, got);
@@ -199,18 +200,20 @@ struct hashing_sink {
 
 static int hashing_write(struct byte_sink *s, const void *buf, size_t len)
 {
+	int rc;
 	struct hashing_sink *h = (struct hashing_sink *)s;
 	h->size += (int64_t)len;
-	if (sha256_update(h->hash, buf, len))
-		return ERR_FAILURE;
+	if ((rc = sha256_update(h->hash, buf, len)))
+		return rc;
 	return h->next ? sink_write(h->next, buf, len) : 0;
 }
 
 static int hashing_finish(struct byte_sink *s)
 {
+	int rc;
 	struct hashing_sink *h = (struct hashing_sink *)s;
-	if (sha256_final(h->hash, h->digest))
-		return ERR_FAILURE;
+	if ((rc = sha256_final(h->hash, h->digest)))
+		return rc;
 	return h->next ? sink_finish(h->next) : 0;
 }
 

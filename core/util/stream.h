@@ -6,6 +6,8 @@
 #ifndef CACHECTL_STREAM_H
 #define CACHECTL_STREAM_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,27 +58,27 @@ static inline void sink_close(struct byte_sink *s)
 }
 
 /* Fills buf until len bytes or the end; *got tells how many. */
-int source_read_full(struct byte_source *s, void *buf, size_t len, size_t *got);
+CACHECTL_MUST_CHECK int source_read_full(struct byte_source *s, void *buf, size_t len, size_t *got);
 
 /* A file; ERR_NOT_FOUND when it does not exist.  `what` names it in errors. */
-int file_source_open(struct byte_source **out, const char *path, const char *what);
+CACHECTL_MUST_CHECK int file_source_open(struct byte_source **out, const char *path, const char *what);
 
 /* write(2) until every byte is out; `what` names the file in messages. */
-int fd_write_all(int fd, const void *buf, size_t len, const char *what);
+CACHECTL_MUST_CHECK int fd_write_all(int fd, const void *buf, size_t len, const char *what);
 
 /* Bytes from memory (not copied; must outlive the source). */
-int memory_source_new(struct byte_source **out, const void *data, size_t len);
+CACHECTL_MUST_CHECK int memory_source_new(struct byte_source **out, const void *data, size_t len);
 
 /* Passes inner's bytes through and fails with ERR_CORRUPT unless they hash
  * to `digest` and number exactly `size` (size < 0: any).  Owns inner. */
-int verified_source_new(struct byte_source **out, struct byte_source *inner, const char *digest,
+CACHECTL_MUST_CHECK int verified_source_new(struct byte_source **out, struct byte_source *inner, const char *digest,
 			int64_t size);
 
 /* Hashes and counts what passes to next (next NULL: bytes are dropped). */
-int hashing_sink_new(struct byte_sink **out, struct byte_sink *next);
+CACHECTL_MUST_CHECK int hashing_sink_new(struct byte_sink **out, struct byte_sink *next);
 void hashing_sink_result(struct byte_sink *s, char digest[DIGEST_BUF], int64_t *size);
 
 /* Writes every byte to each of n sinks (not owned). */
-int tee_sink_new(struct byte_sink **out, struct byte_sink **sinks, size_t n);
+CACHECTL_MUST_CHECK int tee_sink_new(struct byte_sink **out, struct byte_sink **sinks, size_t n);
 
 #endif

@@ -52,8 +52,11 @@ static int grow(struct strmap *m)
 
 int strmap_put(struct strmap *m, const char *key, size_t value)
 {
-	if ((m->count + 1) * 2 > m->cap && grow(m))
-		return ERR_FAILURE;
+	if ((m->count + 1) * 2 > m->cap) {
+		int rc = grow(m);
+		if (rc)
+			return rc;
+	}
 	struct strmap_entry *e = find(m, key);
 	if (!e->key) {
 		e->key = strdup(key);

@@ -2,6 +2,8 @@
 #ifndef CACHECTL_STRMAP_H
 #define CACHECTL_STRMAP_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 
 struct strmap_entry {
@@ -20,7 +22,7 @@ struct strmap {
 /* 1 and *value set when present, 0 when absent. */
 int strmap_get(const struct strmap *m, const char *key, size_t *value);
 /* Inserts or replaces; the key is copied. */
-int strmap_put(struct strmap *m, const char *key, size_t value);
+CACHECTL_MUST_CHECK int strmap_put(struct strmap *m, const char *key, size_t value);
 void strmap_free(struct strmap *m);
 
 #endif

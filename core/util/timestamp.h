@@ -3,6 +3,8 @@
 #ifndef CACHECTL_TIMESTAMP_H
 #define CACHECTL_TIMESTAMP_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,7 +20,7 @@ struct timestamp {
 extern const char TIMESTAMP_ZERO[];
 
 /* ERR_FAILURE with a message naming the text when it is not RFC 3339. */
-int timestamp_parse(struct timestamp *out, const char *text);
+CACHECTL_MUST_CHECK int timestamp_parse(struct timestamp *out, const char *text);
 /* Formats in the zone it was parsed in, or in UTC when utc is set. */
 void timestamp_format(char out[TIMESTAMP_BUF], const struct timestamp *t, bool utc);
 bool timestamp_is_zero(const struct timestamp *t);

@@ -24,6 +24,16 @@
 #include "core/codec/layer_pipeline.h"
 #include "core/model/media_type.h"
 
+/* Setup steps that cannot fail unless the machine is out of memory. */
+#define MUST(expr)                                                                       \
+	do {                                                                             \
+		if ((expr) != 0) {                                                       \
+			fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #expr); \
+			exit(1);                                                         \
+		}                                                                        \
+	} while (0)
+
+
 /* ---- generated layer tars ------------------------------------------------ */
 
 struct rng {
@@ -92,8 +102,8 @@ static void add_file(struct buffer *tar, const char *name, size_t size, struct r
 {
 	unsigned char h[512];
 	tar_header(h, name, size, '0');
-	buffer_append(tar, h, 512);
-	buffer_reserve(tar, size + 512);
+	MUST(buffer_append(tar, h, 512));
+	MUST(buffer_reserve(tar, size + 512));
 	fill(r, (unsigned char *)tar->data + tar->len, size, text);
 	tar->len += size;
 	size_t pad = (512 - size % 512) % 512;
@@ -111,7 +121,7 @@ static void mixed_layer(struct buffer *tar, size_t scale)
 	for (int d = 0; d < 40; d++) {
 		snprintf(name, sizeof(name), "app/dir%02d/", d);
 		tar_header(h, name, 0, '5');
-		buffer_append(tar, h, 512);
+		MUST(buffer_append(tar, h, 512));
 		for (size_t f = 0; f < 30 * scale; f++) {
 			snprintf(name, sizeof(name), "app/dir%02d/file%04zu.txt", d, f);
 			add_file(tar, name, 512 + next(&r) % 12000, &r, true);
@@ -125,7 +135,7 @@ static void mixed_layer(struct buffer *tar, size_t scale)
 		snprintf(name, sizeof(name), "app/data/big%zu.bin", f);
 		add_file(tar, name, (size_t)(9 << 20) + next(&r) % 65536, &r, f % 2 == 0);
 	}
-	buffer_reserve(tar, 1024);
+	MUST(buffer_reserve(tar, 1024));
 	memset(tar->data + tar->len, 0, 1024);
 	tar->len += 1024;
 }
@@ -140,7 +150,7 @@ static void small_files_layer(struct buffer *tar, size_t n)
 		snprintf(name, sizeof(name), "usr/share/doc/pkg%04zu/file%zu.txt", f / 10, f % 10);
 		add_file(tar, name, 200 + next(&r) % 4000, &r, true);
 	}
-	buffer_reserve(tar, 1024);
+	MUST(buffer_reserve(tar, 1024));
 	memset(tar->data + tar->len, 0, 1024);
 	tar->len += 1024;
 }
@@ -205,9 +215,9 @@ static int convert(double *secs, int64_t *out_size, struct descriptor *d, enum c
 static void describe(struct descriptor *d, const void *data, size_t len, const char *media_type)
 {
 	descriptor_init(d);
-	digest_of_bytes(d->digest, data, len);
+	MUST(digest_of_bytes(d->digest, data, len));
 	d->size = (int64_t)len;
-	descriptor_set_media_type(d, media_type);
+	MUST(descriptor_set_media_type(d, media_type));
 }
 
 static int throughput(const char *label, const struct buffer *tar, int runs)
@@ -272,23 +282,23 @@ static int big_file_layer(const char *path, struct descriptor *d)
 		return -1;
 	tar_header(h, "big/one-gigabyte.bin", file_size, '0');
 	sink_write(gz, h, 512);
-	sha256_update(diff, h, 512);
+	MUST(sha256_update(diff, h, 512));
 	for (size_t off = 0; off < file_size; off += block) {
 		memset(buf, 0, block);
 		fill(&r, buf + (next(&r) % (block - 4096)), 4096, false);
 		sink_write(gz, buf, block);
-		sha256_update(diff, buf, block);
+		MUST(sha256_update(diff, buf, block));
 	}
 	memset(buf, 0, 1024);
 	sink_write(gz, buf, 1024);
-	sha256_update(diff, buf, 1024);
+	MUST(sha256_update(diff, buf, 1024));
 	sink_finish(gz);
-	sha256_final(diff, diff_id);
+	MUST(sha256_final(diff, diff_id));
 	descriptor_init(d);
 	hashing_sink_result(hash, d->digest, &size);
 	d->size = size;
-	descriptor_set_media_type(d, MT_OCI_LAYER_GZIP);
-	descriptor_annotation_set(d, ANN_UNCOMPRESSED, diff_id);
+	MUST(descriptor_set_media_type(d, MT_OCI_LAYER_GZIP));
+	MUST(descriptor_annotation_set(d, ANN_UNCOMPRESSED, diff_id));
 	sink_close(gz);
 	sink_close(hash);
 	sha256_free(diff);

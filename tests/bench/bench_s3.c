@@ -27,6 +27,16 @@
 #include "core/util/parallel.h"
 #include "transport/engine/cache_transfer.h"
 
+/* Setup steps that cannot fail unless the machine is out of memory. */
+#define MUST(expr)                                                                       \
+	do {                                                                             \
+		if ((expr) != 0) {                                                       \
+			fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #expr); \
+			exit(1);                                                         \
+		}                                                                        \
+	} while (0)
+
+
 static double now(void)
 {
 	struct timespec ts;
@@ -76,7 +86,7 @@ static void write_layer(const char *dir, int64_t size, uint64_t seed, struct lay
 		left -= (int64_t)n;
 	}
 	fclose(f);
-	sha256_final(h, out->digest);
+	MUST(sha256_final(h, out->digest));
 	sha256_free(h);
 	free(buf);
 	out->size = size;
@@ -107,31 +117,31 @@ static void make_cache(const char *dir, int big_mib, int small)
 	write_layer(dir, (int64_t)big_mib << 20, 42, &layers[n++]);
 	for (int i = 0; i < small; i++)
 		write_layer(dir, 1 << 20, 1000 + (uint64_t)i, &layers[n++]);
-	buffer_append_str(&config, "{\"layers\":[");
+	MUST(buffer_append_str(&config, "{\"layers\":["));
 	for (size_t i = 0; i < n; i++)
-		buffer_appendf(&config, "%s{\"blob\":\"%s\",\"parent\":%d}", i ? "," : "", layers[i].digest,
-			       (int)i - 1);
-	buffer_appendf(&config, "],\"records\":[{\"layers\":[{\"layer\":%zu,\"createdAt\":\"2025-01-02T03:04:05Z\"}],"
-				"\"digest\":\"sha256:%064d\"}]}", n - 1, 0);
+		MUST(buffer_appendf(&config, "%s{\"blob\":\"%s\",\"parent\":%d}", i ? "," : "", layers[i].digest,
+			       (int)i - 1));
+	MUST(buffer_appendf(&config, "],\"records\":[{\"layers\":[{\"layer\":%zu,\"createdAt\":\"2025-01-02T03:04:05Z\"}],"
+				"\"digest\":\"sha256:%064d\"}]}", n - 1, 0));
 	char config_digest[DIGEST_BUF], manifest_digest[DIGEST_BUF];
-	digest_of_bytes(config_digest, config.data, config.len);
+	MUST(digest_of_bytes(config_digest, config.data, config.len));
 	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", dir, digest_hex(config_digest));
 	write_file(path, config.data);
-	buffer_appendf(&manifest, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	MUST(buffer_appendf(&manifest, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 				  "\"config\":{\"mediaType\":\"application/vnd.buildkit.cacheconfig.v0\",\"digest\":\"%s\","
-				  "\"size\":%zu},\"layers\":[", config_digest, config.len);
+				  "\"size\":%zu},\"layers\":[", config_digest, config.len));
 	for (size_t i = 0; i < n; i++)
-		buffer_appendf(&manifest, "%s{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
+		MUST(buffer_appendf(&manifest, "%s{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
 					  "\"size\":%lld,\"annotations\":{\"containerd.io/uncompressed\":\"%s\"}}",
-			       i ? "," : "", layers[i].digest, (long long)layers[i].size, layers[i].digest);
-	buffer_append_str(&manifest, "]}");
-	digest_of_bytes(manifest_digest, manifest.data, manifest.len);
+			       i ? "," : "", layers[i].digest, (long long)layers[i].size, layers[i].digest));
+	MUST(buffer_append_str(&manifest, "]}"));
+	MUST(digest_of_bytes(manifest_digest, manifest.data, manifest.len));
 	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", dir, digest_hex(manifest_digest));
 	write_file(path, manifest.data);
-	buffer_appendf(&index, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+	MUST(buffer_appendf(&index, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
 			       "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 			       "\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":"
-			       "\"latest\"}}]}", manifest_digest, manifest.len);
+			       "\"latest\"}}]}", manifest_digest, manifest.len));
 	snprintf(path, sizeof(path), "%s/index.json", dir);
 	write_file(path, index.data);
 	snprintf(path, sizeof(path), "%s/oci-layout", dir);
@@ -153,10 +163,7 @@ static double transfer(const char *from, const char *to, unsigned jobs, struct p
 	memset(totals, 0, sizeof(*totals));
 	if (cache_spec_parse(&src, from, TRANSPORT_SOURCE) || cache_spec_parse(&dst, to, TRANSPORT_DESTINATION))
 		die("options");
-	const struct transport_handler *h = transport_handler_find(dst.type);
-	if (!h || export_settings_parse(&d.settings, &dst, h) ||
-	    transport_open(&d.transport, &dst, TRANSPORT_DESTINATION, p) ||
-	    transport_open(&s, &src, TRANSPORT_SOURCE, p))
+	if (destination_open(&d, &dst, p) || transport_open(&s, &src, TRANSPORT_SOURCE, p))
 		die("open");
 	double t0 = now();
 	if (source_set_load(&set, &s, 1, p) || cache_export(&set, &d, 1, jobs, p, totals))

@@ -9,9 +9,20 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/util/digest.h"
+
+/* Setup steps that cannot fail unless the machine is out of memory. */
+#define MUST(expr)                                                                       \
+	do {                                                                             \
+		if ((expr) != 0) {                                                       \
+			fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #expr); \
+			exit(1);                                                         \
+		}                                                                        \
+	} while (0)
+
 
 static void hex(const char *key, const void *data, size_t len)
 {
@@ -73,14 +84,14 @@ int main(int argc, char **argv)
 		la_int64_t off;
 		int64_t size = 0;
 		while ((r = archive_read_data_block(a, &block, &n, &off)) == ARCHIVE_OK) {
-			sha256_update(h, block, n);
+			MUST(sha256_update(h, block, n));
 			size += (int64_t)n;
 		}
 		if (r != ARCHIVE_EOF) {
 			fprintf(stderr, "tar_manifest: %s: %s\n", archive_entry_pathname(e), archive_error_string(a));
 			return 1;
 		}
-		sha256_final(h, digest);
+		MUST(sha256_final(h, digest));
 		printf("{");
 		hex_str("path", archive_entry_pathname(e));
 		printf(",\"type\":\"%s\",\"mode\":%d,\"uid\":%lld,\"gid\":%lld,", type_of(e),

@@ -24,9 +24,9 @@ static void test_digest(void)
 	/* Streaming in pieces gives the one-shot digest. */
 	struct sha256 *h;
 	CHECK(sha256_new(&h) == 0);
-	sha256_update(h, "a", 1);
-	sha256_update(h, "bc", 2);
-	sha256_final(h, d);
+	CHECK(sha256_update(h, "a", 1) == 0);
+	CHECK(sha256_update(h, "bc", 2) == 0);
+	CHECK(sha256_final(h, d) == 0);
 	CHECK_STR(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	sha256_free(h);
 }

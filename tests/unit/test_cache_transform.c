@@ -46,7 +46,7 @@ static void chain_text(const struct cache *c, int layer, struct buffer *out)
 		ids[n++] = cache_blob_diff_id(c, c->config->layers[layer].blob);
 	buffer_reset(out);
 	while (n)
-		buffer_appendf(out, "%s ", ids[--n]);
+		CHECK(buffer_appendf(out, "%s ", ids[--n]) == 0);
 }
 
 /* Every result of every record of `part` is a result of the same record in `whole`. */
@@ -153,7 +153,7 @@ static void test_unknown_blob_drops_results(const char *fixtures)
 	snprintf(d->digest, sizeof(d->digest), "%s", "sha256:0000000000000000000000000000000000000000000000000000000000000000");
 	strmap_free(&c->blob_index);
 	for (size_t i = 0; i < c->n_blobs; i++)
-		strmap_put(&c->blob_index, c->blobs[i].digest, i);
+		CHECK(strmap_put(&c->blob_index, c->blobs[i].digest, i) == 0);
 	size_t dropped = 0;
 	CHECK(cache_normalize(c, &dropped) == 0);
 	CHECK_INT(dropped, 8);
@@ -198,7 +198,7 @@ static void test_replace_blob(const char *fixtures)
 	const char *old = "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1";
 	CHECK(descriptor_copy(&nd, cache_blob(c, old)) == 0);
 	snprintf(nd.digest, sizeof(nd.digest), "%s", "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
-	descriptor_set_media_type(&nd, MT_OCI_LAYER);
+	CHECK(descriptor_set_media_type(&nd, MT_OCI_LAYER) == 0);
 	CHECK(cache_replace_blob(c, old, &nd) == 0);
 	CHECK(cache_normalize(c, NULL) == 0);
 	bool found_old = false, found_new = false;
@@ -210,8 +210,8 @@ static void test_replace_blob(const char *fixtures)
 	CHECK(found_new);
 	CHECK_INT(c->config->n_layers, 9);
 	/* the same digest under a new description: the new one wins */
-	descriptor_set_media_type(&nd, MT_OCI_LAYER_GZIP);
-	descriptor_annotation_set(&nd, ANN_STARGZ_TOC, "sha256:34389139a1c1b35477be831e2253885fa98a9fc3906b16880a391631786dd194");
+	CHECK(descriptor_set_media_type(&nd, MT_OCI_LAYER_GZIP) == 0);
+	CHECK(descriptor_annotation_set(&nd, ANN_STARGZ_TOC, "sha256:34389139a1c1b35477be831e2253885fa98a9fc3906b16880a391631786dd194") == 0);
 	size_t blobs = c->n_blobs;
 	CHECK(cache_replace_blob(c, nd.digest, &nd) == 0);
 	CHECK_INT(c->n_blobs, blobs);

@@ -16,7 +16,7 @@ static void sample(struct buffer *b, size_t n)
 		x = x * 1103515245u + 12345u;
 		/* half text, half noise, so every level has work to do */
 		char c = (i / 4096) % 2 ? (char)(x >> 16) : "cache layer text "[i % 17];
-		buffer_append(b, &c, 1);
+		CHECK(buffer_append(b, &c, 1) == 0);
 	}
 }
 
@@ -40,7 +40,7 @@ static int compress_in_pieces(struct buffer *out, const struct buffer *in, enum 
 	sink_close(z);
 	CHECK_INT(m.finished, rc ? 0 : 1);
 	buffer_reset(out);
-	buffer_append(out, m.b.data, m.b.len);
+	CHECK(buffer_append(out, m.b.data, m.b.len) == 0);
 	buffer_free(&m.b);
 	return rc;
 }
@@ -68,7 +68,7 @@ static int decompress(struct buffer *out, const void *data, size_t len, enum com
 		}
 		if (n == 0)
 			break;
-		buffer_append(out, buf, (size_t)n);
+		CHECK(buffer_append(out, buf, (size_t)n) == 0);
 	}
 	source_close(d);
 	return rc;
@@ -119,8 +119,8 @@ static void test_concatenated(void)
 		compress(&za, &a, kinds[k], false, 0);
 		compress(&zb, &b, kinds[k], false, 0);
 		buffer_reset(&both);
-		buffer_append(&both, za.data, za.len);
-		buffer_append(&both, zb.data, zb.len);
+		CHECK(buffer_append(&both, za.data, za.len) == 0);
+		CHECK(buffer_append(&both, zb.data, zb.len) == 0);
 		CHECK(decompress(&back, both.data, both.len, kinds[k]) == 0);
 		CHECK_INT(back.len, a.len + b.len);
 		CHECK(memcmp(back.data, a.data, a.len) == 0 && memcmp(back.data + a.len, b.data, b.len) == 0);
@@ -134,7 +134,7 @@ static void test_concatenated(void)
 		/* nothing at all */
 		CHECK(decompress(&back, "", 0, kinds[k]) == ERR_CORRUPT);
 		/* trailing garbage after a complete stream */
-		buffer_append(&za, "garbage!", 8);
+		CHECK(buffer_append(&za, "garbage!", 8) == 0);
 		CHECK(decompress(&back, za.data, za.len, kinds[k]) == ERR_CORRUPT);
 		/* damage in the middle */
 		compress(&za, &a, kinds[k], false, 0);
@@ -175,8 +175,8 @@ static void test_pipeline(const char *fixtures)
 	descriptor_init(&d);
 	snprintf(d.digest, sizeof(d.digest), "%s", "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1");
 	d.size = 32;
-	descriptor_annotation_set(&d, ANN_UNCOMPRESSED,
-				  "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+	CHECK(descriptor_annotation_set(&d, ANN_UNCOMPRESSED,
+				  "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef") == 0);
 
 	/* re-encode to plain tar: the new digest is the diffID */
 	struct byte_source *src;
@@ -185,7 +185,7 @@ static void test_pipeline(const char *fixtures)
 	mem_init(&m);
 	struct layer_task t = {.source = &d, .encoding = COMPRESSION_GZIP, .reencode = true,
 			       .target = {COMPRESSION_UNCOMPRESSED, false, 0}};
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &t, &m.base) == 0);
 	CHECK_STR(o.digest, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
 	CHECK_STR(o.diff_id, o.digest);
@@ -193,25 +193,25 @@ static void test_pipeline(const char *fixtures)
 	CHECK_INT(m.b.len, 1024);
 
 	/* a lying diffID annotation is caught */
-	descriptor_annotation_set(&d, ANN_UNCOMPRESSED,
-				  "sha256:0000000000000000000000000000000000000000000000000000000000000000");
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(descriptor_annotation_set(&d, ANN_UNCOMPRESSED,
+				  "sha256:0000000000000000000000000000000000000000000000000000000000000000") == 0);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
 	CHECK(strstr(error_message(), "diffID") != NULL);
 
 	/* so is a wrong digest, and a wrong size, on a plain copy */
 	t.reencode = false;
 	blob.data[20] ^= 1;
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
 	CHECK(strstr(error_message(), "does not match its digest") != NULL);
 	blob.data[20] ^= 1;
 	d.size = 31;
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
 	CHECK(strstr(error_message(), "larger than") != NULL);
 	d.size = 33;
-	memory_source_new(&src, blob.data, blob.len);
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
 	CHECK(layer_process(&o, src, &t, NULL) == ERR_CORRUPT);
 	CHECK(strstr(error_message(), "32 bytes") != NULL);
 
@@ -295,7 +295,7 @@ static int drain(struct byte_source *s, struct buffer *out, size_t len)
 			rc = (int)n;
 			break;
 		}
-		buffer_append(out, buf, (size_t)n);
+		CHECK(buffer_append(out, buf, (size_t)n) == 0);
 	}
 	free(buf);
 	return rc;

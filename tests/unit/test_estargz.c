@@ -36,7 +36,7 @@ static int gunzip(struct buffer *out, const void *data, size_t len)
 			rc = (int)n;
 			break;
 		}
-		buffer_append(out, buf, (size_t)n);
+		CHECK(buffer_append(out, buf, (size_t)n) == 0);
 	}
 	source_close(d);
 	return rc;
@@ -57,7 +57,7 @@ static int write_esgz(struct estargz_write_result *r, struct buffer *blob, const
 	int rc = estargz_write(r, src, &m.base, &o, "test layer");
 	source_close(src);
 	buffer_reset(blob);
-	buffer_append(blob, m.b.data, m.b.len);
+	CHECK(buffer_append(blob, m.b.data, m.b.len) == 0);
 	buffer_free(&m.b);
 	return rc;
 }
@@ -71,7 +71,7 @@ static int read_esgz(struct estargz_read_result *r, struct buffer *plain, const 
 		return -1;
 	int rc = estargz_read(r, src, &m.base, "test blob");
 	buffer_reset(plain);
-	buffer_append(plain, m.b.data, m.b.len);
+	CHECK(buffer_append(plain, m.b.data, m.b.len) == 0);
 	buffer_free(&m.b);
 	return rc;
 }
@@ -97,7 +97,7 @@ static int toc_of(struct buffer *json, const struct buffer *blob)
 	}
 	size_t size = strtoul(tar.data + 124, NULL, 8);
 	buffer_reset(json);
-	buffer_append(json, tar.data + 512, size);
+	CHECK(buffer_append(json, tar.data + 512, size) == 0);
 	buffer_free(&tar);
 	return 0;
 }
@@ -118,14 +118,14 @@ static void mask_offsets(struct buffer *json)
 	regcomp(&re, "\"offset\": [0-9]+", REG_EXTENDED);
 	const char *p = json->data;
 	while (regexec(&re, p, 1, &m, 0) == 0) {
-		buffer_append(&out, p, (size_t)m.rm_so);
-		buffer_append_str(&out, "\"offset\": X");
+		CHECK(buffer_append(&out, p, (size_t)m.rm_so) == 0);
+		CHECK(buffer_append_str(&out, "\"offset\": X") == 0);
 		p += m.rm_eo;
 	}
-	buffer_append_str(&out, p);
+	CHECK(buffer_append_str(&out, p) == 0);
 	regfree(&re);
 	buffer_reset(json);
-	buffer_append(json, out.data, out.len);
+	CHECK(buffer_append(json, out.data, out.len) == 0);
 	buffer_free(&out);
 }
 
@@ -269,9 +269,9 @@ static void test_empty_layer_entries(void)
 		CHECK(full.data[512] == ESTARGZ_LANDMARK_CONTENT && memcmp(full.data + 513, zeros, 511) == 0);
 		CHECK(memcmp(full.data + 1024, ESTARGZ_TOC_NAME, sizeof(ESTARGZ_TOC_NAME)) == 0);
 		CHECK(memcmp(full.data + full.len - 1024, zeros, 1024) == 0);
-		digest_of_bytes(digest, full.data, full.len);
+		CHECK(digest_of_bytes(digest, full.data, full.len) == 0);
 		CHECK_STR(w.diff_id, digest);
-		digest_of_bytes(digest, zeros, k ? 0 : 1024);
+		CHECK(digest_of_bytes(digest, zeros, k ? 0 : 1024) == 0);
 		CHECK_STR(w.source_diff_id, digest);
 		/* read back: the landmark is left out, the archive still ends */
 		CHECK(read_esgz(&r, &plain, blob.data, blob.len) == 0);
@@ -297,13 +297,13 @@ static void with_landmark(struct buffer *out, const char *lossless)
 {
 	static const char head[] = "{\n\t\"version\": 1,\n\t\"entries\": [\n";
 	buffer_reset(out);
-	buffer_append_str(out, head);
-	buffer_append_str(out, LANDMARK_TOC_ENTRY);
+	CHECK(buffer_append_str(out, head) == 0);
+	CHECK(buffer_append_str(out, LANDMARK_TOC_ENTRY) == 0);
 	if (strncmp(lossless, head, strlen(head)) == 0) {
-		buffer_append_str(out, ",\n");
-		buffer_append_str(out, lossless + strlen(head));
+		CHECK(buffer_append_str(out, ",\n") == 0);
+		CHECK(buffer_append_str(out, lossless + strlen(head)) == 0);
 	} else {
-		buffer_append_str(out, "\n\t]\n}"); /* it had "entries": null */
+		CHECK(buffer_append_str(out, "\n\t]\n}") == 0); /* it had "entries": null */
 	}
 }
 
@@ -382,7 +382,7 @@ static void test_fixture_layers(const char *fixtures)
 		CHECK_STR(json_mine.data, again.data);
 		CHECK_INT(w.toc_entries, r.toc_entries + 1);
 		char tar_digest[DIGEST_BUF];
-		digest_of_bytes(tar_digest, tar.data, tar.len);
+		CHECK(digest_of_bytes(tar_digest, tar.data, tar.len) == 0);
 		CHECK_STR(w.source_diff_id, tar_digest);
 		CHECK_INT(w.source_size, tar.len);
 		CHECK(read_esgz(&r, &again, mine.data, mine.len) == 0);
@@ -600,7 +600,7 @@ static void test_entry_layout(void)
 	char digest[DIGEST_BUF];
 	make_tar(&tar, files, 3);
 	size_t entries_end = tar.len - 1024;
-	buffer_append(&tar, zeros, sizeof(zeros)); /* record padding, as tar(1) writes it */
+	CHECK(buffer_append(&tar, zeros, sizeof(zeros)) == 0); /* record padding, as tar(1) writes it */
 	CHECK(write_esgz(&w, &blob, tar.data, tar.len, 6, ENTRIES) == 0);
 	CHECK(gunzip(&full, blob.data, blob.len) == 0);
 	CHECK(toc_of(&json, &blob) == 0);
@@ -631,14 +631,14 @@ static void test_entry_layout(void)
 		     toc_tar - 512 - json.len) == 0);
 
 	/* digests: the blob's over its own bytes, the source's over all of it */
-	digest_of_bytes(digest, full.data, full.len);
+	CHECK(digest_of_bytes(digest, full.data, full.len) == 0);
 	CHECK_STR(w.diff_id, digest);
-	digest_of_bytes(digest, tar.data, tar.len);
+	CHECK(digest_of_bytes(digest, tar.data, tar.len) == 0);
 	CHECK_STR(w.source_diff_id, digest);
 	CHECK_INT(w.source_size, tar.len);
 	CHECK_INT(w.toc_entries, 4);
 	CHECK_INT(w.dropped, 0);
-	digest_of_bytes(digest, json.data, json.len);
+	CHECK(digest_of_bytes(digest, json.data, json.len) == 0);
 	CHECK_STR(w.toc_digest, digest);
 	mask_offsets(&json);
 	CHECK(strncmp(json.data, "{\n\t\"version\": 1,\n\t\"entries\": [\n" LANDMARK_TOC_ENTRY ",\n",
@@ -675,15 +675,15 @@ static void test_lying_blobs(void)
 	const char *says[] = {"but it starts at", "beyond the blob"};
 	for (int i = 0; i < 2; i++) {
 		buffer_reset(&bad);
-		buffer_append(&bad, blob.data, blob.len - ESTARGZ_FOOTER_SIZE);
+		CHECK(buffer_append(&bad, blob.data, blob.len - ESTARGZ_FOOTER_SIZE) == 0);
 		estargz_footer(footer, wrong[i]);
-		buffer_append(&bad, footer, sizeof(footer));
+		CHECK(buffer_append(&bad, footer, sizeof(footer)) == 0);
 		CHECK(read_esgz(&r, &plain, bad.data, bad.len) == ERR_CORRUPT);
 		CHECK(strstr(error_message(), says[i]) != NULL);
 	}
 	/* no footer at all: a plain gzip stream */
 	buffer_reset(&bad);
-	buffer_append(&bad, blob.data, blob.len - ESTARGZ_FOOTER_SIZE);
+	CHECK(buffer_append(&bad, blob.data, blob.len - ESTARGZ_FOOTER_SIZE) == 0);
 	CHECK(read_esgz(&r, &plain, bad.data, bad.len) == ERR_CORRUPT);
 
 	/* a TOC whose offsets or digests are wrong: rebuild the TOC member */
@@ -702,9 +702,9 @@ static void test_lying_blobs(void)
 		if (!at)
 			continue;
 		struct buffer j2 = BUFFER_INIT, toc_tar = BUFFER_INIT;
-		buffer_append(&j2, json.data, (size_t)(at - json.data));
-		buffer_append_str(&j2, edits[i][1]);
-		buffer_append_str(&j2, at + strlen(edits[i][0]));
+		CHECK(buffer_append(&j2, json.data, (size_t)(at - json.data)) == 0);
+		CHECK(buffer_append_str(&j2, edits[i][1]) == 0);
+		CHECK(buffer_append_str(&j2, at + strlen(edits[i][0])) == 0);
 		if (i == 1 || i == 2) /* keep the digest 71 characters long */
 			memmove(strstr(j2.data, edits[i][1]) + strlen(edits[i][1]) + 63,
 				strstr(j2.data, edits[i][1]) + strlen(edits[i][1]) + 64,
@@ -712,9 +712,9 @@ static void test_lying_blobs(void)
 		unsigned char h[512];
 		static const char zeros[1536];
 		estargz_toc_tar_header(h, j2.len);
-		buffer_append(&toc_tar, h, 512);
-		buffer_append(&toc_tar, j2.data, j2.len);
-		buffer_append(&toc_tar, zeros, (512 - j2.len % 512) % 512 + 1024);
+		CHECK(buffer_append(&toc_tar, h, 512) == 0);
+		CHECK(buffer_append(&toc_tar, j2.data, j2.len) == 0);
+		CHECK(buffer_append(&toc_tar, zeros, (512 - j2.len % 512) % 512 + 1024) == 0);
 		struct mem_sink m;
 		struct byte_sink *z;
 		struct codec_options o = {.compression = COMPRESSION_GZIP};
@@ -724,10 +724,10 @@ static void test_lying_blobs(void)
 		sink_finish(z);
 		sink_close(z);
 		buffer_reset(&bad);
-		buffer_append(&bad, blob.data, (size_t)off);
-		buffer_append(&bad, m.b.data, m.b.len);
+		CHECK(buffer_append(&bad, blob.data, (size_t)off) == 0);
+		CHECK(buffer_append(&bad, m.b.data, m.b.len) == 0);
 		estargz_footer(footer, off);
-		buffer_append(&bad, footer, sizeof(footer));
+		CHECK(buffer_append(&bad, footer, sizeof(footer)) == 0);
 		CHECK(read_esgz(&r, &plain, bad.data, bad.len) == ERR_CORRUPT);
 		if (!strstr(error_message(), edits[i][2]))
 			fprintf(stderr, "edit %zu: %s\n", i, error_message());
@@ -760,8 +760,8 @@ static void test_toc_inside_the_tar(void)
 	CHECK(tar.len >= 2048 + 1024);
 	mem_init(&m);
 	CHECK(gzip_member_writer_new(&gz, &m.base, false, 0) == 0);
-	digest_of_bytes(d1, tar.data + 512, 1);
-	digest_of_bytes(d2, tar.data + 1536, 10);
+	CHECK(digest_of_bytes(d1, tar.data + 512, 1) == 0);
+	CHECK(digest_of_bytes(d2, tar.data + 1536, 10) == 0);
 	/* members start at each file's data */
 	gzip_member_write(gz, tar.data, 512);
 	gzip_member_end(gz);
@@ -795,8 +795,8 @@ static void test_toc_inside_the_tar(void)
 	gzip_member_writer_free(gz);
 
 	CHECK(read_esgz(&r, &plain, m.b.data, m.b.len) == 0);
-	buffer_append(&want, tar.data + 1024, 1024);
-	buffer_append(&want, zeros, 1024);
+	CHECK(buffer_append(&want, tar.data + 1024, 1024) == 0);
+	CHECK(buffer_append(&want, zeros, 1024) == 0);
 	CHECK(plain.len == want.len && memcmp(plain.data, want.data, want.len) == 0);
 	CHECK_INT(r.landmarks, 1);
 	CHECK_INT(r.toc_entries, 2);

@@ -18,9 +18,9 @@ static void layer(struct cache *c, const char *digest, int64_t size, const char 
 	descriptor_init(&d);
 	snprintf(d.digest, sizeof(d.digest), "%s", digest);
 	d.size = size;
-	descriptor_set_media_type(&d, mt);
-	descriptor_annotation_set(&d, ANN_CREATED_AT, created);
-	descriptor_annotation_set(&d, ANN_UNCOMPRESSED, diff);
+	CHECK(descriptor_set_media_type(&d, mt) == 0);
+	CHECK(descriptor_annotation_set(&d, ANN_CREATED_AT, created) == 0);
+	CHECK(descriptor_annotation_set(&d, ANN_UNCOMPRESSED, diff) == 0);
 	CHECK(cache_add_blob(c, &d) == 0);
 	descriptor_free(&d);
 }
@@ -50,7 +50,7 @@ static void test_spec_roots(void)
 	      "2025-01-02T03:04:07Z", "sha256:6b9e3d5c906bde216ef3ebe2c3cccfaf2eb63fd49ffc2c18869954929c0de0ca",
 	      MT_OCI_LAYER_GZIP);
 	descriptor_init(&config);
-	descriptor_set_media_type(&config, MT_CACHE_CONFIG);
+	CHECK(descriptor_set_media_type(&config, MT_CACHE_CONFIG) == 0);
 	snprintf(config.digest, sizeof(config.digest), "%s",
 		 "sha256:1cad21a179a74cec0f637381bb9e81bd5fe6231b80b719a441dfbc389e234b01");
 	config.size = 903;
@@ -72,7 +72,7 @@ static void test_spec_roots(void)
 		CHECK(cache_manifest_build(&out, &mt, c, &config, &cases[i].form) == 0);
 		CHECK_STR(mt, cases[i].mt);
 		CHECK_INT(out.len, cases[i].len);
-		digest_of_bytes(d, out.data, out.len);
+		CHECK(digest_of_bytes(d, out.data, out.len) == 0);
 		CHECK_STR(d, cases[i].digest);
 		free(mt);
 		mt = NULL;
@@ -108,7 +108,7 @@ static void test_fixture_roots(const char *fixtures)
 		CHECK(cache_config_parse(&cfg, config.data, config.len) == 0);
 		cache_set_config(c, cfg);
 		for (size_t k = 0; k < parsed.n_blobs; k++)
-			cache_add_blob(c, &parsed.blobs[k]);
+			CHECK(cache_add_blob(c, &parsed.blobs[k]) == 0);
 		CHECK(root_form_of(&form, parsed.media_type) == 0);
 		form.convert_layers = true;
 		CHECK(cache_manifest_build(&out, NULL, c, &parsed.config, &form) == 0);
@@ -190,7 +190,7 @@ static void test_index_merge(void)
 
 	struct descriptor root;
 	descriptor_init(&root);
-	descriptor_set_media_type(&root, MT_OCI_MANIFEST);
+	CHECK(descriptor_set_media_type(&root, MT_OCI_MANIFEST) == 0);
 	snprintf(root.digest, sizeof(root.digest), "%s",
 		 "sha256:4bfcb3debb2909c1372e425fbb1c643968b0a3b92ec7c05d21c1eb533785f691");
 	root.size = 1216;

@@ -130,7 +130,7 @@ static int big_digest(struct http_client *c, const char *path, char out[DIGEST_B
 		return rc ? rc : -1;
 	}
 	struct sha256 *h;
-	sha256_new(&h);
+	CHECK(sha256_new(&h) == 0);
 	for (;;) {
 		ssize_t n = source_read(body, buf, sizeof(buf));
 		if (n < 0) {
@@ -139,9 +139,9 @@ static int big_digest(struct http_client *c, const char *path, char out[DIGEST_B
 		}
 		if (n == 0)
 			break;
-		sha256_update(h, buf, (size_t)n);
+		CHECK(sha256_update(h, buf, (size_t)n) == 0);
 	}
-	sha256_final(h, out);
+	CHECK(sha256_final(h, out) == 0);
 	sha256_free(h);
 	source_close(body);
 	http_response_free(&r);
@@ -192,7 +192,7 @@ static void test_upload(struct http_client *c)
 	static char data[3 << 20];
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (char)(i * 31);
-	digest_of_bytes(want, data, sizeof(data));
+	CHECK(digest_of_bytes(want, data, sizeof(data)) == 0);
 	snprintf(expect, sizeof(expect), "%s %zu", want, sizeof(data));
 	struct mem_body m = {data, sizeof(data), 0};
 	struct http_response r;

@@ -35,8 +35,8 @@ static void strip_key(struct buffer *out, const struct buffer *config)
 	long at = json_find_member(config->data, m, n, INLINE_CACHE_KEY);
 	CHECK(at > 0 && (size_t)at + 1 < n);
 	buffer_reset(out);
-	buffer_append(out, config->data, m[at].key_start);
-	buffer_append(out, config->data + m[at + 1].key_start, config->len - m[at + 1].key_start);
+	CHECK(buffer_append(out, config->data, m[at].key_start) == 0);
+	CHECK(buffer_append(out, config->data + m[at + 1].key_start, config->len - m[at + 1].key_start) == 0);
 	free(m);
 }
 
@@ -101,19 +101,19 @@ static void test_fixture_round_trip(void)
 	CHECK(inline_config_patch(&patched, stripped.data, stripped.len, records.data, records.len) == 0);
 	CHECK_INT(patched.len, config.len);
 	CHECK(patched.len == config.len && memcmp(patched.data, config.data, config.len) == 0);
-	digest_of_bytes(digest, patched.data, patched.len);
+	CHECK(digest_of_bytes(digest, patched.data, patched.len) == 0);
 	CHECK_STR(digest, CONFIG_DIGEST);
 	/* Patching a config that already has the key replaces it in place. */
 	CHECK(inline_config_patch(&patched, config.data, config.len, records.data, records.len) == 0);
 	CHECK(patched.len == config.len && memcmp(patched.data, config.data, config.len) == 0);
 
 	/* The pretty-printed manifest: only the config digest and size change. */
-	digest_of_bytes(digest, stripped.data, stripped.len);
+	CHECK(digest_of_bytes(digest, stripped.data, stripped.len) == 0);
 	CHECK(inline_manifest_set_config(&m1, manifest.data, manifest.len, digest, (int64_t)stripped.len) == 0);
 	CHECK(m1.len != manifest.len || memcmp(m1.data, manifest.data, m1.len) != 0);
 	CHECK(inline_manifest_set_config(&m2, m1.data, m1.len, CONFIG_DIGEST, (int64_t)config.len) == 0);
 	CHECK(m2.len == manifest.len && memcmp(m2.data, manifest.data, manifest.len) == 0);
-	digest_of_bytes(digest, m2.data, m2.len);
+	CHECK(digest_of_bytes(digest, m2.data, m2.len) == 0);
 	CHECK_STR(digest, "sha256:486fd8bfbddb91fdb8cd9d9522366602d912afbed99afb2c4ea66ed15f9eb1f7");
 
 	/* Only the first two image layers: the one result whose chain is
@@ -214,10 +214,10 @@ static void test_reading_refuses_what_does_not_fit(void)
 	struct buffer json = BUFFER_INIT, b64 = BUFFER_INIT;
 	const char *rec = "[{\"layers\":[{\"layer\":5,\"createdAt\":\"2025-01-01T00:00:00Z\"}],\"digest\":\"sha256:"
 			  "3333333333333333333333333333333333333333333333333333333333333333\"}]";
-	base64_std_encode(&b64, rec, strlen(rec));
-	buffer_appendf(&json, "{\"moby.buildkit.cache.v0\":\"%.*s\",\"rootfs\":{\"diff_ids\":[\"sha256:"
+	CHECK(base64_std_encode(&b64, rec, strlen(rec)) == 0);
+	CHECK(buffer_appendf(&json, "{\"moby.buildkit.cache.v0\":\"%.*s\",\"rootfs\":{\"diff_ids\":[\"sha256:"
 			      "2222222222222222222222222222222222222222222222222222222222222222\"]}}",
-		       (int)b64.len, b64.data);
+		       (int)b64.len, b64.data) == 0);
 	CHECK(inline_cache_from_image(&c, &layer, 1, json.data, json.len, "img") == ERR_FAILURE);
 	CHECK(c == NULL);
 	buffer_free(&json);

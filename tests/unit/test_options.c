@@ -2,7 +2,9 @@
  * typed values cachectl reads from it. */
 #include "check.h"
 #include "cli/cli.h"
+#include "core/util/closest_word.h"
 #include "core/util/error.h"
+#include "core/util/printable.h"
 #include "transport/engine/cache_transfer.h"
 
 static void parses(const char *text, enum transport_direction dir, const char *type, const char *k1,
@@ -33,6 +35,28 @@ static void refuses(const char *text, const char *phrase)
 	cache_options_free(&o);
 }
 
+/* A message about a bad spec names the field, never a secret's value. */
+static void hides(const char *text, const char *phrase, const char *secret)
+{
+	refuses(text, phrase);
+	if (strstr(error_message(), secret) || strchr(error_message(), '\n')) {
+		fprintf(stderr, "\"%s\": message \"%s\" shows \"%s\" or a newline\n", text, error_message(), secret);
+		check_failures++;
+	}
+}
+
+static void test_spec_errors_hide_secrets(void)
+{
+	hides("type=s3,\"secret_access_key=SEKRET", "unterminated", "SEKRET");
+	hides("type=s3,\"secret_access_key=SEKRET\"x", "closing quote", "SEKRET");
+	hides("type=gha,token=SEK\"RET", "quote inside", "SEK");
+	hides("type=s4,\"bucket=PLAIN", "unterminated", "PLAIN"); /* unknown type: every value */
+	hides("\"ghtoken=SEKRET,type=gha", "unterminated", "SEKRET");      /* before type= */
+	hides("type=gha,SEKRETWORD", "no '='", "SEKRETWORD");
+	hides("type=local,\"src=a\nb", "a\\nb", "\n"); /* escaped, one line */
+	hides("type=s3,type=s3,token=SEKRET", "twice", "SEKRET");
+}
+
 static void test_csv(void)
 {
 	parses("type=local,dest=/tmp/x", TRANSPORT_DESTINATION, "local", "dest", "/tmp/x", NULL, NULL);
@@ -49,7 +73,11 @@ static void test_csv(void)
 	refuses("type=local,src=\"x", "quote");
 	refuses("type=local,\"src=x\"y", "closing quote");
 	refuses("type=local,\"src=x", "unterminated");
-	refuses("type=local,foo", "not key=value");
+	refuses("type=local,foo", "no '='");
+	refuses("newcache", "type=local,src=newcache");
+	refuses("team/app:cache", "docker.io/team/app:cache");
+	parses("localhost:5000/app:cache", TRANSPORT_SOURCE, "registry", "ref", "localhost:5000/app:cache", NULL, NULL);
+	parses("../up", TRANSPORT_DESTINATION, "local", "dest", "../up", NULL, NULL);
 	refuses("type=local,src=a,src=b", "twice");
 	refuses("src=x", "no type=");
 	refuses("type=,src=x", "no type=");
@@ -63,6 +91,7 @@ static void settings(const char *text, int want_rc, const char *phrase)
 	struct export_settings s;
 	CHECK(cache_spec_parse(&o, text, TRANSPORT_DESTINATION) == 0);
 	int rc = export_settings_parse(&s, &o, transport_handler_find("local"));
+	(void)s;
 	CHECK_INT(rc, want_rc);
 	if (rc && phrase && !strstr(error_message(), phrase)) {
 		fprintf(stderr, "\"%s\": message \"%s\" lacks \"%s\"\n", text, error_message(), phrase);
@@ -141,18 +170,57 @@ static void test_display_hides_secrets(void)
 	cache_options_add(&o, "bucket", "b");
 	cache_options_add(&o, "secret_access_key", "SUPERSECRET");
 	cache_options_add(&o, "session_token", "TOKEN123");
-	options_display(&o, text, sizeof(text));
+	cache_options_add(&o, "token", "GHTOKEN");  /* gha's secret, misplaced on s3 */
+	cache_options_add(&o, "prefix", "a\nb\x1b[2J");
+	transport_spec_text(text, sizeof(text), &o);
 	CHECK(strstr(text, "SUPERSECRET") == NULL);
 	CHECK(strstr(text, "TOKEN123") == NULL);
+	CHECK(strstr(text, "GHTOKEN") == NULL);
 	CHECK(strstr(text, "bucket=b") != NULL);
+	CHECK(strstr(text, "prefix=a\\nb\\x1b[2J") != NULL); /* one line, no raw escape */
 	cache_options_free(&o);
+
+	/* every value of a type nobody knows is hidden */
+	memset(&o, 0, sizeof(o));
+	o.type = strdup("s4");
+	cache_options_add(&o, "bucket", "PLAINVALUE");
+	transport_spec_text(text, sizeof(text), &o);
+	CHECK(strstr(text, "PLAINVALUE") == NULL);
+	cache_options_free(&o);
+}
+
+static void test_printable(void)
+{
+	char out[32];
+	CHECK_STR(printable(out, sizeof(out), "plain", 0), "plain");
+	CHECK_STR(printable(out, sizeof(out), "a\nb\tc\\", 0), "a\\nb\\tc\\\\");
+	CHECK_STR(printable(out, sizeof(out), "\x1b[31m", 0), "\\x1b[31m");
+	CHECK_STR(printable(out, sizeof(out), "caf\xc3\xa9 \xff", 0), "caf\xc3\xa9 \\xff");
+	CHECK_STR(printable(out, sizeof(out), "abcdefgh", 3), "abc...");
+	CHECK_STR(printable(out, 8, "abcdefghijkl", 0), "abcd...");
+}
+
+static void test_closest_word(void)
+{
+	static const char *const keys[] = {"dest", "tag", "oci-mediatypes", "image-manifest", "compression-level"};
+	CHECK_INT((int)edit_distance("desst", "dest"), 1);
+	CHECK_INT((int)edit_distance("dset", "dest"), 1); /* a swap is one edit */
+	CHECK_INT((int)edit_distance("", "abc"), 3);
+	CHECK_STR(closest_word("desst", keys, 5), "dest");
+	CHECK_STR(closest_word(" dest", keys, 5), "dest");
+	CHECK_STR(closest_word("compresion-level", keys, 5), "compression-level");
+	CHECK(closest_word("ref", keys, 5) == NULL);
+	CHECK(closest_word("bucket", keys, 5) == NULL);
 }
 
 int main(void)
 {
 	test_csv();
+	test_spec_errors_hide_secrets();
 	test_export_settings();
 	test_unknown_keys();
 	test_display_hides_secrets();
+	test_printable();
+	test_closest_word();
 	CHECK_DONE();
 }

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/base64.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
-#include "transport/gha/runtime_token.h"
 
 int azblob_block_id(char out[AZBLOB_BLOCK_ID_BUF], const unsigned char uuid[16], uint32_t number)
 {
@@ -17,7 +17,12 @@ int azblob_block_id(char out[AZBLOB_BLOCK_ID_BUF], const unsigned char uuid[16],
 	raw[17] = (unsigned char)(number >> 16);
 	raw[18] = (unsigned char)(number >> 8);
 	raw[19] = (unsigned char)number;
-	return base64_encode(out, AZBLOB_BLOCK_ID_BUF, raw, sizeof(raw));
+	struct buffer id = BUFFER_INIT;
+	int rc = base64_std_encode(&id, raw, sizeof(raw));
+	if (!rc)
+		snprintf(out, AZBLOB_BLOCK_ID_BUF, "%s", id.data); /* 28 characters */
+	buffer_free(&id);
+	return rc;
 }
 
 static int url_with(struct buffer *out, const char *url, const char *query)

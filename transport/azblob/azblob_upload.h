@@ -5,6 +5,8 @@
 #ifndef CACHECTL_AZBLOB_UPLOAD_H
 #define CACHECTL_AZBLOB_UPLOAD_H
 
+#include "core/util/error.h"
+
 #include <stdint.h>
 
 #include "transport/http/http.h"
@@ -16,11 +18,11 @@
 /* Block ids: standard base64 of 20 bytes, a random 16-byte UUID shared by
  * the upload followed by the 4-byte big-endian block number. */
 #define AZBLOB_BLOCK_ID_BUF 32
-int azblob_block_id(char out[AZBLOB_BLOCK_ID_BUF], const unsigned char uuid[16], uint32_t number);
+CACHECTL_MUST_CHECK int azblob_block_id(char out[AZBLOB_BLOCK_ID_BUF], const unsigned char uuid[16], uint32_t number);
 
 /* Uploads body to url: one Put Blob when it is at most part_size bytes,
  * else blocks of part_size bytes, one after the other. */
-int azblob_upload(struct http_client *http, const char *url, const struct byte_range *body,
+CACHECTL_MUST_CHECK int azblob_upload(struct http_client *http, const char *url, const struct byte_range *body,
 		  long part_size);
 
 #endif

@@ -18,11 +18,6 @@
 #include "transport/engine/source_set.h"
 #include "transport/transport.h"
 
-struct destination {
-	struct transport *transport;
-	struct export_settings settings;
-};
-
 int cache_export(struct source_set *src, struct destination *dests, size_t n, unsigned jobs,
 		 struct progress *p, struct progress_totals *totals);
 

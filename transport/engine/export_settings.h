@@ -1,5 +1,6 @@
 /* How one destination wants the cache exported: mode, compression, the
- * root document's form, and whether a failure there stops the export. */
+ * root document's form, and whether a failure there stops the export --
+ * and the one call that opens a destination with them. */
 #ifndef CACHECTL_EXPORT_SETTINGS_H
 #define CACHECTL_EXPORT_SETTINGS_H
 
@@ -22,15 +23,37 @@ struct export_settings {
 	bool form_set; /* else the first source's root form is kept */
 	struct root_form form;
 	bool ignore_error;
-	bool stores_no_blobs; /* the destination's handler keeps no blobs (inline) */
+	bool stores_no_blobs; /* the destination keeps no blobs (inline) */
 };
 
-/* Reads the export attributes from o: mode, compression, compression-level,
- * force-compression, estargz-lossless (a cachectl extension, only with
- * compression=estargz), ignore-error, and for backends with a root document
- * oci-mediatypes and image-manifest.  Values BuildKit would silently ignore
- * are errors here. */
+/* The keys every destination takes: mode, ignore-error, compression,
+ * compression-level, force-compression, estargz-lossless. */
+extern const struct option_key export_option_keys[];
+
+/* The keys of a backend that stores a root document (local, registry), for
+ * its key table; its handler's export_settings is then
+ * export_settings_read_root_form. */
+#define ROOT_FORM_OPTION_KEYS                                 \
+	{.name = "oci-mediatypes", .directions = OPTION_DESTINATION}, \
+	{.name = "image-manifest", .directions = OPTION_DESTINATION}
+
+/* Reads oci-mediatypes and image-manifest (BuildKit's defaults and rule). */
+int export_settings_read_root_form(struct export_settings *s, struct cache_options *o);
+
+/* Reads the keys every export takes from o, then lets the handler h add
+ * what its type decides.  Values BuildKit would silently ignore, and
+ * combinations that cannot be applied, are errors here. */
 int export_settings_parse(struct export_settings *out, struct cache_options *o,
 			  const struct transport_handler *h);
+
+/* One destination of an export: its backend and what it asks for. */
+struct destination {
+	struct transport *transport;
+	struct export_settings settings;
+};
+
+/* Opens the destination o names: its type and every key checked, its
+ * export settings read, its backend opened -- nothing sent anywhere. */
+int destination_open(struct destination *out, struct cache_options *o, struct progress *progress);
 
 #endif

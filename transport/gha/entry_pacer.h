@@ -6,12 +6,14 @@
 #ifndef CACHECTL_ENTRY_PACER_H
 #define CACHECTL_ENTRY_PACER_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 
 struct progress;
 struct entry_pacer;
 
-int entry_pacer_new(struct entry_pacer **out, int limit, double window, struct progress *p);
+CACHECTL_MUST_CHECK int entry_pacer_new(struct entry_pacer **out, int limit, double window, struct progress *p);
 void entry_pacer_free(struct entry_pacer *p);
 
 /* Waits for a slot; *waited (may be NULL) gets the seconds spent waiting. */

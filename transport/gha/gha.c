@@ -111,7 +111,8 @@ static void list_once(struct gha_transport *g)
 static void remember(struct gha_transport *g, const char *key, int64_t size)
 {
 	pthread_mutex_lock(&g->lock);
-	strmap_put(&g->known, key, (size_t)size); /* only an optimisation if it fails */
+	if (strmap_put(&g->known, key, (size_t)size))
+		error_clear(); /* only an optimisation: without it, a HEAD later */
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -231,10 +232,11 @@ static int gha_blob_create(struct transport *t, const struct descriptor *expecte
 
 static int read_all(struct byte_source *src, struct buffer *out, size_t max, const char *what)
 {
+	int rc;
 	buffer_reset(out);
 	for (;;) {
-		if (buffer_reserve(out, 65536))
-			return ERR_FAILURE;
+		if ((rc = buffer_reserve(out, 65536)))
+			return rc;
 		ssize_t n = source_read(src, out->data + out->len, 65536);
 		if (n < 0)
 			return (int)n;
@@ -253,26 +255,24 @@ static int read_scope(struct gha_transport *g, const char *scope, struct cache *
 	struct buffer base = BUFFER_INIT, bytes = BUFFER_INIT;
 	struct gha_hit hit = {0};
 	struct byte_source *src = NULL;
-	int rc = gha_index_key(&base, g->cfg.scope, scope);
-	if (!rc)
-		rc = buffer_append_str(&base, "#");
+	char what[512];
+	int rc;
+	if ((rc = gha_index_key(&base, g->cfg.scope, scope)) || (rc = buffer_append_str(&base, "#")))
+		goto out;
 	const char *keys[] = {base.data};
-	if (!rc)
-		rc = g->svc->ops->lookup(g->svc, keys, 1, &hit);
-	if (!rc && !(rc = g->svc->ops->open(g->svc, &hit, &src))) {
-		char what[512];
-		snprintf(what, sizeof(what), "gha index %s", hit.key);
-		rc = read_all(src, &bytes, INDEX_MAX, what);
-		source_close(src);
-		if (!rc)
-			rc = annotated_config_load(out, bytes.data, bytes.len, what);
-		if (!rc) {
-			descriptor_init(&(*out)->source_config);
-			(*out)->source_config.size = (int64_t)bytes.len;
-			digest_of_bytes((*out)->source_config.digest, bytes.data, bytes.len);
-			progress_note(g->base.progress, "gha: read %s (scope %s, %zu bytes)", hit.key, scope, bytes.len);
-		}
-	}
+	if ((rc = g->svc->ops->lookup(g->svc, keys, 1, &hit)) || (rc = g->svc->ops->open(g->svc, &hit, &src)))
+		goto out;
+	snprintf(what, sizeof(what), "gha index %s", hit.key);
+	rc = read_all(src, &bytes, INDEX_MAX, what);
+	source_close(src);
+	if (rc || (rc = annotated_config_load(out, bytes.data, bytes.len, what)))
+		goto out;
+	descriptor_init(&(*out)->source_config);
+	(*out)->source_config.size = (int64_t)bytes.len;
+	if ((rc = digest_of_bytes((*out)->source_config.digest, bytes.data, bytes.len)))
+		goto out;
+	progress_note(g->base.progress, "gha: read %s (scope %s, %zu bytes)", hit.key, scope, bytes.len);
+out:
 	gha_hit_free(&hit);
 	buffer_free(&base);
 	buffer_free(&bytes);
@@ -314,9 +314,11 @@ static int gha_read_cache(struct transport *t, struct cache **out)
 	}
 	if (!rc && !merged) {
 		struct buffer key = BUFFER_INIT;
-		gha_index_key(&key, g->cfg.scope, runtime_token_write_scope(tok));
-		rc = error_set(ERR_NOT_FOUND, "no gha cache in %s: no index %s#<n> (nor for the token's other %zu scopes)",
-			       t->display, key.data ? key.data : "?", tok->n_scopes ? tok->n_scopes - 1 : 0);
+		rc = gha_index_key(&key, g->cfg.scope, runtime_token_write_scope(tok));
+		if (!rc)
+			rc = error_set(ERR_NOT_FOUND,
+				       "no gha cache in %s: no index %s#<n> (nor for the token's other %zu scopes)",
+				       t->display, key.data, tok->n_scopes ? tok->n_scopes - 1 : 0);
 		buffer_free(&key);
 	}
 	if (rc) {
@@ -387,21 +389,18 @@ static int gha_write_cache(struct transport *t, const struct cache *c, const str
 	struct buffer doc = BUFFER_INIT, base = BUFFER_INIT;
 	char *written = NULL;
 	(void)form;
-	int rc = ready(g);
-	if (!rc)
-		rc = annotated_config_build(&doc, c);
-	if (!rc)
-		rc = gha_index_key(&base, g->cfg.scope, runtime_token_write_scope(&g->cfg.claims));
-	if (!rc) {
-		struct byte_range body = {-1, doc.data, 0, (int64_t)doc.len};
-		rc = save_index(g, base.data, &body, &written);
-	}
-	if (!rc) {
-		double paced = entry_pacer_total_wait(g->pacer);
-		progress_note(t->progress, "gha: wrote index %s (%zu bytes, %zu blobs)", written, doc.len, c->n_blobs);
-		if (paced > 0.05)
-			progress_note(t->progress, "gha: pacing new entries waited %.1fs in all", paced);
-	}
+	int rc;
+	if ((rc = ready(g)) || (rc = annotated_config_build(&doc, c)) ||
+	    (rc = gha_index_key(&base, g->cfg.scope, runtime_token_write_scope(&g->cfg.claims))))
+		goto out;
+	struct byte_range body = {-1, doc.data, 0, (int64_t)doc.len};
+	if ((rc = save_index(g, base.data, &body, &written)))
+		goto out;
+	double paced = entry_pacer_total_wait(g->pacer);
+	progress_note(t->progress, "gha: wrote index %s (%zu bytes, %zu blobs)", written, doc.len, c->n_blobs);
+	if (paced > 0.05)
+		progress_note(t->progress, "gha: pacing new entries waited %.1fs in all", paced);
+out:
 	free(written);
 	buffer_free(&doc);
 	buffer_free(&base);
@@ -442,8 +441,10 @@ static int gha_open(struct transport **out, struct cache_options *o, enum transp
 	CHECK_ALLOC(g);
 	pthread_mutex_init(&g->lock, NULL);
 	int rc = gha_config_resolve(&g->cfg, o, (int64_t)time(NULL));
-	if (!rc && transport_init(&g->base, &gha_ops, o))
-		rc = ERR_FAILURE;
+	if (!rc)
+		rc = transport_init(&g->base, &gha_ops, o);
+	if (!rc)
+		rc = transport_set_location(&g->base, "gha:%s#%s", g->cfg.url, g->cfg.scope);
 	if (rc) {
 		free(g->base.display);
 		gha_free(&g->base);
@@ -453,10 +454,24 @@ static int gha_open(struct transport **out, struct cache_options *o, enum transp
 	return 0;
 }
 
+static const struct option_key gha_keys[] = {
+	{.name = "scope", .directions = OPTION_BOTH},
+	{.name = "url", .directions = OPTION_BOTH},
+	{.name = "url_v2", .directions = OPTION_BOTH},
+	{.name = "token", .directions = OPTION_BOTH, .secret = true},
+	{.name = "version", .directions = OPTION_BOTH},
+	{.name = "timeout", .directions = OPTION_BOTH},
+	{.name = "repository", .directions = OPTION_BOTH},
+	{.name = "ghtoken", .directions = OPTION_BOTH, .secret = true},
+	{.name = NULL},
+};
+
 const struct transport_handler gha_transport_handler = {
 	.type = "gha",
+	.synopsis = "[,scope=S][,url=U][,token=T][,version=1|2]",
+	.summary = "GitHub Actions cache (docs/gha.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = false,
+	.keys = gha_keys,
 	.open = gha_open,
 };

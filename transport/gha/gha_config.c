@@ -48,10 +48,11 @@ int gha_blob_key(struct buffer *out, const char *digest)
 
 int gha_index_key(struct buffer *out, const char *scope_attr, const char *token_scope)
 {
+	int rc;
 	char d[DIGEST_BUF];
 	const char *s = token_scope ? token_scope : "";
-	if (digest_of_bytes(d, s, strlen(s)))
-		return ERR_FAILURE;
+	if ((rc = digest_of_bytes(d, s, strlen(s))))
+		return rc;
 	buffer_reset(out);
 	return buffer_appendf(out, "index-%s-1-%.8s", scope_attr, digest_hex(d));
 }

@@ -4,6 +4,8 @@
 #ifndef CACHECTL_GHA_CONFIG_H
 #define CACHECTL_GHA_CONFIG_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 
 #include "core/util/buffer.h"
@@ -36,16 +38,16 @@ struct gha_config {
  * ACTIONS_RESULTS_URL, ACTIONS_RUNTIME_TOKEN, ACTIONS_CACHE_SERVICE_V2)
  * and BuildKit's protocol choice, then the tuning variables
  * CACHECTL_GHA_ENTRY_RATE (N/SECONDS) and CACHECTL_GHA_PART_SIZE. */
-int gha_config_resolve(struct gha_config *out, struct cache_options *o, int64_t now);
+CACHECTL_MUST_CHECK int gha_config_resolve(struct gha_config *out, struct cache_options *o, int64_t now);
 void gha_config_free(struct gha_config *c);
 
 /* BuildKit's daemon rule: which API and URL, given what the options and
  * the environment supplied (version 0: not given). */
-int gha_choose_api(int *api, const char **url, int version, const char *url_v1, const char *url_v2);
+CACHECTL_MUST_CHECK int gha_choose_api(int *api, const char **url, int version, const char *url_v1, const char *url_v2);
 
 /* buildkit-blob-1-<digest> */
-int gha_blob_key(struct buffer *out, const char *digest);
+CACHECTL_MUST_CHECK int gha_blob_key(struct buffer *out, const char *digest);
 /* index-<scope>-1-<first 8 hex of sha256(token scope)>, without the #n */
-int gha_index_key(struct buffer *out, const char *scope_attr, const char *token_scope);
+CACHECTL_MUST_CHECK int gha_index_key(struct buffer *out, const char *scope_attr, const char *token_scope);
 
 #endif

@@ -32,10 +32,8 @@ static int one_page(struct strmap *out, struct http_client *http, const char *ur
 			continue;
 		if (cJSON_IsString(v) && strcmp(v->valuestring, version) != 0)
 			continue;
-		if (strmap_put(out, key->valuestring, (size_t)size->valuedouble)) {
-			rc = ERR_FAILURE;
+		if ((rc = strmap_put(out, key->valuestring, (size_t)size->valuedouble)))
 			break;
-		}
 	}
 	if (!rc)
 		*total = count->valuedouble;

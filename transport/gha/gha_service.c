@@ -24,11 +24,12 @@ int gha_service_init(struct gha_service *s, const struct gha_service_ops *ops, c
 	s->progress = cfg->progress;
 	s->part_size = cfg->part_size;
 	s->name = name;
-	if (buffer_appendf(&b, "%s%s", cfg->url, api_path) ||
-	    buffer_appendf(&a, "Authorization: Bearer %s", cfg->token)) {
+	int rc;
+	if ((rc = buffer_appendf(&b, "%s%s", cfg->url, api_path)) ||
+	    (rc = buffer_appendf(&a, "Authorization: Bearer %s", cfg->token))) {
 		buffer_free(&b);
 		buffer_free(&a);
-		return ERR_FAILURE;
+		return rc;
 	}
 	s->base = buffer_detach(&b, NULL);
 	s->auth = buffer_detach(&a, NULL);

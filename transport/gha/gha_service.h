@@ -5,6 +5,8 @@
 #ifndef CACHECTL_GHA_SERVICE_H
 #define CACHECTL_GHA_SERVICE_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 
 #include "core/util/buffer.h"
@@ -57,8 +59,8 @@ struct gha_service_config {
 	long part_size;
 };
 
-int gha_v1_new(struct gha_service **out, const struct gha_service_config *cfg);
-int gha_v2_new(struct gha_service **out, const struct gha_service_config *cfg);
+CACHECTL_MUST_CHECK int gha_v1_new(struct gha_service **out, const struct gha_service_config *cfg);
+CACHECTL_MUST_CHECK int gha_v2_new(struct gha_service **out, const struct gha_service_config *cfg);
 
 static inline void gha_service_free(struct gha_service *s)
 {
@@ -68,7 +70,7 @@ static inline void gha_service_free(struct gha_service *s)
 
 /* ---- shared by both versions ---- */
 
-int gha_service_init(struct gha_service *s, const struct gha_service_ops *ops, const struct gha_service_config *cfg,
+CACHECTL_MUST_CHECK int gha_service_init(struct gha_service *s, const struct gha_service_ops *ops, const struct gha_service_config *cfg,
 		     const char *api_path, const char *name);
 void gha_service_clear(struct gha_service *s);
 
@@ -78,11 +80,11 @@ bool gha_answer_already_exists(const struct http_response *r);
 
 /* ERR_FAILURE "<what>: HTTP <status>: <message from the body>" (the body's
  * message, never a header or a URL's signature). */
-int gha_answer_error(const struct gha_service *s, const char *what, const struct http_response *r);
+CACHECTL_MUST_CHECK int gha_answer_error(const struct gha_service *s, const char *what, const struct http_response *r);
 
 /* Streams url (no credentials sent); *status gets a non-2xx answer's status
  * (then *out is NULL and the call returns 0). */
-int gha_download(struct gha_service *s, const char *url, const char *const *headers, struct byte_source **out,
+CACHECTL_MUST_CHECK int gha_download(struct gha_service *s, const char *url, const char *const *headers, struct byte_source **out,
 		 long *status);
 
 #endif

@@ -77,7 +77,7 @@ static int key_body(struct buffer *out, const char *key, const char *const *rest
 		json_member_int(&j, "size_bytes", size);
 	json_member_string(&j, "version", GHA_CACHE_VERSION);
 	json_object_end(&j);
-	return json_out_status(&j) ? error_oom() : 0;
+	return json_out_status(&j);
 }
 
 static int v2_lookup(struct gha_service *s, const char *const *keys, size_t n, struct gha_hit *hit)

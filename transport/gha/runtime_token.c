@@ -1,50 +1,12 @@
 #include "transport/gha/runtime_token.h"
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/base64.h"
+#include "core/util/buffer.h"
 #include "core/util/error.h"
-
-int base64_encode(char *out, size_t out_size, const void *data, size_t len)
-{
-	if (out_size < 4 * ((len + 2) / 3) + 1)
-		return error_set(ERR_FAILURE, "base64: output too small");
-	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-	return 0;
-}
-
-int base64_decode(unsigned char *out, size_t out_size, size_t *len, const char *text, size_t text_len)
-{
-	/* EVP_DecodeBlock wants standard, padded text. */
-	size_t padded = (text_len + 3) / 4 * 4;
-	char *std = malloc(padded + 1);
-	CHECK_ALLOC(std);
-	size_t pad = 0;
-	for (size_t i = 0; i < padded; i++) {
-		char c = i < text_len ? text[i] : '=';
-		std[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-		if (std[i] == '=')
-			pad++;
-	}
-	std[padded] = '\0';
-	if (pad > 2) {
-		free(std);
-		return ERR_FAILURE;
-	}
-	unsigned char *tmp = malloc(padded / 4 * 3 + 1);
-	int n = tmp ? EVP_DecodeBlock(tmp, (unsigned char *)std, (int)padded) : -1;
-	free(std);
-	if (n < 0 || (size_t)n - pad > out_size) {
-		free(tmp);
-		return ERR_FAILURE;
-	}
-	*len = (size_t)n - pad;
-	memcpy(out, tmp, *len);
-	free(tmp);
-	return 0;
-}
 
 void runtime_token_free(struct runtime_token *t)
 {
@@ -107,15 +69,13 @@ int runtime_token_parse(struct runtime_token *out, const char *jwt, int64_t now)
 	const char *dot1 = strchr(jwt, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
 	if (!dot1 || !dot2)
 		return bad("it is not a JWT (header.payload.signature)");
-	size_t text_len = (size_t)(dot2 - dot1 - 1), len;
-	unsigned char *payload = malloc(text_len + 4);
-	CHECK_ALLOC(payload);
-	if (base64_decode(payload, text_len + 3, &len, dot1 + 1, text_len)) {
-		free(payload);
+	struct buffer payload = BUFFER_INIT;
+	if (base64_url_decode(&payload, dot1 + 1, (size_t)(dot2 - dot1 - 1))) {
+		buffer_free(&payload);
 		return bad("its payload is not base64url");
 	}
-	cJSON *claims = cJSON_ParseWithLength((const char *)payload, len);
-	free(payload);
+	cJSON *claims = cJSON_ParseWithLength(payload.data ? payload.data : "", payload.len);
+	buffer_free(&payload);
 	if (!cJSON_IsObject(claims)) {
 		cJSON_Delete(claims);
 		return bad("its payload is not a JSON object");

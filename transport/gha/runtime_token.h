@@ -5,6 +5,8 @@
 #ifndef CACHECTL_RUNTIME_TOKEN_H
 #define CACHECTL_RUNTIME_TOKEN_H
 
+#include "core/util/error.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,15 +26,10 @@ struct runtime_token {
 
 /* Parses the `ac`, `nbf` and `exp` claims; ERR_USAGE for a token that is not
  * such a JWT, has expired, or is not valid yet (now: seconds since epoch). */
-int runtime_token_parse(struct runtime_token *out, const char *jwt, int64_t now);
+CACHECTL_MUST_CHECK int runtime_token_parse(struct runtime_token *out, const char *jwt, int64_t now);
 void runtime_token_free(struct runtime_token *t);
 
 /* The scope an export writes to: the last one with the write bit, or NULL. */
 const char *runtime_token_write_scope(const struct runtime_token *t);
-
-/* Standard base64 (with padding) of len bytes into out (NUL-terminated). */
-int base64_encode(char *out, size_t out_size, const void *data, size_t len);
-/* base64url or standard base64, padded or not; *len gets the byte count. */
-int base64_decode(unsigned char *out, size_t out_size, size_t *len, const char *text, size_t text_len);
 
 #endif

@@ -9,6 +9,8 @@
 #ifndef CACHECTL_HTTP_H
 #define CACHECTL_HTTP_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -71,7 +73,7 @@ struct http_request {
 	void *retry_ctx;
 };
 
-int http_client_new(struct http_client **out, const struct http_client_options *o);
+CACHECTL_MUST_CHECK int http_client_new(struct http_client **out, const struct http_client_options *o);
 void http_client_free(struct http_client *c);
 
 /* Performs the request and captures the body.  Connection errors and the
@@ -79,7 +81,7 @@ void http_client_free(struct http_client *c);
  * is an answer.  Returns 0 once an answer arrived, whatever its status (the
  * caller judges it, the last retried one included); fails only when no
  * answer came at all. */
-int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
+CACHECTL_MUST_CHECK int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
 
 /* Like http_do, but the body of a 2xx answer is not captured: it is
  * returned as a source, read as it arrives (a broken connection is resumed
@@ -88,7 +90,7 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
  * the first answer; the body does not depend on it and may outlive it.
  * req's header lines must stay valid until the body is closed: resuming
  * re-sends them (with a Range). */
-int http_open(struct http_client *c, const struct http_request *req, struct http_response *resp,
+CACHECTL_MUST_CHECK int http_open(struct http_client *c, const struct http_request *req, struct http_response *resp,
 	      struct byte_source **body);
 
 void http_response_free(struct http_response *r);
@@ -101,7 +103,7 @@ void http_redact_url(char *out, size_t size, const char *url);
 
 /* Percent-encodes s for a URL path segment or query value (RFC 3986
  * unreserved characters kept; '/' kept when keep_slash). */
-int http_escape(struct buffer *out, const char *s, bool keep_slash);
+CACHECTL_MUST_CHECK int http_escape(struct buffer *out, const char *s, bool keep_slash);
 
 /* Seconds to wait from a Retry-After value (delta seconds or HTTP date),
  * or -1 when it does not parse. */

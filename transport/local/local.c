@@ -12,6 +12,7 @@
 
 #include "core/util/error.h"
 #include "formats/oci_layout.h"
+#include "transport/engine/export_settings.h"
 #include "transport/cache_io.h"
 #include "transport/transport.h"
 
@@ -154,11 +155,10 @@ static int local_blob_create(struct transport *t, const struct descriptor *expec
 	(void)expected;
 	snprintf(dir, sizeof(dir), "%s/blobs/sha256", l->dir);
 	int rc = mkdir_p(dir, l->dir);
-	if (!rc) {
-		snprintf(dir, sizeof(dir), "%s/ingest", l->dir);
-		rc = mkdir_p(dir, l->dir);
-	}
 	if (rc)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s/ingest", l->dir);
+	if ((rc = mkdir_p(dir, l->dir)))
 		return rc;
 	struct local_writer *w = calloc(1, sizeof(*w));
 	CHECK_ALLOC(w);
@@ -228,20 +228,27 @@ out:
 	return rc;
 }
 
-static int local_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
+/* The config and root as blobs, then the root in index.json; root and
+ * the descriptors are the caller's to free. */
+static int store_cache(struct transport *t, const struct cache *c, const struct export_form *form,
+		       struct buffer *root, struct descriptor *root_desc, struct descriptor *stored)
 {
 	struct local_transport *l = (struct local_transport *)t;
+	int rc;
+	if ((rc = mkdir_p(l->dir, l->dir)) ||
+	    (rc = cache_store_config_and_root(t, c, &form->root, root, root_desc)) ||
+	    (rc = transport_write_small_blob(t, stored, root_desc->media_type, root->data, root->len)))
+		return rc;
+	return oci_layout_put_root(l->dir, root_desc, l->tag);
+}
+
+static int local_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
+{
 	struct buffer root = BUFFER_INIT;
 	struct descriptor root_desc, stored;
 	descriptor_init(&root_desc);
 	descriptor_init(&stored);
-	int rc = mkdir_p(l->dir, l->dir);
-	if (!rc)
-		rc = cache_store_config_and_root(t, c, &form->root, &root, &root_desc);
-	if (!rc)
-		rc = transport_write_small_blob(t, &stored, root_desc.media_type, root.data, root.len);
-	if (!rc)
-		rc = oci_layout_put_root(l->dir, &root_desc, l->tag);
+	int rc = store_cache(t, c, form, &root, &root_desc, &stored);
 	buffer_free(&root);
 	descriptor_free(&root_desc);
 	descriptor_free(&stored);
@@ -265,6 +272,42 @@ static const struct transport_ops local_ops = {
 	.free = local_free,
 };
 
+/* "local:/abs/dir#tag", resolved without touching the disk (the directory
+ * may not exist yet): "x", "./x/" and "$PWD/x" are one place. */
+static char *location_of(const char *dir, const char *tag)
+{
+	char cwd[4096] = "";
+	if (dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	size_t size = strlen(cwd) + strlen(dir) + strlen(tag) + 16;
+	char *joined = malloc(size), *out = malloc(size);
+	if (!joined || !out) {
+		free(joined);
+		free(out);
+		return NULL;
+	}
+	snprintf(joined, size, "%s/%s", cwd, dir);
+	size_t n = 0;
+	char *save = NULL;
+	for (char *seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			while (n > 0 && out[--n] != '/')
+				;
+			continue;
+		}
+		n += (size_t)snprintf(out + n, size - n, "/%s", seg);
+	}
+	snprintf(out + n, size - n, "%s#%s", n ? "" : "/", tag);
+	free(joined);
+	char *located = malloc(strlen(out) + 8);
+	if (located)
+		snprintf(located, strlen(out) + 8, "local:%s", out);
+	free(out);
+	return located;
+}
+
 static int local_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
 {
 	const char *path = options_get(o, dir == TRANSPORT_SOURCE ? "src" : "dest");
@@ -274,8 +317,8 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 		return error_set(ERR_USAGE, "type=local %s requires %s=DIR",
 				 dir == TRANSPORT_SOURCE ? "import" : "export",
 				 dir == TRANSPORT_SOURCE ? "src" : "dest");
-	if (tag && !*tag && dir == TRANSPORT_SOURCE)
-		return error_set(ERR_USAGE, "type=local: tag= is empty");
+	if (tag && !*tag)
+		return error_set(ERR_USAGE, "type=local: tag= is empty (leave it out for latest)");
 	if (digest && digest_check(digest, ERR_USAGE, "type=local digest="))
 		return ERR_USAGE;
 	if (dir == TRANSPORT_DESTINATION) {
@@ -294,14 +337,30 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 		local_free(&l->base);
 		return error_oom();
 	}
+	if (!(l->base.location = location_of(l->dir, l->tag))) {
+		transport_free(&l->base);
+		return error_oom();
+	}
 	*out = &l->base;
 	return 0;
 }
 
+static const struct option_key local_keys[] = {
+	{.name = "src", .directions = OPTION_SOURCE, .other_direction = "dest"},
+	{.name = "dest", .directions = OPTION_DESTINATION, .other_direction = "src"},
+	{.name = "tag", .directions = OPTION_BOTH},
+	{.name = "digest", .directions = OPTION_SOURCE},
+	ROOT_FORM_OPTION_KEYS,
+	{.name = NULL},
+};
+
 const struct transport_handler local_transport_handler = {
 	.type = "local",
+	.synopsis = "src=DIR|dest=DIR[,tag=T][,digest=D]",
+	.summary = "OCI layout directory (docs/local.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = true,
+	.keys = local_keys,
+	.export_settings = export_settings_read_root_form,
 	.open = local_open,
 };

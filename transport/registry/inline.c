@@ -14,6 +14,7 @@
 #include "formats/cache_manifest.h"
 #include "formats/inline_config.h"
 #include "formats/oci_layout.h"
+#include "transport/engine/export_settings.h"
 #include "transport/cache_io.h"
 #include "transport/registry/registry.h"
 #include "transport/transport.h"
@@ -410,7 +411,11 @@ static int inline_open(struct transport **out, struct cache_options *o, enum tra
 		rc = error_oom();
 	if (!rc)
 		rc = transport_init(&it->base, &inline_ops, o);
+	/* The image at ref is what a registry destination of that ref writes too. */
+	if (!rc)
+		rc = transport_set_location(&it->base, "%s:%s", layout ? "inline-layout" : "registry", it->where);
 	if (rc) {
+		free(it->base.display);
 		inline_free(&it->base);
 		return rc;
 	}
@@ -418,10 +423,33 @@ static int inline_open(struct transport **out, struct cache_options *o, enum tra
 	return 0;
 }
 
+/* The cache lives in an image whose layers are its blobs: the engine copies
+ * none, and hands write_cache the planned cache with every blob descriptor;
+ * BuildKit's inline exporter ignores mode and always exports min. */
+static int inline_export_settings(struct export_settings *s, struct cache_options *o)
+{
+	(void)o;
+	s->stores_no_blobs = true;
+	s->mode = EXPORT_MODE_MIN;
+	return 0;
+}
+
+static const struct option_key inline_keys[] = {
+	{.name = "ref", .directions = OPTION_DESTINATION},
+	{.name = "layout", .directions = OPTION_DESTINATION},
+	{.name = "tag", .directions = OPTION_DESTINATION},
+	{.name = "name", .directions = OPTION_DESTINATION},
+	{.name = "registry.insecure", .directions = OPTION_DESTINATION},
+	{.name = NULL},
+};
+
 const struct transport_handler inline_transport_handler = {
 	.type = "inline",
+	.synopsis = "ref=IMAGE|layout=DIR",
+	.summary = "export only (docs/inline.md)",
 	.can_read = false,
 	.can_write = true,
-	.stores_no_blobs = true,
+	.keys = inline_keys,
+	.export_settings = inline_export_settings,
 	.open = inline_open,
 };

@@ -116,6 +116,87 @@ void reference_free(struct reference *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Takes "@sha256:..." and ":tag" off the end of copy, into out. */
+static int split_digest_and_tag(struct reference *out, char *copy, const char *text)
+{
+	char *at = strchr(copy, '@');
+	if (at) {
+		*at = '\0';
+		const char *d = at + 1;
+		if (strncmp(d, DIGEST_PREFIX, strlen(DIGEST_PREFIX)) != 0 && strchr(d, ':'))
+			return bad(text, "only sha256 digests are supported");
+		if (digest_is_valid(d) != 0)
+			return bad(text, "the part after @ is not a sha256:<64 lowercase hex> digest");
+		memcpy(out->digest, d, DIGEST_BUF);
+	}
+	char *slash = strrchr(copy, '/');
+	char *colon = strrchr(slash ? slash : copy, ':');
+	if (colon) {
+		*colon = '\0';
+		if (!valid_tag(colon + 1))
+			return bad(text, "the tag may only hold letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')");
+		if (!(out->tag = strdup(colon + 1)))
+			return error_oom();
+	}
+	return 0;
+}
+
+/* Docker's rule: the first of several components is a registry when it has
+ * a '.' or ':', is "localhost", or has capitals. */
+static bool names_registry(const char *first, size_t n)
+{
+	bool upper = false;
+	for (size_t i = 0; i < n; i++)
+		upper = upper || isupper((unsigned char)first[i]);
+	return memchr(first, '.', n) || memchr(first, ':', n) || (n == 9 && strncmp(first, "localhost", 9) == 0) ||
+	       upper;
+}
+
+bool reference_names_registry(const char *text)
+{
+	const char *first = strchr(text, '/');
+	size_t n = first ? (size_t)(first - text) : 0;
+	/* capitals alone are not enough here: "Cache/dir" is more likely a path */
+	return first && (memchr(text, '.', n) || memchr(text, ':', n) || (n == 9 && strncmp(text, "localhost", 9) == 0));
+}
+
+/* Splits the registry off name (into domain, docker.io when none) and
+ * points *remainder at the repository path. */
+static int split_domain(char domain[512], const char **remainder, const char *name, const char *text)
+{
+	const char *first = strchr(name, '/');
+	size_t n = first ? (size_t)(first - name) : 0;
+	*remainder = name;
+	snprintf(domain, 512, "docker.io");
+	if (first && names_registry(name, n)) {
+		if (n >= 512 || !valid_domain(name, n))
+			return bad(text, "the registry part is not a host name with an optional :port");
+		memcpy(domain, name, n);
+		domain[n] = '\0';
+		*remainder = first + 1;
+	}
+	if (strcmp(domain, "index.docker.io") == 0)
+		snprintf(domain, 512, "docker.io");
+	return 0;
+}
+
+static int check_repository(const char *path, const char *text)
+{
+	for (const char *p = path; *p; p++)
+		if (isupper((unsigned char)*p))
+			return bad(text, "repository name must be lowercase");
+	for (const char *p = path;;) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (!valid_path_component(p, n))
+			return bad(text, "each repository path component is lowercase letters and digits, "
+					 "separated by '.', '_', '__' or dashes");
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
 int reference_parse(struct reference *out, const char *text)
 {
 	memset(out, 0, sizeof(*out));
@@ -125,90 +206,26 @@ int reference_parse(struct reference *out, const char *text)
 		return bad(text, "a 64-character hexadecimal string is an image ID, not a reference");
 	char *copy = strdup(text);
 	CHECK_ALLOC(copy);
-	int rc = 0;
-	char *at = strchr(copy, '@');
-	if (at) {
-		*at = '\0';
-		const char *d = at + 1;
-		if (strncmp(d, DIGEST_PREFIX, strlen(DIGEST_PREFIX)) != 0 && strchr(d, ':')) {
-			rc = bad(text, "only sha256 digests are supported");
-			goto out;
-		}
-		if (digest_is_valid(d) != 0) {
-			rc = bad(text, "the part after @ is not a sha256:<64 lowercase hex> digest");
-			goto out;
-		}
-		memcpy(out->digest, d, DIGEST_BUF);
-	}
-	char *slash = strrchr(copy, '/');
-	char *colon = strrchr(slash ? slash : copy, ':');
-	if (colon) {
-		*colon = '\0';
-		if (!valid_tag(colon + 1)) {
-			rc = bad(text, "the tag may only hold letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')");
-			goto out;
-		}
-		if (!(out->tag = strdup(colon + 1)))
-			goto oom;
-	}
-	/* Split the registry off as Docker does: the first component is a
-	 * registry when it has a '.' or ':', is "localhost", or has capitals. */
-	const char *remainder = copy;
-	char *first = strchr(copy, '/');
+	const char *remainder;
 	char domain[512];
-	if (!first) {
-		snprintf(domain, sizeof(domain), "docker.io");
-	} else {
-		size_t n = (size_t)(first - copy);
-		bool upper = false;
-		for (size_t i = 0; i < n; i++)
-			upper = upper || isupper((unsigned char)copy[i]);
-		if (memchr(copy, '.', n) || memchr(copy, ':', n) || (n == 9 && strncmp(copy, "localhost", 9) == 0) ||
-		    upper) {
-			if (n >= sizeof(domain) || !valid_domain(copy, n)) {
-				rc = bad(text, "the registry part is not a host name with an optional :port");
-				goto out;
-			}
-			memcpy(domain, copy, n);
-			domain[n] = '\0';
-			remainder = first + 1;
-		} else {
-			snprintf(domain, sizeof(domain), "docker.io");
-		}
-	}
-	if (strcmp(domain, "index.docker.io") == 0)
-		snprintf(domain, sizeof(domain), "docker.io");
-	for (const char *p = remainder; *p; p++)
-		if (isupper((unsigned char)*p)) {
-			rc = bad(text, "repository name must be lowercase");
-			goto out;
-		}
-	for (const char *p = remainder;;) {
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (!valid_path_component(p, n)) {
-			rc = bad(text, "each repository path component is lowercase letters and digits, "
-				       "separated by '.', '_', '__' or dashes");
-			goto out;
-		}
-		if (!end)
-			break;
-		p = end + 1;
-	}
+	int rc = split_digest_and_tag(out, copy, text);
+	if (!rc)
+		rc = split_domain(domain, &remainder, copy, text);
+	if (!rc)
+		rc = check_repository(remainder, text);
+	if (rc)
+		goto out;
 	bool library = strcmp(domain, "docker.io") == 0 && !strchr(remainder, '/');
 	size_t len = strlen(remainder) + (library ? 8 : 0);
-	if (!(out->path = malloc(len + 1)) || !(out->domain = strdup(domain)))
-		goto oom;
-	snprintf(out->path, len + 1, "%s%s", library ? "library/" : "", remainder);
-	if (strlen(out->domain) + 1 + strlen(out->path) > REFERENCE_NAME_MAX) {
-		rc = bad(text, "the repository name is longer than 255 characters");
+	if (!(out->path = malloc(len + 1)) || !(out->domain = strdup(domain))) {
+		rc = error_oom();
 		goto out;
 	}
-	if (!out->tag && !*out->digest && !(out->tag = strdup("latest")))
-		goto oom;
-	goto out;
-oom:
-	rc = error_oom();
+	snprintf(out->path, len + 1, "%s%s", library ? "library/" : "", remainder);
+	if (strlen(out->domain) + 1 + strlen(out->path) > REFERENCE_NAME_MAX)
+		rc = bad(text, "the repository name is longer than 255 characters");
+	else if (!out->tag && !*out->digest && !(out->tag = strdup("latest")))
+		rc = error_oom();
 out:
 	free(copy);
 	if (rc)

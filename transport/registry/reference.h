@@ -38,4 +38,9 @@ void reference_domain_host(char *out, size_t size, const char *domain);
  * HTTP without being asked, as Docker does. */
 bool reference_domain_is_loopback(const char *domain);
 
+/* Whether text names its registry host explicitly (its first of several
+ * components has a '.' or ':', or is "localhost"), as
+ * "ghcr.io/org/app:tag" does and "app:tag" or "dir/sub" do not. */
+bool reference_names_registry(const char *text);
+
 #endif

@@ -38,11 +38,12 @@ static int parse_expiration(int64_t *out, const char *text, const char *what)
 static int set_credentials(struct aws_credentials *out, const char *id, const char *secret, const char *token,
 			   const char *expiration, const char *what)
 {
+	int rc;
 	memset(out, 0, sizeof(*out));
 	if (!id || !*id || !secret || !*secret)
 		return error_set(ERR_FAILURE, "%s: the answer has no AccessKeyId and SecretAccessKey", what);
-	if (parse_expiration(&out->expires, expiration, what))
-		return ERR_FAILURE;
+	if ((rc = parse_expiration(&out->expires, expiration, what)))
+		return rc;
 	out->access_key_id = strdup(id);
 	out->secret_access_key = strdup(secret);
 	out->session_token = token && *token ? strdup(token) : NULL;
@@ -107,10 +108,11 @@ char *aws_sts_endpoint(const char *region)
 
 static int form_add(struct buffer *b, const char *name, const char *value)
 {
-	if (b->len && buffer_append_str(b, "&"))
-		return ERR_FAILURE;
-	if (sigv4_uri_encode(b, name, false) || buffer_append_str(b, "="))
-		return ERR_FAILURE;
+	int rc;
+	if (b->len && (rc = buffer_append_str(b, "&")))
+		return rc;
+	if ((rc = sigv4_uri_encode(b, name, false)) || (rc = buffer_append_str(b, "=")))
+		return rc;
 	return sigv4_uri_encode(b, value, false);
 }
 
@@ -265,6 +267,7 @@ int aws_sts_assume_role(struct aws_credentials *out, struct http_client *h, cons
 int aws_container_credentials(struct aws_credentials *out, struct http_client *h, const char *url,
 			      const char *authorization)
 {
+	int rc;
 	struct buffer auth = BUFFER_INIT;
 	const char *headers[3] = {"Accept: application/json", NULL, NULL};
 	struct http_response r;
@@ -272,12 +275,12 @@ int aws_container_credentials(struct aws_credentials *out, struct http_client *h
 	http_redact_url(shown, sizeof(shown), url);
 	snprintf(where, sizeof(where), "container credentials endpoint %s", shown);
 	if (authorization) {
-		if (buffer_appendf(&auth, "Authorization: %s", authorization))
-			return ERR_FAILURE;
+		if ((rc = buffer_appendf(&auth, "Authorization: %s", authorization)))
+			return rc;
 		headers[1] = auth.data;
 	}
 	struct http_request req = {.method = "GET", .url = url, .headers = headers};
-	int rc = http_do(h, &req, &r);
+	rc = http_do(h, &req, &r);
 	if (auth.data)
 		OPENSSL_cleanse(auth.data, auth.cap);
 	buffer_free(&auth);
@@ -321,7 +324,7 @@ int aws_imds_credentials(struct aws_credentials *out, struct http_client *h, con
 	rc = buffer_appendf(&token_header, "X-aws-ec2-metadata-token: %.*s", (int)r.body.len, r.body.data);
 	response_wipe(&r);
 	if (rc)
-		return ERR_FAILURE;
+		return rc;
 	const char *headers[] = {token_header.data, NULL};
 
 	snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/", (int)elen, endpoint);

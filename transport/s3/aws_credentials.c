@@ -113,12 +113,13 @@ void aws_credential_chain_set_progress(struct aws_credential_chain *c, struct pr
 
 static int net_client(struct aws_credential_chain *c, struct http_client **out)
 {
+	int rc;
 	if (!c->net) {
 		struct http_client_options o = {.connect_timeout = 10, .idle_timeout = 30, .max_attempts = 3,
 						.backoff_base = 0.2, .backoff_cap = 2, .progress = c->progress,
 						.what = "AWS credentials"};
-		if (http_client_new(&c->net, &o))
-			return ERR_FAILURE;
+		if ((rc = http_client_new(&c->net, &o)))
+			return rc;
 	}
 	*out = c->net;
 	return 0;
@@ -391,6 +392,7 @@ static int from_container(struct aws_credential_chain *c, struct aws_credentials
 
 static int from_instance_metadata(struct aws_credential_chain *c, struct aws_credentials *out)
 {
+	int rc;
 	const char *disabled = env("AWS_EC2_METADATA_DISABLED");
 	if (disabled && strcasecmp(disabled, "true") == 0)
 		return error_set(ERR_NOT_FOUND, "instance metadata disabled by AWS_EC2_METADATA_DISABLED");
@@ -403,10 +405,10 @@ static int from_instance_metadata(struct aws_credential_chain *c, struct aws_cre
 		struct http_client_options o = {.connect_timeout = 1, .idle_timeout = 2, .max_attempts = 2,
 						.backoff_base = 0.1, .backoff_cap = 0.5, .progress = c->progress,
 						.what = "EC2 instance metadata"};
-		if (http_client_new(&c->imds, &o))
-			return ERR_FAILURE;
+		if ((rc = http_client_new(&c->imds, &o)))
+			return rc;
 	}
-	int rc = aws_imds_credentials(out, c->imds, endpoint);
+	rc = aws_imds_credentials(out, c->imds, endpoint);
 	if (!rc)
 		snprintf(out->source, sizeof(out->source), "EC2 instance metadata (%s)", endpoint);
 	return rc;

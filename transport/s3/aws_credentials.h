@@ -25,6 +25,8 @@
 #ifndef CACHECTL_AWS_CREDENTIALS_H
 #define CACHECTL_AWS_CREDENTIALS_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,7 +42,7 @@ struct aws_credentials {
 
 /* Wipes the secrets and frees. */
 void aws_credentials_clear(struct aws_credentials *c);
-int aws_credentials_copy(struct aws_credentials *dst, const struct aws_credentials *src);
+CACHECTL_MUST_CHECK int aws_credentials_copy(struct aws_credentials *dst, const struct aws_credentials *src);
 
 struct aws_credential_options {
 	/* Static credentials, used when both are non-empty (BuildKit's rule). */
@@ -52,13 +54,13 @@ struct aws_credential_options {
 
 struct aws_credential_chain;
 
-int aws_credential_chain_new(struct aws_credential_chain **out, const struct aws_credential_options *o);
+CACHECTL_MUST_CHECK int aws_credential_chain_new(struct aws_credential_chain **out, const struct aws_credential_options *o);
 void aws_credential_chain_free(struct aws_credential_chain *c);
 void aws_credential_chain_set_progress(struct aws_credential_chain *c, struct progress *p);
 
 /* A copy of the current credentials (aws_credentials_clear it): the chain
  * is walked on first use, and again when they are about to expire or when
  * force_refresh (the store said the token expired).  Thread-safe. */
-int aws_credential_chain_get(struct aws_credential_chain *c, struct aws_credentials *out, bool force_refresh);
+CACHECTL_MUST_CHECK int aws_credential_chain_get(struct aws_credential_chain *c, struct aws_credentials *out, bool force_refresh);
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef CACHECTL_AWS_PROFILE_H
 #define CACHECTL_AWS_PROFILE_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,7 +24,7 @@ struct aws_profile {
 
 /* Loads profile `name` from both files (either path may be NULL or name a
  * missing file).  *found tells whether either file has the section. */
-int aws_profile_load(struct aws_profile *out, const char *name, const char *credentials_path,
+CACHECTL_MUST_CHECK int aws_profile_load(struct aws_profile *out, const char *name, const char *credentials_path,
 		     const char *config_path, bool *found);
 void aws_profile_free(struct aws_profile *p);
 

@@ -34,8 +34,9 @@ int sigv4_uri_encode(struct buffer *out, const char *s, bool keep_slash)
 		bool keep = isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
 			    (keep_slash && *p == '/');
 		char enc[3] = {'%', upper[*p >> 4], upper[*p & 15]};
-		if (keep ? buffer_append(out, p, 1) : buffer_append(out, enc, 3))
-			return ERR_FAILURE;
+		int rc = keep ? buffer_append(out, p, 1) : buffer_append(out, enc, 3);
+		if (rc)
+			return rc;
 	}
 	return buffer_append(out, "", 0); /* terminated even when empty */
 }
@@ -76,21 +77,23 @@ static char *encode_dup(const char *s)
 int sigv4_canonical_query(struct buffer *out, const struct sigv4_param *query, size_t n)
 {
 	struct encoded_param *p = calloc(n + 1, sizeof(*p));
-	int rc = p ? 0 : error_oom();
-	for (size_t i = 0; i < n && !rc; i++) {
+	CHECK_ALLOC(p);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
 		p[i].name = encode_dup(query[i].name);
 		p[i].value = encode_dup(query[i].value);
-		if (!p[i].name || !p[i].value)
+		if (!p[i].name || !p[i].value) {
 			rc = error_oom();
+			goto out;
+		}
 	}
-	if (!rc) {
-		qsort(p, n, sizeof(*p), param_cmp);
-		for (size_t i = 0; i < n && !rc; i++)
-			rc = buffer_appendf(out, "%s%s=%s", i ? "&" : "", p[i].name, p[i].value);
-		if (!rc)
-			rc = buffer_append(out, "", 0);
-	}
-	for (size_t i = 0; p && i < n; i++) {
+	qsort(p, n, sizeof(*p), param_cmp);
+	for (size_t i = 0; i < n; i++)
+		if ((rc = buffer_appendf(out, "%s%s=%s", i ? "&" : "", p[i].name, p[i].value)))
+			goto out;
+	rc = buffer_append(out, "", 0);
+out:
+	for (size_t i = 0; i < n; i++) {
 		free(p[i].name);
 		free(p[i].value);
 	}
@@ -163,38 +166,36 @@ int sigv4_canonical_request(struct buffer *out, struct buffer *signed_headers,
 	}
 	qsort(h, r->n_headers, sizeof(*h), header_cmp);
 
-	int rc = buffer_appendf(out, "%s\n%s\n", r->method, r->canonical_uri);
-	if (!rc)
-		rc = sigv4_canonical_query(out, r->query, r->n_query);
-	if (!rc)
-		rc = buffer_append_str(out, "\n");
+	int rc;
 	buffer_reset(signed_headers);
-	for (size_t i = 0; i < r->n_headers && !rc; i++) {
-		bool continues = i > 0 && strcmp(h[i].name, h[i - 1].name) == 0;
-		if (continues) {
+	if ((rc = buffer_appendf(out, "%s\n%s\n", r->method, r->canonical_uri)) ||
+	    (rc = sigv4_canonical_query(out, r->query, r->n_query)) || (rc = buffer_append_str(out, "\n")))
+		goto out;
+	for (size_t i = 0; i < r->n_headers; i++) {
+		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) {
 			/* A repeated header: one line, values joined by commas. */
 			out->len--; /* the newline of the previous value */
 			rc = buffer_appendf(out, ",%s\n", h[i].value);
-			continue;
-		}
-		rc = buffer_appendf(out, "%s:%s\n", h[i].name, h[i].value);
-		if (!rc)
+		} else if (!(rc = buffer_appendf(out, "%s:%s\n", h[i].name, h[i].value))) {
 			rc = buffer_appendf(signed_headers, "%s%s", signed_headers->len ? ";" : "", h[i].name);
+		}
+		if (rc)
+			goto out;
 	}
-	if (!rc)
-		rc = buffer_appendf(out, "\n%s\n%s", signed_headers->data ? signed_headers->data : "",
-				    r->payload_hash);
+	rc = buffer_appendf(out, "\n%s\n%s", signed_headers->data ? signed_headers->data : "", r->payload_hash);
+out:
 	free_headers(h, r->n_headers);
 	return rc;
 }
 
 int sigv4_string_to_sign(struct buffer *out, const struct sigv4_request *r, const char *canonical_request)
 {
+	int rc;
 	char hash[SIGV4_HASH_BUF];
 	if (strlen(r->amz_date) != SIGV4_DATE_BUF - 1)
 		return error_set(ERR_FAILURE, "x-amz-date \"%s\" is not YYYYMMDDTHHMMSSZ", r->amz_date);
-	if (sigv4_hash_hex(hash, canonical_request, strlen(canonical_request)))
-		return ERR_FAILURE;
+	if ((rc = sigv4_hash_hex(hash, canonical_request, strlen(canonical_request))))
+		return rc;
 	return buffer_appendf(out, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", r->amz_date, r->amz_date,
 			      r->region, r->service, hash);
 }
@@ -217,35 +218,26 @@ int sigv4_authorization(struct buffer *out, const struct sigv4_request *r, const
 	char date[9], hex[65];
 	size_t secret_len = strlen(secret_access_key);
 	char *seed = malloc(secret_len + 5);
-	int rc = seed ? 0 : error_oom();
-	if (!rc)
-		rc = sigv4_canonical_request(&canonical, &signed_headers, r);
-	if (!rc)
-		rc = sigv4_string_to_sign(&sts, r, canonical.data);
-	if (!rc) {
-		memcpy(seed, "AWS4", 4);
-		memcpy(seed + 4, secret_access_key, secret_len + 1);
-		memcpy(date, r->amz_date, 8);
-		date[8] = '\0';
-		rc = hmac(k, seed, secret_len + 4, date);
-		if (!rc)
-			rc = hmac(k, k, sizeof(k), r->region);
-		if (!rc)
-			rc = hmac(k, k, sizeof(k), r->service);
-		if (!rc)
-			rc = hmac(k, k, sizeof(k), "aws4_request");
-		if (!rc)
-			rc = hmac(sig, k, sizeof(k), sts.data);
-	}
-	if (!rc) {
-		to_hex(hex, sig, sizeof(sig));
-		rc = buffer_appendf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",
-				    access_key_id, date, r->region, r->service, signed_headers.data, hex);
-	}
-	if (seed) {
-		OPENSSL_cleanse(seed, secret_len + 5);
-		free(seed);
-	}
+	CHECK_ALLOC(seed);
+	int rc;
+	if ((rc = sigv4_canonical_request(&canonical, &signed_headers, r)) ||
+	    (rc = sigv4_string_to_sign(&sts, r, canonical.data)))
+		goto out;
+	memcpy(seed, "AWS4", 4);
+	memcpy(seed + 4, secret_access_key, secret_len + 1);
+	memcpy(date, r->amz_date, 8);
+	date[8] = '\0';
+	/* The signing key: the secret through date, region, service, "aws4_request". */
+	if ((rc = hmac(k, seed, secret_len + 4, date)) || (rc = hmac(k, k, sizeof(k), r->region)) ||
+	    (rc = hmac(k, k, sizeof(k), r->service)) || (rc = hmac(k, k, sizeof(k), "aws4_request")) ||
+	    (rc = hmac(sig, k, sizeof(k), sts.data)))
+		goto out;
+	to_hex(hex, sig, sizeof(sig));
+	rc = buffer_appendf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",
+			    access_key_id, date, r->region, r->service, signed_headers.data, hex);
+out:
+	OPENSSL_cleanse(seed, secret_len + 5);
+	free(seed);
 	OPENSSL_cleanse(k, sizeof(k));
 	buffer_free(&canonical);
 	buffer_free(&signed_headers);

@@ -9,6 +9,8 @@
 #ifndef CACHECTL_AWS_SIGV4_H
 #define CACHECTL_AWS_SIGV4_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -48,27 +50,27 @@ void sigv4_format_date(char out[SIGV4_DATE_BUF], time_t t);
 
 /* RFC 3986 encoding as SigV4 wants it: unreserved characters kept, '/' kept
  * when keep_slash, everything else %XX with upper-case hex. */
-int sigv4_uri_encode(struct buffer *out, const char *s, bool keep_slash);
+CACHECTL_MUST_CHECK int sigv4_uri_encode(struct buffer *out, const char *s, bool keep_slash);
 
 /* The query in canonical form (encoded, sorted by name then value), which
  * is also a valid query string to send. */
-int sigv4_canonical_query(struct buffer *out, const struct sigv4_param *query, size_t n);
+CACHECTL_MUST_CHECK int sigv4_canonical_query(struct buffer *out, const struct sigv4_param *query, size_t n);
 
 /* The canonical request and the SignedHeaders list (exposed for tests and
  * for debug traces). */
-int sigv4_canonical_request(struct buffer *out, struct buffer *signed_headers,
+CACHECTL_MUST_CHECK int sigv4_canonical_request(struct buffer *out, struct buffer *signed_headers,
 			    const struct sigv4_request *r);
 
 /* The string to sign for a canonical request. */
-int sigv4_string_to_sign(struct buffer *out, const struct sigv4_request *r, const char *canonical_request);
+CACHECTL_MUST_CHECK int sigv4_string_to_sign(struct buffer *out, const struct sigv4_request *r, const char *canonical_request);
 
 /* The value of the Authorization header: "AWS4-HMAC-SHA256 Credential=...,
  * SignedHeaders=..., Signature=...".  The secret is only used to derive the
  * signing key, which is wiped after use. */
-int sigv4_authorization(struct buffer *out, const struct sigv4_request *r, const char *access_key_id,
+CACHECTL_MUST_CHECK int sigv4_authorization(struct buffer *out, const struct sigv4_request *r, const char *access_key_id,
 			const char *secret_access_key);
 
 /* Hex SHA-256 of a buffer (for payload hashes). */
-int sigv4_hash_hex(char out[SIGV4_HASH_BUF], const void *data, size_t len);
+CACHECTL_MUST_CHECK int sigv4_hash_hex(char out[SIGV4_HASH_BUF], const void *data, size_t len);
 
 #endif

@@ -20,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util/buffer.h"
 #include "core/util/duration.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
 #include "core/util/progress.h"
+#include "core/util/semaphore.h"
 #include "formats/annotated_config.h"
 #include "transport/s3/aws_credentials.h"
 #include "transport/s3/aws_sigv4.h"
@@ -51,8 +53,7 @@ struct s3_transport {
 	pthread_mutex_t lock;
 	struct s3_client *client; /* made on first use, with the progress */
 	struct strmap touched;
-	pthread_cond_t slot_free;
-	unsigned uploads;
+	struct semaphore upload_slots; /* upload_parallelism */
 };
 
 static int ready(struct s3_transport *s)
@@ -72,9 +73,10 @@ static int ready(struct s3_transport *s)
 
 static int key_for(char **out, const struct s3_transport *s, const char *kind_prefix, const char *name)
 {
+	int rc;
 	struct buffer b = BUFFER_INIT;
-	if (buffer_appendf(&b, "%s%s%s", s->prefix, kind_prefix, name))
-		return ERR_FAILURE;
+	if ((rc = buffer_appendf(&b, "%s%s%s", s->prefix, kind_prefix, name)))
+		return rc;
 	*out = buffer_detach(&b, NULL);
 	return *out ? 0 : error_oom();
 }
@@ -244,26 +246,25 @@ static int s3_blob_open(struct transport *t, const struct descriptor *d, struct 
 {
 	struct s3_transport *s = (struct s3_transport *)t;
 	struct blob_source *b = calloc(1, sizeof(*b));
-	int rc = b ? ready(s) : error_oom();
-	if (!rc)
-		rc = blob_key(&b->key, s, d->digest);
-	if (!rc)
-		rc = s3_get_object(s->client, b->key, 0, &b->inner);
-	if (rc == ERR_NOT_FOUND) {
+	CHECK_ALLOC(b);
+	int rc;
+	if ((rc = ready(s)) || (rc = blob_key(&b->key, s, d->digest)))
+		goto fail;
+	if ((rc = s3_get_object(s->client, b->key, 0, &b->inner)) == ERR_NOT_FOUND) {
 		char name[1200];
 		s3_object_name(s->client, b->key, name, sizeof(name));
 		rc = error_set(ERR_NOT_FOUND, "blob %s is missing: %s does not exist", d->digest, name);
 	}
-	if (rc) {
-		if (b)
-			blob_close(&b->base);
-		return rc;
-	}
+	if (rc)
+		goto fail;
 	b->base.read = blob_read;
 	b->base.close = blob_close;
 	b->s = s;
 	*out = &b->base;
 	return 0;
+fail:
+	blob_close(&b->base);
+	return rc;
 }
 
 static int s3_read_cache(struct transport *t, struct cache **out)
@@ -287,11 +288,10 @@ static int s3_read_cache(struct transport *t, struct cache **out)
 	if (!rc) {
 		struct cache *c = *out;
 		dropped = c->dropped_results;
-		if (descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG) ||
-		    digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len)) {
+		if ((rc = descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG)) ||
+		    (rc = digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len))) {
 			cache_free(c);
 			*out = NULL;
-			rc = ERR_FAILURE;
 		} else {
 			c->source_config.size = (int64_t)doc.len;
 		}
@@ -305,33 +305,6 @@ static int s3_read_cache(struct transport *t, struct cache **out)
 }
 
 /* ---- writing ------------------------------------------------------------ */
-
-static void slot_take(struct s3_transport *s)
-{
-	pthread_mutex_lock(&s->lock);
-	while (s->uploads >= s->upload_parallelism)
-		pthread_cond_wait(&s->slot_free, &s->lock);
-	s->uploads++;
-	pthread_mutex_unlock(&s->lock);
-}
-
-static void slot_give(struct s3_transport *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->uploads--;
-	pthread_cond_signal(&s->slot_free);
-	pthread_mutex_unlock(&s->lock);
-}
-
-static void slot_take_cb(void *ctx)
-{
-	slot_take(ctx);
-}
-
-static void slot_give_cb(void *ctx)
-{
-	slot_give(ctx);
-}
 
 struct s3_writer {
 	struct blob_writer base;
@@ -406,8 +379,7 @@ static int s3_blob_create(struct transport *t, const struct descriptor *expected
 	int64_t size = expected && expected->size > 0 ? expected->size : 0;
 	if (known)
 		memcpy(w->expected, expected->digest, DIGEST_BUF);
-	struct s3_upload_slots slots = {slot_take_cb, slot_give_cb, s};
-	rc = s3_upload_new(&w->upload, s->client, t->progress, &slots, size);
+	rc = s3_upload_new(&w->upload, s->client, t->progress, &s->upload_slots, size);
 	if (!rc && known && size >= S3_SINGLE_PUT_LIMIT) {
 		/* The key is known: send parts while the rest is still coming. */
 		char *key;
@@ -435,11 +407,9 @@ static int s3_write_cache(struct transport *t, const struct cache *c, const stru
 	struct buffer doc = BUFFER_INIT;
 	char hash[SIGV4_HASH_BUF];
 	(void)form; /* no root document: the config is the document */
-	int rc = ready(s);
-	if (!rc)
-		rc = annotated_config_build(&doc, c);
-	if (!rc)
-		rc = sigv4_hash_hex(hash, doc.data, doc.len);
+	int rc;
+	if ((rc = ready(s)) || (rc = annotated_config_build(&doc, c)) || (rc = sigv4_hash_hex(hash, doc.data, doc.len)))
+		goto out;
 	/* The same bytes under every name, in the order given. */
 	for (size_t i = 0; i < s->n_names && !rc; i++) {
 		char *key;
@@ -449,6 +419,7 @@ static int s3_write_cache(struct transport *t, const struct cache *c, const stru
 		rc = s3_put_object(s->client, key, &body);
 		free(key);
 	}
+out:
 	buffer_free(&doc);
 	return rc;
 }
@@ -468,7 +439,7 @@ static void s3_free(struct transport *t)
 	free(s->manifests_prefix);
 	free(s->endpoint_url);
 	strmap_free(&s->touched);
-	pthread_cond_destroy(&s->slot_free);
+	semaphore_destroy(&s->upload_slots);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -576,8 +547,20 @@ static int parse_options(struct s3_transport *s, struct cache_options *o)
 					    .session_token = options_get(o, "session_token"),
 					    .region = s->region};
 	int rc = split_names(s, name ? name : "buildkit");
+	return rc ? rc : aws_credential_chain_new(&s->credentials, &co);
+}
+
+/* The bucket, the manifests' place and the names the document goes under. */
+static int set_location(struct s3_transport *s)
+{
+	struct buffer names = BUFFER_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < s->n_names && !rc; i++)
+		rc = buffer_appendf(&names, "%s%s", i ? ";" : "", s->names[i]);
 	if (!rc)
-		rc = aws_credential_chain_new(&s->credentials, &co);
+		rc = transport_set_location(&s->base, "s3:%s/%s/%s%s:%s", s->endpoint_url ? s->endpoint_url : s->region,
+					    s->bucket, s->prefix, s->manifests_prefix, names.data ? names.data : "");
+	buffer_free(&names);
 	return rc;
 }
 
@@ -586,24 +569,50 @@ static int s3_open(struct transport **out, struct cache_options *o, enum transpo
 	struct s3_transport *s = calloc(1, sizeof(*s));
 	CHECK_ALLOC(s);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->slot_free, NULL);
+	semaphore_init(&s->upload_slots, 0);
 	s->dir = dir;
 	int rc = parse_options(s, o);
-	if (!rc)
-		rc = transport_init(&s->base, &s3_ops, o);
-	if (rc) {
-		free(s->base.display);
-		s3_free(&s->base);
-		return rc;
-	}
+	if (rc)
+		goto fail;
+	semaphore_set_count(&s->upload_slots, s->upload_parallelism);
+	if ((rc = transport_init(&s->base, &s3_ops, o)) || (rc = set_location(s)))
+		goto fail;
 	*out = &s->base;
 	return 0;
+fail:
+	free(s->base.display);
+	s3_free(&s->base);
+	return rc;
 }
+
+/* BuildKit reads every one of these in both directions (touch_refresh and
+ * upload_parallelism matter only to exports). */
+static const struct option_key s3_keys[] = {
+	{.name = "bucket", .directions = OPTION_BOTH},
+	{.name = "region", .directions = OPTION_BOTH},
+	{.name = "prefix", .directions = OPTION_BOTH},
+	{.name = "blobs_prefix", .directions = OPTION_BOTH},
+	{.name = "manifests_prefix", .directions = OPTION_BOTH},
+	{.name = "name", .directions = OPTION_BOTH},
+	{.name = "endpoint_url", .directions = OPTION_BOTH},
+	{.name = "use_path_style", .directions = OPTION_BOTH},
+	{.name = "access_key_id", .directions = OPTION_BOTH},
+	{.name = "secret_access_key", .directions = OPTION_BOTH, .secret = true},
+	{.name = "session_token", .directions = OPTION_BOTH, .secret = true},
+	{.name = "touch_refresh", .directions = OPTION_BOTH},
+	{.name = "upload_parallelism", .directions = OPTION_BOTH},
+	{.name = "disable_accept_encoding", .directions = OPTION_BOTH},
+	{.name = "retry_mode", .directions = OPTION_BOTH},
+	{.name = "retry_max_attempts", .directions = OPTION_BOTH},
+	{.name = NULL},
+};
 
 const struct transport_handler s3_transport_handler = {
 	.type = "s3",
+	.synopsis = "bucket=B,region=R[,name=N;...][,prefix=P]",
+	.summary = "S3 and compatible stores (docs/s3.md)",
 	.can_read = true,
 	.can_write = true,
-	.has_root_form = false,
+	.keys = s3_keys,
 	.open = s3_open,
 };

@@ -17,6 +17,8 @@
 #ifndef CACHECTL_S3_CLIENT_H
 #define CACHECTL_S3_CLIENT_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,12 +40,12 @@ struct s3_client_options {
 	struct progress *progress;
 };
 
-int s3_client_new(struct s3_client **out, const struct s3_client_options *o);
+CACHECTL_MUST_CHECK int s3_client_new(struct s3_client **out, const struct s3_client_options *o);
 void s3_client_free(struct s3_client *c);
 
 /* The URL a key is requested at now, and the region requests are signed
  * for (after any correction the store made). */
-int s3_object_url(struct s3_client *c, const char *key, struct buffer *url, char region[64]);
+CACHECTL_MUST_CHECK int s3_object_url(struct s3_client *c, const char *key, struct buffer *url, char region[64]);
 
 /* "s3://bucket/key", for messages. */
 void s3_object_name(const struct s3_client *c, const char *key, char *out, size_t size);
@@ -54,15 +56,15 @@ struct s3_object_info {
 };
 
 /* ERR_NOT_FOUND when the object does not exist. */
-int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info);
+CACHECTL_MUST_CHECK int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info);
 
 /* Streams the object from offset (Range: bytes=offset-).  ERR_NOT_FOUND
  * when it does not exist. */
-int s3_get_object(struct s3_client *c, const char *key, int64_t offset, struct byte_source **out);
+CACHECTL_MUST_CHECK int s3_get_object(struct s3_client *c, const char *key, int64_t offset, struct byte_source **out);
 
 /* The whole object, at most max bytes.  ERR_NOT_FOUND when it (not the
  * bucket) does not exist. */
-int s3_get_small(struct s3_client *c, const char *key, size_t max, struct buffer *out);
+CACHECTL_MUST_CHECK int s3_get_small(struct s3_client *c, const char *key, size_t max, struct buffer *out);
 
 /* A request body: bytes in memory, or a range of an open file (re-read
  * from the start on every retry), with its hex SHA-256. */
@@ -74,22 +76,22 @@ struct s3_body {
 	const char *sha256_hex;
 };
 
-int s3_put_object(struct s3_client *c, const char *key, const struct s3_body *body);
+CACHECTL_MUST_CHECK int s3_put_object(struct s3_client *c, const char *key, const struct s3_body *body);
 
 /* CopyObject onto itself with x-amz-metadata-directive: REPLACE and one
  * user metadata entry, which refreshes LastModified (objects < 5 GiB). */
-int s3_copy_object_to_itself(struct s3_client *c, const char *key, const char *meta_name, const char *meta_value);
+CACHECTL_MUST_CHECK int s3_copy_object_to_itself(struct s3_client *c, const char *key, const char *meta_name, const char *meta_value);
 
-int s3_multipart_create(struct s3_client *c, const char *key, const char *const *meta_names,
+CACHECTL_MUST_CHECK int s3_multipart_create(struct s3_client *c, const char *key, const char *const *meta_names,
 			const char *const *meta_values, size_t n_meta, char **upload_id);
 /* *etag is a new string. */
-int s3_multipart_upload_part(struct s3_client *c, const char *key, const char *upload_id, int part,
+CACHECTL_MUST_CHECK int s3_multipart_upload_part(struct s3_client *c, const char *key, const char *upload_id, int part,
 			     const struct s3_body *body, char **etag);
 /* UploadPartCopy of bytes [first, last] of the object itself. */
-int s3_multipart_copy_part(struct s3_client *c, const char *key, const char *upload_id, int part, int64_t first,
+CACHECTL_MUST_CHECK int s3_multipart_copy_part(struct s3_client *c, const char *key, const char *upload_id, int part, int64_t first,
 			   int64_t last, char **etag);
-int s3_multipart_complete(struct s3_client *c, const char *key, const char *upload_id, char *const *etags,
+CACHECTL_MUST_CHECK int s3_multipart_complete(struct s3_client *c, const char *key, const char *upload_id, char *const *etags,
 			  int n_parts);
-int s3_multipart_abort(struct s3_client *c, const char *key, const char *upload_id);
+CACHECTL_MUST_CHECK int s3_multipart_abort(struct s3_client *c, const char *key, const char *upload_id);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "core/util/digest.h"
 #include "core/util/error.h"
+#include "core/util/semaphore.h"
 #include "core/util/spool.h"
 #include "core/util/parallel.h"
 #include "core/util/progress.h"
@@ -27,7 +28,7 @@ int64_t s3_part_size_for(int64_t size)
 struct s3_upload {
 	struct s3_client *client;
 	struct progress *progress;
-	struct s3_upload_slots slots;
+	struct semaphore *slots; /* not owned; NULL: no limit */
 	bool slot_held;
 	/* Spooled so that payload hashes can be signed and retries resend the
 	 * bytes; parts are read back from it while more is still written. */
@@ -56,27 +57,26 @@ struct s3_upload {
 
 static void slot_take(struct s3_upload *u)
 {
-	if (!u->slot_held && u->slots.take)
-		u->slots.take(u->slots.ctx);
+	if (!u->slot_held && u->slots)
+		semaphore_acquire(u->slots);
 	u->slot_held = true;
 }
 
 static void slot_give(struct s3_upload *u)
 {
-	if (u->slot_held && u->slots.give)
-		u->slots.give(u->slots.ctx);
+	if (u->slot_held && u->slots)
+		semaphore_release(u->slots);
 	u->slot_held = false;
 }
 
-int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, const struct s3_upload_slots *slots,
+int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, struct semaphore *slots,
 		  int64_t expected_size)
 {
 	struct s3_upload *u = calloc(1, sizeof(*u));
 	CHECK_ALLOC(u);
 	u->client = c;
 	u->progress = p;
-	if (slots)
-		u->slots = *slots;
+	u->slots = slots;
 	u->part_size = s3_part_size_for(expected_size > 0 ? expected_size : 0);
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->change, NULL);
@@ -209,11 +209,11 @@ int s3_upload_stream_to(struct s3_upload *u, const char *key)
 
 static int part_done(struct s3_upload *u)
 {
+	int rc;
 	char digest[DIGEST_BUF];
-	if (sha256_final(u->part, digest) || sha256_reset(u->part))
-		return ERR_FAILURE;
+	if ((rc = sha256_final(u->part, digest)) || (rc = sha256_reset(u->part)))
+		return rc;
 	pthread_mutex_lock(&u->lock);
-	int rc = 0;
 	if (u->n_parts == u->cap_parts) {
 		size_t cap = u->cap_parts ? u->cap_parts * 2 : 16;
 		char(*h)[SIGV4_HASH_BUF] = realloc(u->hashes, cap * sizeof(*h));
@@ -244,13 +244,14 @@ static int part_done(struct s3_upload *u)
 
 int s3_upload_write(struct s3_upload *u, const void *buf, size_t len)
 {
+	int rc;
 	const char *p = buf;
 	while (len) {
 		/* Never past a part boundary in one step, so part hashes stay exact. */
 		int64_t room = u->part_size - u->written % u->part_size;
 		size_t n = (int64_t)len < room ? len : (size_t)room;
-		if (spool_write(u->spool, p, n) || sha256_update(u->part, p, n))
-			return ERR_FAILURE;
+		if ((rc = spool_write(u->spool, p, n)) || (rc = sha256_update(u->part, p, n)))
+			return rc;
 		ssize_t done = (ssize_t)n;
 		pthread_mutex_lock(&u->lock);
 		u->written += done;
@@ -258,11 +259,8 @@ int s3_upload_write(struct s3_upload *u, const void *buf, size_t len)
 		pthread_mutex_unlock(&u->lock);
 		p += done;
 		len -= (size_t)done;
-		if (full) {
-			int rc = part_done(u);
-			if (rc)
-				return rc;
-		}
+		if (full && (rc = part_done(u)))
+			return rc;
 	}
 	return 0;
 }

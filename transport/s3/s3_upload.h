@@ -14,6 +14,8 @@
 #ifndef CACHECTL_S3_UPLOAD_H
 #define CACHECTL_S3_UPLOAD_H
 
+#include "core/util/error.h"
+
 #include <stdint.h>
 
 #include "transport/s3/s3_client.h"
@@ -23,31 +25,27 @@
 #define S3_MAX_PARTS 10000
 #define S3_PART_CONCURRENCY 5
 
-/* Limits how many blobs one destination uploads at once (upload_parallelism). */
-struct s3_upload_slots {
-	void (*take)(void *ctx);
-	void (*give)(void *ctx);
-	void *ctx;
-};
-
 struct s3_upload;
+struct semaphore;
 
-/* expected_size: the announced size, or 0 when unknown. */
-int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, const struct s3_upload_slots *slots,
+/* expected_size: the announced size, or 0 when unknown.  slots (not owned,
+ * may be NULL) limits how many blobs one destination uploads at once
+ * (upload_parallelism): a unit is held from the first part to the end. */
+CACHECTL_MUST_CHECK int s3_upload_new(struct s3_upload **out, struct s3_client *c, struct progress *p, struct semaphore *slots,
 		  int64_t expected_size);
 
 /* Sends full parts to `key` as soon as they are spooled (call before any
  * write; only worth it when the expected size calls for multipart). */
-int s3_upload_stream_to(struct s3_upload *u, const char *key);
+CACHECTL_MUST_CHECK int s3_upload_stream_to(struct s3_upload *u, const char *key);
 
-int s3_upload_write(struct s3_upload *u, const void *buf, size_t len);
+CACHECTL_MUST_CHECK int s3_upload_write(struct s3_upload *u, const void *buf, size_t len);
 /* The end of the bytes. */
-int s3_upload_end(struct s3_upload *u);
+CACHECTL_MUST_CHECK int s3_upload_end(struct s3_upload *u);
 
 /* Stores the bytes under key; sha256_hex is their digest (the engine
  * computed it over exactly these bytes).  A streamed upload to another key
  * is abandoned and the bytes sent again. */
-int s3_upload_commit(struct s3_upload *u, const char *key, const char *sha256_hex);
+CACHECTL_MUST_CHECK int s3_upload_commit(struct s3_upload *u, const char *key, const char *sha256_hex);
 
 /* Frees; an unfinished multipart upload is aborted. */
 void s3_upload_free(struct s3_upload *u);

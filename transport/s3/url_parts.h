@@ -3,6 +3,8 @@
 #ifndef CACHECTL_URL_PARTS_H
 #define CACHECTL_URL_PARTS_H
 
+#include "core/util/error.h"
+
 #include <stdbool.h>
 
 struct url_parts {
@@ -16,7 +18,7 @@ struct url_parts {
 
 /* ERR_USAGE naming `what` when url is not an absolute http(s) URL, or has
  * a query, a fragment or credentials. */
-int url_parts_parse(struct url_parts *out, const char *url, const char *what);
+CACHECTL_MUST_CHECK int url_parts_parse(struct url_parts *out, const char *url, const char *what);
 void url_parts_free(struct url_parts *u);
 
 #endif
