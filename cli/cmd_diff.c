@@ -66,10 +66,11 @@ int cmd_diff(int argc, char **argv)
 		return EXIT_OK;
 	if (!rc)
 		rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr);
+	/* the spec text may hold secrets: the messages below name the location themselves, redacted */
 	if (!rc && (rc = single_source_load(&a, argv[optind], progress)))
-		error_wrap(rc, "A (%s)", argv[optind]);
+		error_wrap(rc, "cache A");
 	if (!rc && (rc = single_source_load(&b, argv[optind + 1], progress)))
-		error_wrap(rc, "B (%s)", argv[optind + 1]);
+		error_wrap(rc, "cache B");
 	if (!rc)
 		rc = diff_run(&a, &b, &o);
 	single_source_free(&a);

@@ -423,7 +423,12 @@ class Diff(Base):
     def test_a_missing_cache_is_named(self):
         p = run("diff", fixture("local-gzip-max"), self.dir("none"), ok=False)
         self.assertEqual(p.returncode, 3)
-        self.assertIn("B (", p.stderr)
+        self.assertIn("cache B: ", p.stderr)
+        self.assertIn(self.dir("none"), p.stderr)
+        # a spec's secret is never part of the message
+        p = run("diff", "type=s3,region=us-east-1,secret_access_key=T0PSECRET", fixture("local-gzip-max"), ok=False,
+                secrets=("T0PSECRET",))
+        self.assertIn("cache A: ", p.stderr)
 
 
 def fan_cache(bases):
