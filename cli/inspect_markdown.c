@@ -37,7 +37,7 @@ static void md_totals(const struct inspect_view *v)
 	       v->total_uncompressed >= 0 ? b : "unknown");
 	printf("| records | %zu (%zu with results, %zu final) |\n", c->config->n_records,
 	       cache_graph_records_with_results(v->graph), cache_graph_final_results(v->graph));
-	printf("| chain nodes | %zu on %zu base layers |\n", c->config->n_layers, nb);
+	printf("| chain nodes | %zu (base layers: %zu) |\n", c->config->n_layers, nb);
 	if (*c->source_config.digest) {
 		format_bytes(a, sizeof(a), c->source_config.size);
 		printf("| cache config | %s", a);
