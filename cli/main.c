@@ -1,9 +1,11 @@
 /* cachectl: export and import BuildKit remote build caches. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/util/error.h"
+#include "core/util/temp_files.h"
 
 static const char usage[] =
 	"usage: cachectl <command> [options]\n"
@@ -23,6 +25,21 @@ static const char usage[] =
 	"\n"
 	"exit status: 0 success, 1 failure, 2 usage or option error, 3 no cache found\n";
 
+/* What a command printed must have reached its reader: a full disk or a
+ * closed pipe behind stdout is a failure (exit 1), not a silent success. */
+static int stdout_close(int code)
+{
+	int failed = fflush(stdout) != 0 || ferror(stdout);
+	int err = errno;
+	if (fclose(stdout) != 0 && !failed) {
+		failed = 1;
+		err = errno;
+	}
+	if (!failed || code != EXIT_OK)
+		return code;
+	return report_error(error_set_errno(ERR_FAILURE, err, "write to standard output"));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -36,20 +53,24 @@ int main(int argc, char **argv)
 		{"diff", cmd_diff},
 		{"verify", cmd_verify},
 	};
+	/* ^C or a CI runner's SIGTERM removes this run's temporary files
+	 * before the process dies by the signal. */
+	if (temp_files_handle_signals())
+		return report_error(ERR_FAILURE);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		fputs(usage, stdout);
-		return EXIT_OK;
+		return stdout_close(EXIT_OK);
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("cachectl %s\n", CACHECTL_VERSION);
-		return EXIT_OK;
+		print_version();
+		return stdout_close(EXIT_OK);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+			return stdout_close(commands[i].fn(argc - 1, argv + 1));
 	return report_error(error_set(ERR_USAGE, "unknown command \"%s\" (try cachectl --help)", argv[1]));
 }

@@ -9,12 +9,15 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/util/error.h"
+#include "core/util/temp_files.h"
 #include "core/util/json_out.h"
 #include "core/model/media_type.h"
 #include "core/util/stream.h"
+#include "core/util/json_number.h"
 
 void oci_index_free(struct oci_index *idx)
 {
@@ -56,11 +59,12 @@ int oci_index_parse(struct oci_index *out, const char *json, size_t len, const c
 	}
 	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(doc, "schemaVersion");
 	if (sv && !cJSON_IsNull(sv)) {
-		if (!cJSON_IsNumber(sv) || floor(sv->valuedouble) != sv->valuedouble) {
-			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer", what);
+		int64_t version;
+		if (!json_integer(sv, INT32_MIN, INT32_MAX, &version)) {
+			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer a 32-bit int holds", what);
 			goto out;
 		}
-		out->schema_version = (int)sv->valuedouble;
+		out->schema_version = (int)version;
 	}
 	if ((rc = opt_string(&out->media_type, doc, "mediaType", what)) ||
 	    (rc = opt_string(&out->artifact_type, doc, "artifactType", what)))
@@ -213,62 +217,113 @@ static bool same_tag_cache_entry(const struct descriptor *d, const char *tag)
 	return strcmp(ref ? ref : "", tag) == 0 && (!image || !*image);
 }
 
-int oci_layout_lock(int *fd, const char *dir, bool exclusive)
+static double lock_timeout = OCI_LAYOUT_LOCK_TIMEOUT_DEFAULT;
+static void (*lock_on_wait)(void *ctx, const char *lock_path);
+static void *lock_on_wait_ctx;
+
+void oci_layout_set_lock_wait(double timeout_seconds, void (*on_wait)(void *ctx, const char *lock_path), void *ctx)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
+	lock_timeout = timeout_seconds;
+	lock_on_wait = on_wait;
+	lock_on_wait_ctx = ctx;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* True when fd is still the file at path: a holder that unlinked it after
+ * use (BuildKit does) leaves us locking a file nobody else will look at,
+ * while a newcomer creates and locks a new one. */
+static bool lock_file_current(int fd, const char *path)
+{
+	struct stat held, named;
+	return fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
+	       held.st_ino == named.st_ino;
+}
+
+/* One try: 0 with *fd locked, 1 when another process holds it (or held it
+ * and replaced the file: try again), else an error. */
+static int lock_try(int *fd, const char *path, bool exclusive)
+{
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (*fd < 0) {
 		if (!exclusive && (errno == EROFS || errno == EPERM || errno == EACCES))
 			return 0; /* read-only store: read without a lock */
 		return error_set_errno(ERR_FAILURE, errno, "could not create %s", path);
 	}
-	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
-		int e = errno;
-		close(*fd);
-		*fd = -1;
-		if (e == EWOULDBLOCK)
-			return error_set(ERR_FAILURE, "could not lock %s: another export is writing this cache",
-					 path);
+	int held = flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0;
+	int e = errno;
+	if (!held && lock_file_current(*fd, path))
+		return 0;
+	close(*fd);
+	*fd = -1;
+	if (held && e != EWOULDBLOCK)
 		return error_set_errno(ERR_FAILURE, e, "could not lock %s", path);
-	}
-	return 0;
+	return 1;
 }
 
-void oci_layout_unlock(int fd, const char *dir)
+int oci_layout_lock(int *fd, const char *dir, bool exclusive)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
+	double deadline = now_seconds() + lock_timeout;
+	bool told = false;
+	for (;;) {
+		int rc = lock_try(fd, path, exclusive);
+		if (rc <= 0)
+			return rc;
+		if (now_seconds() >= deadline)
+			return error_set(ERR_FAILURE,
+					 "could not lock %s: another export is writing this cache (waited %.0f s; "
+					 "--lock-timeout sets how long to wait)",
+					 path, lock_timeout);
+		if (!told && lock_on_wait)
+			lock_on_wait(lock_on_wait_ctx, path);
+		told = true;
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+}
+
+void oci_layout_unlock(int fd, const char *dir, bool exclusive)
 {
 	char path[4096];
 	if (fd < 0)
 		return;
 	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
-	unlink(path);
+	/* Only a writer removes the lock file, and only its own: a reader
+	 * shares the file with other readers, and one that unlinked it after a
+	 * writer had made a new one would let a second writer in beside the
+	 * first (two index.json updates, one lost). */
+	if (exclusive && lock_file_current(fd, path))
+		unlink(path);
 	close(fd);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
 	char tmp[4200];
+	int slot, rc = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return error_set_errno(ERR_FAILURE, errno, "cannot create a temporary file beside %s", path);
-	int rc = fd_write_all(fd, data, len, path);
-	if (rc) {
+	temp_file_track(tmp, &slot);
+	if ((rc = fd_write_all(fd, data, len, path))) {
 		close(fd);
-		unlink(tmp);
-		return rc;
+	} else if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+		rc = error_set_errno(ERR_FAILURE, errno, "write %s", path);
+	} else if (rename(tmp, path) != 0) {
+		rc = error_set_errno(ERR_FAILURE, errno, "replace %s", path);
 	}
-	if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-		int e = errno;
+	if (rc)
 		unlink(tmp);
-		return error_set_errno(ERR_FAILURE, e, "write %s", path);
-	}
-	if (rename(tmp, path) != 0) {
-		int e = errno;
-		unlink(tmp);
-		return error_set_errno(ERR_FAILURE, e, "replace %s", path);
-	}
-	return 0;
+	temp_file_untrack(slot);
+	return rc;
 }
 
 int oci_layout_put_root(const char *dir, const struct descriptor *root, const char *tag)
@@ -317,6 +372,6 @@ int oci_layout_put_root(const char *dir, const struct descriptor *root, const ch
 out:
 	oci_index_free(&idx);
 	buffer_free(&out);
-	oci_layout_unlock(lock, dir);
+	oci_layout_unlock(lock, dir, true);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "core/model/media_type.h"
+#include "core/util/library_version.h"
 #include "core/util/stream.h"
 
 struct codec_options {
@@ -20,6 +21,9 @@ struct codec_options {
 /* ERR_USAGE naming the level when the encoding has no such level:
  * gzip -2 (Huffman only), -1 (default), 0..9; zstd 1..22 and the fast
  * levels -7..-1; uncompressed ignores levels. */
+/* libarchive, libzstd and zlib: compiled-against and running versions. */
+size_t codec_library_versions(struct library_version *out, size_t max);
+
 int codec_check_level(enum compression c, int level);
 
 /* Reads the uncompressed tar out of inner (owned).  gzip streams may hold

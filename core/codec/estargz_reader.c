@@ -14,6 +14,7 @@
 #include "core/codec/gzip_member.h"
 #include "core/codec/layer_paths.h"
 #include "core/codec/tar_walk.h"
+#include "core/util/json_number.h"
 
 /* The TOC tar is held whole to be parsed; beyond this it is refused. */
 #define TOC_TAR_MAX ((int64_t)512 << 20)
@@ -383,8 +384,11 @@ static int toc_json(struct reader *r, const struct buffer *tar, const char **jso
 
 static int64_t num(const cJSON *o, const char *k)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+	/* Absent, or not a byte count or offset, reads as 0: the checks
+	 * against the blob then refuse the entry. */
+	int64_t n = 0;
+	json_integer(cJSON_GetObjectItemCaseSensitive(o, k), 0, JSON_EXACT_MAX, &n);
+	return n;
 }
 
 static const char *str(const cJSON *o, const char *k)

@@ -8,6 +8,7 @@
 
 #include "core/util/error.h"
 #include "core/util/json_out.h"
+#include "core/util/json_number.h"
 
 static const struct timestamp zero_time = {-62135596800LL, 0, 0};
 
@@ -182,8 +183,8 @@ static int get_time(struct timestamp *out, const cJSON *obj, const char *name, c
 	*out = zero_time;
 	if ((rc = get_string(&s, obj, name, what)))
 		return rc;
-	if (s && timestamp_parse(out, s))
-		return error_wrap(ERR_FAILURE, "cache config: %s: %s", what, name);
+	if (s && (rc = timestamp_parse(out, s)))
+		return error_wrap(rc, "cache config: %s: %s", what, name);
 	return 0;
 }
 
@@ -209,10 +210,8 @@ static int parse_layer_annotations(struct cache_layer *l, const cJSON *ann, cons
 	    (rc = get_time(&a->created_at, ann, "createdAt", what)))
 		return rc;
 	if (size) {
-		if (!cJSON_IsNumber(size) || size->valuedouble < 0 ||
-		    floor(size->valuedouble) != size->valuedouble)
+		if (!json_integer(size, 0, JSON_EXACT_MAX, &a->size))
 			return error_set(ERR_FAILURE, "cache config: %s: size is not a byte count", what);
-		a->size = (int64_t)size->valuedouble;
 	}
 	if ((mt && !(a->media_type = strdup(mt))) || (diff && !(a->diff_id = strdup(diff))))
 		return error_oom();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/util/error.h"
+#include "core/util/json_number.h"
 
 void descriptor_init(struct descriptor *d)
 {
@@ -306,10 +307,8 @@ int descriptor_parse_json(struct descriptor *d, const cJSON *obj, const char *wh
 	memcpy(d->digest, digest->valuestring, DIGEST_BUF);
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(obj, "size");
 	if (size && !cJSON_IsNull(size)) {
-		double v = cJSON_IsNumber(size) ? size->valuedouble : -1;
-		if (v < 0 || v > 9007199254740992.0 || floor(v) != v)
+		if (!json_integer(size, 0, JSON_EXACT_MAX, &d->size))
 			return error_set(ERR_FAILURE, "%s: size is not a byte count", what);
-		d->size = (int64_t)v;
 	}
 	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(obj, "annotations");
 	const cJSON *plat = cJSON_GetObjectItemCaseSensitive(obj, "platform");

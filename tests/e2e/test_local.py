@@ -404,6 +404,24 @@ class InspectVerify(Base):
         self.assertIn("missing", p.stdout)
         self.assertIn(victim, p.stdout)
 
+    def test_an_index_entry_that_lies_about_its_size_is_refused(self):
+        src = self.copy_fixture("local-gzip-max")
+        index_path = os.path.join(src, "index.json")
+        index = json.loads(read(index_path))
+        honest = index["manifests"][0]["size"]
+        for claimed in (10 ** 15, honest + 1, honest - 1):
+            with self.subTest(claimed=claimed):
+                index["manifests"][0]["size"] = claimed
+                open(index_path, "w").write(json.dumps(index))
+                for cmd in ("verify", "inspect"):
+                    p = run(cmd, src, ok=False)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertIn("index.json says root", p.stderr)
+                    self.assertIn("%d bytes" % claimed, p.stderr)
+        index["manifests"][0]["size"] = honest
+        open(index_path, "w").write(json.dumps(index))
+        self.assertIn("ok: 9 blobs", run("verify", src).stdout)
+
     def test_verify_catches_a_lying_diffid(self):
         src = self.copy_fixture("local-gzip-max")
         c = cl.load(src)

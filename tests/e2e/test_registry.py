@@ -8,7 +8,6 @@ Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
 import base64
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -32,7 +31,7 @@ def skopeo(*args, ok=True):
 class RegistryCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="cachectl-registry-")
+        cls.tmp = h.tempdir("cachectl-registry-")
         cls.peers = []
         try:
             cls.start()
@@ -53,7 +52,7 @@ class RegistryCase(unittest.TestCase):
     def tearDownClass(cls):
         for p in reversed(cls.peers):
             p.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        h.remove_tree(cls.tmp)
 
     def dir(self, name):
         return tempfile.mkdtemp(dir=self.tmp, prefix=name + "-")
@@ -319,6 +318,25 @@ class Faults(RegistryCase):
         self.assertIn(6, {e["rule"] for e in px.log()})
         self.assertEqual(back.problems(), [])
         self.assertEqual(back.root_bytes, cl.load(fixture("local-gzip-max")).root_bytes)
+
+    def test_a_manifest_head_that_is_refused_or_fails_leaves_the_get_to_decide(self):
+        ref_path = "/headless/app:t"
+        self.export(fixture("local-gzip-max"), self.reg.host + ref_path)
+        want = cl.load(fixture("local-gzip-max")).root_bytes
+        for status in (405, 500, 403):
+            with self.subTest(head_answers=status):
+                px = self.proxy([{"method": "HEAD", "path": "/manifests/", "action": {"status": status}}])
+                back = self.import_(px.host + ref_path)
+                self.assertEqual(back.root_bytes, want)
+                log = px.log()
+                self.assertTrue(any(e["method"] == "HEAD" and e["status"] == status for e in log), log)
+                self.assertTrue(any(e["method"] == "GET" and "/manifests/" in e["path"] and e["status"] == 200
+                                    for e in log), log)
+        # a GET that fails still fails, with the registry's why
+        px = self.proxy([{"method": "HEAD", "path": "/manifests/", "action": {"status": 405}},
+                         {"method": "GET", "path": "/manifests/", "action": {"status": 500, "body": "broken"}}])
+        self.expect_fail(["import", "--progress", "quiet", "--import-cache", "type=registry,ref=" + px.host + ref_path,
+                          "--dest", self.dir("failed")], 1, "500")
 
     def test_failed_push_never_tags_missing_blobs(self):
         self.export(fixture("local-gzip-max"), self.reg.host + "/keep/app:t")

@@ -1,5 +1,6 @@
 /* Digests, Go-compatible JSON text, RFC 3339 times. */
 #include "check.h"
+#include "core/util/json_number.h"
 #include "core/util/buffer.h"
 #include "core/util/digest.h"
 #include "core/util/error.h"
@@ -121,8 +122,42 @@ static void test_time(void)
 	}
 }
 
+/* Untrusted JSON numbers: integers in range only, never a wrapped cast. */
+static void test_json_integer(void)
+{
+	static const struct {
+		const char *json;
+		int64_t min, max;
+		bool ok;
+		int64_t want;
+	} rows[] = {
+		{"2", INT32_MIN, INT32_MAX, true, 2},
+		{"-7", INT32_MIN, INT32_MAX, true, -7},
+		{"2147483647", INT32_MIN, INT32_MAX, true, 2147483647},
+		{"3000000000", INT32_MIN, INT32_MAX, false, 0},
+		{"-3000000000", INT32_MIN, INT32_MAX, false, 0},
+		{"1e300", 0, JSON_EXACT_MAX, false, 0},
+		{"-1", 0, JSON_EXACT_MAX, false, 0},
+		{"1.5", 0, JSON_EXACT_MAX, false, 0},
+		{"9007199254740992", 0, JSON_EXACT_MAX, true, 9007199254740992LL},
+		{"18014398509481984", 0, JSON_EXACT_MAX, false, 0},
+		{"\"12\"", 0, JSON_EXACT_MAX, false, 0},
+		{"null", 0, JSON_EXACT_MAX, false, 0},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cJSON *v = cJSON_Parse(rows[i].json);
+		int64_t got = -12345;
+		bool ok = json_integer(v, rows[i].min, rows[i].max, &got);
+		CHECK(ok == rows[i].ok);
+		CHECK_INT(got, rows[i].ok ? rows[i].want : -12345);
+		cJSON_Delete(v);
+	}
+	CHECK(!json_integer(NULL, 0, 1, &(int64_t){0}));
+}
+
 int main(void)
 {
+	test_json_integer();
 	test_digest();
 	test_json();
 	test_time();

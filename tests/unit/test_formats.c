@@ -219,8 +219,29 @@ static void test_index_merge(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* A schemaVersion no int holds is refused, not wrapped to a negative one. */
+static void test_index_numbers(void)
+{
+	static const char *const bad[] = {
+		"{\"schemaVersion\":3000000000,\"manifests\":[]}",
+		"{\"schemaVersion\":2.5,\"manifests\":[]}",
+		"{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+		"\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\",\"size\":1e300}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct oci_index idx;
+		CHECK(oci_index_parse(&idx, bad[i], strlen(bad[i]), "index.json") == ERR_FAILURE);
+	}
+	const char *good = "{\"schemaVersion\":2,\"manifests\":[]}";
+	struct oci_index idx;
+	CHECK(oci_index_parse(&idx, good, strlen(good), "index.json") == 0);
+	CHECK_INT(idx.schema_version, 2);
+	oci_index_free(&idx);
+}
+
 int main(int argc, char **argv)
 {
+	test_index_numbers();
 	const char *fixtures = fixture_dir(argc, argv);
 	test_spec_roots();
 	test_fixture_roots(fixtures);

@@ -6,6 +6,7 @@
 
 #include "core/util/buffer.h"
 #include "core/util/error.h"
+#include "core/util/json_number.h"
 
 #define PER_PAGE 100
 
@@ -27,12 +28,12 @@ static int one_page(struct strmap *out, struct http_client *http, const char *ur
 	const cJSON *items = rc ? NULL : list;
 	cJSON_ArrayForEach(e, items) {
 		const cJSON *key = cJSON_GetObjectItem(e, "key"), *v = cJSON_GetObjectItem(e, "version");
-		const cJSON *size = cJSON_GetObjectItem(e, "size_in_bytes");
-		if (!cJSON_IsString(key) || !cJSON_IsNumber(size) || size->valuedouble < 0)
+		int64_t size;
+		if (!cJSON_IsString(key) || !json_integer(cJSON_GetObjectItem(e, "size_in_bytes"), 0, JSON_EXACT_MAX, &size))
 			continue;
 		if (cJSON_IsString(v) && strcmp(v->valuestring, version) != 0)
 			continue;
-		if ((rc = strmap_put(out, key->valuestring, (size_t)size->valuedouble)))
+		if ((rc = strmap_put(out, key->valuestring, (size_t)size)))
 			break;
 	}
 	if (!rc)

@@ -9,6 +9,7 @@
 #include "core/util/error.h"
 #include "core/util/json_out.h"
 #include "core/util/parallel.h"
+#include "core/util/json_number.h"
 #include "transport/gha/gha_config.h"
 #include "transport/gha/gha_service.h"
 
@@ -93,7 +94,8 @@ static int reserve(struct gha_service *s, const char *key, long long *id, bool *
 	} else if (created) {
 		cJSON *a = cJSON_Parse(resp.body.data ? resp.body.data : "");
 		const cJSON *v = cJSON_GetObjectItem(a, "cacheId"); /* case-insensitive, as Go */
-		*id = cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+		int64_t n = 0;
+		*id = json_integer(v, 1, JSON_EXACT_MAX, &n) ? (long long)n : 0;
 		if (*id <= 0)
 			rc = error_set(ERR_FAILURE, "gha v1 reserve %s: the answer has no cache id", key);
 		cJSON_Delete(a);

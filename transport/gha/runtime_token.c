@@ -7,6 +7,7 @@
 #include "core/util/base64.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
+#include "core/util/json_number.h"
 
 void runtime_token_free(struct runtime_token *t)
 {
@@ -48,16 +49,16 @@ static int parse_scopes(struct runtime_token *t, const char *ac)
 	const cJSON *item;
 	cJSON_ArrayForEach(item, list) {
 		const cJSON *scope = cJSON_GetObjectItem(item, "Scope");
-		const cJSON *perm = cJSON_GetObjectItem(item, "Permission");
-		if (!cJSON_IsString(scope) || !cJSON_IsNumber(perm)) {
-			rc = bad("an ac entry lacks Scope or Permission");
+		int64_t perm;
+		if (!cJSON_IsString(scope) || !json_integer(cJSON_GetObjectItem(item, "Permission"), 0, INT32_MAX, &perm)) {
+			rc = bad("an ac entry lacks Scope or a Permission number");
 			break;
 		}
 		if (!(t->scopes[t->n_scopes].scope = strdup(scope->valuestring))) {
 			rc = error_oom();
 			break;
 		}
-		t->scopes[t->n_scopes++].permission = (int)perm->valuedouble;
+		t->scopes[t->n_scopes++].permission = (int)perm;
 	}
 	cJSON_Delete(list);
 	return rc;
@@ -86,13 +87,12 @@ int runtime_token_parse(struct runtime_token *out, const char *jwt, int64_t now)
 	const cJSON *exp = cJSON_GetObjectItem(claims, "exp");
 	if (!cJSON_IsString(ac))
 		rc = bad("it has no ac claim (a JSON string)");
-	else if ((nbf && !cJSON_IsNumber(nbf)) || (exp && !cJSON_IsNumber(exp)))
-		rc = bad("its nbf or exp claim is not a number");
+	else if ((nbf && !json_integer(nbf, 0, JSON_EXACT_MAX, &out->not_before)) ||
+		 (exp && !json_integer(exp, 0, JSON_EXACT_MAX, &out->expires)))
+		rc = bad("its nbf or exp claim is not a time in seconds");
 	else
 		rc = parse_scopes(out, ac->valuestring);
 	if (!rc) {
-		out->not_before = nbf ? (int64_t)nbf->valuedouble : 0;
-		out->expires = exp ? (int64_t)exp->valuedouble : 0;
 		if (out->expires && out->expires < now)
 			rc = bad("it has expired (exp claim)");
 		else if (out->not_before && out->not_before > now)

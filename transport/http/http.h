@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/util/buffer.h"
+#include "core/util/library_version.h"
 #include "core/util/stream.h"
 
 struct progress;
@@ -75,6 +76,9 @@ struct http_request {
 
 CACHECTL_MUST_CHECK int http_client_new(struct http_client **out, const struct http_client_options *o);
 void http_client_free(struct http_client *c);
+
+/* libcurl: compiled-against and running versions. */
+size_t http_library_versions(struct library_version *out, size_t max);
 
 /* Performs the request and captures the body.  Connection errors and the
  * statuses 408, 429 and 5xx are retried (unless no_retry); any other status

@@ -2,15 +2,19 @@
  * containerd's content store keep it.  Blobs are written once, through a
  * temporary file under ingest/ that is renamed into blobs/sha256/ after its
  * digest has been checked; index.json is merged under the tag last. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/util/error.h"
+#include "core/util/temp_files.h"
 #include "formats/oci_layout.h"
 #include "transport/engine/export_settings.h"
 #include "transport/cache_io.h"
@@ -21,6 +25,8 @@ struct local_transport {
 	char *dir;
 	char *tag;
 	char digest[DIGEST_BUF]; /* import: explicit root, wins over tag */
+	pthread_mutex_t stale_lock; /* blob writers start on several threads */
+	bool stale_checked;         /* stale ingest files looked for once a run */
 };
 
 static void blob_path(char *out, size_t size, const struct local_transport *l, const char *digest)
@@ -61,6 +67,7 @@ struct local_writer {
 	struct local_transport *l;
 	int fd;
 	char tmp[4096];
+	int tmp_slot; /* tracked for removal if a signal ends the run */
 	bool committed;
 	off_t written, flushed; /* bytes written; handed to the disk so far */
 };
@@ -116,6 +123,8 @@ static int writer_commit(struct blob_writer *bw, const char *digest, int64_t siz
 	if (rename(w->tmp, path) != 0)
 		return error_set_errno(ERR_FAILURE, errno, "rename %s to %s", w->tmp, path);
 	w->committed = true;
+	temp_file_untrack(w->tmp_slot);
+	w->tmp_slot = -1;
 	return 0;
 }
 
@@ -125,6 +134,7 @@ static void writer_close(struct blob_writer *bw)
 	close(w->fd);
 	if (!w->committed)
 		unlink(w->tmp);
+	temp_file_untrack(w->tmp_slot);
 	free(w);
 }
 
@@ -148,6 +158,34 @@ static int mkdir_p(const char *dir, const char *what)
 	}
 }
 
+/* An ingest file is written to without pause while its blob streams in;
+ * one untouched for this long belongs to a run that died (SIGKILL, a
+ * crash, a lost machine) and is removed by the next export. */
+#define STALE_INGEST_SECONDS (60 * 60)
+
+static void remove_stale_ingest_once(struct local_transport *l, const char *ingest)
+{
+	pthread_mutex_lock(&l->stale_lock);
+	bool first = !l->stale_checked;
+	l->stale_checked = true;
+	pthread_mutex_unlock(&l->stale_lock);
+	if (!first)
+		return;
+	DIR *d = opendir(ingest);
+	if (!d)
+		return;
+	time_t now = time(NULL);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (strncmp(e->d_name, "blob-", 5) != 0 || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(st.st_mode) && now - st.st_mtime > STALE_INGEST_SECONDS)
+			unlinkat(dirfd(d), e->d_name, 0); /* best effort: a cleanup, not the export's job */
+	}
+	closedir(d);
+}
+
 static int local_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
 {
 	struct local_transport *l = (struct local_transport *)t;
@@ -160,6 +198,7 @@ static int local_blob_create(struct transport *t, const struct descriptor *expec
 	snprintf(dir, sizeof(dir), "%s/ingest", l->dir);
 	if ((rc = mkdir_p(dir, l->dir)))
 		return rc;
+	remove_stale_ingest_once(l, dir);
 	struct local_writer *w = calloc(1, sizeof(*w));
 	CHECK_ALLOC(w);
 	snprintf(w->tmp, sizeof(w->tmp), "%s/ingest/blob-XXXXXX", l->dir);
@@ -169,6 +208,7 @@ static int local_blob_create(struct transport *t, const struct descriptor *expec
 		free(w);
 		return error_set_errno(ERR_FAILURE, e, "cannot write into %s", l->dir);
 	}
+	temp_file_track(w->tmp, &w->tmp_slot);
 	w->l = l;
 	w->base.sink.write = writer_write;
 	w->base.sink.finish = writer_finish;
@@ -210,18 +250,26 @@ static int local_read_cache(struct transport *t, struct cache **out)
 			goto out;
 		}
 		memcpy(root.digest, found->digest, DIGEST_BUF);
+		root.size = found->size;
 	}
 	/* The root descriptor carries no media type: the JSON tells its kind. */
-	rc = local_blob_stat(t, root.digest, &root.size);
+	int64_t stored;
+	rc = local_blob_stat(t, root.digest, &stored);
 	if (rc == ERR_NOT_FOUND)
 		rc = error_set(ERR_NOT_FOUND, "no cache at %s: root %s is not in the store", l->dir, root.digest);
+	/* An index.json entry's size is part of what it vouches for, as for
+	 * any descriptor: containerd and BuildKit refuse a mismatch, so do we. */
+	if (!rc && !*l->digest && root.size != stored)
+		rc = error_set(ERR_CORRUPT, "%s/index.json says root %s is %lld bytes; the blob is %lld", l->dir,
+			       root.digest, (long long)root.size, (long long)stored);
+	root.size = stored;
 	if (rc || (rc = transport_read_small_blob(t, &root, CACHE_DOCUMENT_MAX, &bytes)))
 		goto out;
-	oci_layout_unlock(lock, l->dir);
+	oci_layout_unlock(lock, l->dir, false);
 	lock = -1;
 	rc = cache_load_from_root(out, t, &root, bytes.data, bytes.len);
 out:
-	oci_layout_unlock(lock, l->dir);
+	oci_layout_unlock(lock, l->dir, false);
 	oci_index_free(&idx);
 	descriptor_free(&root);
 	buffer_free(&bytes);
@@ -260,6 +308,7 @@ static void local_free(struct transport *t)
 	struct local_transport *l = (struct local_transport *)t;
 	free(l->dir);
 	free(l->tag);
+	pthread_mutex_destroy(&l->stale_lock);
 	free(l);
 }
 
@@ -327,6 +376,8 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 			return error_set(ERR_FAILURE, "dest %s exists and is not a directory", path);
 	}
 	struct local_transport *l = calloc(1, sizeof(*l));
+	if (l)
+		pthread_mutex_init(&l->stale_lock, NULL);
 	CHECK_ALLOC(l);
 	l->dir = strdup(path);
 	l->tag = strdup(tag ? tag : "latest");
