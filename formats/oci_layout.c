@@ -295,10 +295,14 @@ void oci_layout_unlock(int fd, const char *dir, bool exclusive)
 	if (fd < 0)
 		return;
 	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
-	/* Only a writer removes the lock file, and only its own: a reader
-	 * shares the file with other readers, and one that unlinked it after a
-	 * writer had made a new one would let a second writer in beside the
-	 * first (two index.json updates, one lost). */
+	/* The lock file is removed after use, as buildctl does, but only by
+	 * its sole holder and only while it is still the file at the path: a
+	 * reader sharing it that unlinked it after a writer had made a new one
+	 * would let a second writer in beside the first (two index.json
+	 * updates, one lost).  A reader becomes sole holder by converting to
+	 * exclusive without waiting; when others hold it, it just lets go. */
+	if (!exclusive)
+		exclusive = flock(fd, LOCK_EX | LOCK_NB) == 0;
 	if (exclusive && lock_file_current(fd, path))
 		unlink(path);
 	close(fd);

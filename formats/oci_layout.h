@@ -54,8 +54,8 @@ void oci_layout_set_lock_wait(double timeout_seconds, void (*on_wait)(void *ctx,
  * taken again.  On a read-only filesystem reading proceeds unlocked
  * (*fd = -1). */
 CACHECTL_MUST_CHECK int oci_layout_lock(int *fd, const char *dir, bool exclusive);
-/* Releases the lock; a writer (exclusive) also removes the lock file, as
- * buildctl does, when it is still the file at the path. */
+/* Releases the lock and removes the lock file, as buildctl does, when
+ * this process is its only holder and it is still the file at the path. */
 void oci_layout_unlock(int fd, const char *dir, bool exclusive);
 
 /* Writes oci-layout and merges root under tag into index.json: same-tag

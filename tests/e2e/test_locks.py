@@ -77,6 +77,17 @@ class HeldLock(h.TempDirCase):
                 h.expect(self, p, 2, "--lock-timeout", one_line=True)
 
 
+class LockFileRemoved(h.TempDirCase):
+    def test_a_lone_reader_or_writer_removes_the_lock_file_as_buildkit_does(self):
+        dest = self.dir("dest")
+        lock = os.path.join(dest, "index.json.lock")
+        run(*export_args(dest, "latest"))
+        self.assertFalse(os.path.exists(lock))
+        for cmd in ("inspect", "verify"):
+            run(cmd, dest)
+            self.assertFalse(os.path.exists(lock), cmd)
+
+
 class ManyAtOnce(h.TempDirCase):
     def test_writers_and_readers_together_all_succeed_and_nothing_is_torn(self):
         dest = self.dir("dest")
@@ -99,6 +110,7 @@ class ManyAtOnce(h.TempDirCase):
         tags = sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"])
         want = sorted(["seed"] + ["r%d-w%d" % (r, w) for r in range(rounds) for w in range(writers)])
         self.assertEqual(tags, want)
+        self.assertFalse(os.path.exists(os.path.join(dest, "index.json.lock")))
         for tag in ("seed", "r2-w5"):
             run("verify", "type=local,src=%s,tag=%s" % (dest, tag))
 
