@@ -87,6 +87,8 @@ int print_version(void);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_files(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_du(int argc, char **argv);

@@ -15,7 +15,9 @@ static const char usage[] =
 	"commands:\n"
 	"  export   --from SRC... --export-cache DST...   copy caches, merged, to every destination\n"
 	"  import   --import-cache SRC... --dest DIR      pull caches into a local OCI layout\n"
-	"  inspect  [--format text|json] SRC              show what a cache holds\n"
+	"  inspect  [--format text|json|dot|markdown] SRC show what a cache holds\n"
+	"  files    SRC [LAYER...]                        list the files of layers, or --top N biggest\n"
+	"  diff     A B                                   where two caches diverge, and the files that differ\n"
 	"  verify   SRC                                   re-read every blob and check it\n"
 	"  ls       STORE                                 every cache a store holds\n"
 	"  du       STORE                                 bytes per cache: shared, unique, unreferenced\n"
@@ -52,6 +54,8 @@ int main(int argc, char **argv)
 		{"export", cmd_export},
 		{"import", cmd_import},
 		{"inspect", cmd_inspect},
+		{"files", cmd_files},
+		{"diff", cmd_diff},
 		{"verify", cmd_verify},
 		{"ls", cmd_ls},
 		{"du", cmd_du},

@@ -9,11 +9,10 @@ at a loopback listener that counts connections: it must count none.
 
 Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
 """
+import concurrent.futures
 import os
 import random
 import shutil
-import socket
-import threading
 import time
 import unittest
 
@@ -24,33 +23,6 @@ FIXTURE = h.fixture("local-gzip-max")
 TOKEN = ghalib.token([("refs/heads/main", 3)])
 SECRET = "S3CR3T-7f3a9c2e81d4"      # a fake credential in the table's specs
 GHTOKEN = "ghp_F4KEt0kenVALUE0042"
-
-
-class Listener:
-    """A TCP port on 127.0.0.1 that accepts and counts connections."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.stop = False
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self.stop = True
-        self.sock.close()
 
 
 def run(args, cwd=None):
@@ -151,20 +123,25 @@ class Base(h.TempDirCase):
 
     def setUp(self):
         super().setUp()
-        self.listener = Listener()
+        self.listener = h.CountingListener()
         self.addCleanup(self.listener.close)
 
-    def assertUsageError(self, args, want, fragments=(), hidden=(), what=None):
-        """One line, exit `want`, every fragment, none of `hidden`, no control character."""
-        p = run(args, cwd=self.tmp)
+    def assertUsageError(self, args, want, fragments=(), hidden=(), what=None, p=None):
+        """args ended in exit `want` with one line on stderr naming every
+        fragment and none of hidden (p: the run already made)."""
+        p = p or run(args, cwd=self.tmp)
         what = what or repr(args)
         self.assertEqual(p.returncode, want, "%s: exit %d, stderr %r" % (what, p.returncode, p.stderr))
         h.expect(self, p, want, *fragments, one_line=True)
         self.assertEqual(p.stdout, "", what)
-        self.assertTrue(p.stderr.startswith("cachectl: ") and p.stderr.endswith("\n"), what)
-        self.assertFalse(any(ord(c) < 0x20 for c in p.stderr[:-1]), "%s: control character in %r" % (what, p.stderr))
-        for secret in hidden:
-            self.assertNotIn(secret, p.stderr, what)
+        lines = p.stderr.split("\n")
+        self.assertEqual(len(lines), 2, "%s: not one line: %r" % (what, p.stderr))
+        self.assertTrue(lines[0].startswith("cachectl: "), what)
+        self.assertFalse(any(ord(c) < 0x20 for c in lines[0]), "%s: control character in %r" % (what, p.stderr))
+        for f in fragments:
+            self.assertIn(f, p.stderr, what)
+        for text in hidden:
+            self.assertNotIn(text, p.stderr, what)
         return p
 
 
@@ -317,6 +294,7 @@ class SpecFuzz(Base):
         seed = int(os.environ.get("CACHECTL_OPTIONS_SEED", "20261203"))
         rnd = random.Random(seed)
         port = self.listener.port
+        rounds = []
         for i in range(self.ROUNDS):
             spec, hidden = bad_spec(rnd, port)
             where = rnd.choice(["dest", "src", "inspect"])
@@ -326,8 +304,12 @@ class SpecFuzz(Base):
                 args = ["export", "--from", spec, "--export-cache", os.path.join(self.tmp, "o")]
             else:
                 args = ["inspect", spec]
-            what = "seed %d round %d: %r" % (seed, i, args)
-            self.assertUsageError(args, 2, (), hidden, what)
+            rounds.append((args, hidden, "seed %d round %d: %r" % (seed, i, args)))
+        # the same rounds whatever the order they run in: one per core at a time
+        with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+            results = list(pool.map(lambda r: run(r[0], cwd=self.tmp), rounds))
+        for (args, hidden, what), p in zip(rounds, results):
+            self.assertUsageError(args, 2, (), hidden, what, p=p)
         self.assertEqual(self.listener.connections, 0, "a bad spec let traffic out")
 
 
