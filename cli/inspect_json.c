@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cli/inspect.h"
+#include "transport/engine/config_budget.h"
 #include "core/model/media_type.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
@@ -154,6 +155,9 @@ int inspect_print_json(const struct inspect_view *v)
 	*c->source_root.digest ? json_descriptor_brief(&j, &c->source_root, c->root_media_type) : json_null(&j);
 	json_key(&j, "config");
 	*c->source_config.digest ? json_descriptor_brief(&j, &c->source_config, NULL) : json_null(&j);
+	/* BuildKit's local and registry importers refuse a config this large. */
+	json_key(&j, "overBuildKitConfigLimit");
+	json_bool(&j, v->config_limited && c->source_config.size > BUILDKIT_CONFIG_MAX);
 	json_key(&j, "layers");
 	json_array_begin(&j);
 	for (size_t i = 0; i < v->n_facts; i++)
