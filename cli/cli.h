@@ -21,6 +21,7 @@ enum exit_code {
 struct common_options {
 	enum progress_mode progress;
 	unsigned jobs;
+	double lock_timeout; /* seconds a local cache's lock is waited for */
 };
 
 /* Parses a source or destination in BuildKit's syntax: one CSV record of
@@ -66,6 +67,9 @@ enum progress_mode quiet_unless_asked(enum progress_mode m);
 /* Handles --progress and --jobs; returns 1 when the option was one of them. */
 int common_option(struct common_options *c, int opt, const char *arg, int *rc);
 void common_options_init(struct common_options *c);
+/* Puts the common options in force once progress exists: the lock timeout,
+ * and a note on p when a lock must be waited for. */
+void common_options_apply(const struct common_options *c, struct progress *p);
 
 /* The message for an option getopt refused ('?' unknown, ':' missing value). */
 int bad_option(int opt, char **argv);
@@ -84,14 +88,18 @@ int cmd_verify(int argc, char **argv);
 
 #define OPT_PROGRESS 1000
 #define OPT_JOBS 1001
+#define OPT_LOCK_TIMEOUT 1002
 #define COMMON_LONG_OPTIONS                                        \
 	{"progress", required_argument, NULL, OPT_PROGRESS},       \
 	{"jobs", required_argument, NULL, OPT_JOBS},               \
+	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT}, \
 	{"help", no_argument, NULL, 'h'}
 
 #define COMMON_HELP                                                                   \
 	"  --progress MODE   auto, tty, plain, json or quiet (default auto)\n"         \
 	"  --jobs N          blobs processed at once (default: processors)\n"         \
+	"  --lock-timeout D  wait this long for a local cache another process has\n"   \
+	"                    locked, e.g. 30s, 5m, 0 (default 60s)\n"                  \
 	"  -h, --help        this help\n"
 
 #endif

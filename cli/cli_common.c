@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/duration.h"
 #include "core/util/error.h"
+#include "formats/oci_layout.h"
 #include "core/util/parallel.h"
 #include "core/util/secrets.h"
 
@@ -78,12 +80,32 @@ void common_options_init(struct common_options *c)
 {
 	c->progress = PROGRESS_AUTO;
 	c->jobs = parallel_default_threads();
+	c->lock_timeout = OCI_LAYOUT_LOCK_TIMEOUT_DEFAULT;
+}
+
+static void note_lock_wait(void *ctx, const char *lock_path)
+{
+	progress_note(ctx, "waiting for %s: another process is using this cache", lock_path);
+}
+
+void common_options_apply(const struct common_options *c, struct progress *p)
+{
+	oci_layout_set_lock_wait(c->lock_timeout, p ? note_lock_wait : NULL, p);
 }
 
 int common_option(struct common_options *c, int opt, const char *arg, int *rc)
 {
 	if (opt == OPT_PROGRESS) {
 		*rc = progress_mode_parse(&c->progress, arg);
+		return 1;
+	}
+	if (opt == OPT_LOCK_TIMEOUT) {
+		double seconds;
+		*rc = duration_parse(&seconds, arg, "--lock-timeout");
+		if (!*rc && seconds < 0)
+			*rc = error_set(ERR_USAGE, "--lock-timeout=%s is negative", arg);
+		if (!*rc)
+			c->lock_timeout = seconds;
 		return 1;
 	}
 	if (opt == OPT_JOBS) {

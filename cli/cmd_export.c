@@ -120,6 +120,7 @@ int cmd_export(int argc, char **argv)
 		rc = error_oom();
 		goto out;
 	}
+	common_options_apply(&a.common, progress);
 	/* Every option is checked before anything is read or written. */
 	rc = open_destinations(dests, &n_dst, specs + a.n_from, a.to, a.n_to, progress);
 	if (!rc)

@@ -132,6 +132,7 @@ int cmd_import(int argc, char **argv)
 		rc = error_oom();
 		goto out;
 	}
+	common_options_apply(&a.common, progress);
 	rc = open_dest(&dest, &dest_spec, &a, progress);
 	if (!rc)
 		rc = sources_open(sources, specs, &n_src, a.from, a.n_from, progress);

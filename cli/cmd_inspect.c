@@ -353,8 +353,10 @@ int cmd_inspect(int argc, char **argv)
 		rc = error_set(ERR_USAGE, "--format %s is not text or json", format);
 	if (!rc && optind != argc - 1)
 		rc = error_set(ERR_USAGE, "inspect takes exactly one SRC");
-	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)) ||
-	    (rc = single_source_load(&src, argv[optind], progress)))
+	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)))
+		goto out;
+	common_options_apply(&common, progress);
+	if ((rc = single_source_load(&src, argv[optind], progress)))
 		goto out;
 	size_t n = src.n_blobs;
 	if (!(facts = calloc(n + 1, sizeof(*facts)))) {

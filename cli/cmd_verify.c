@@ -73,8 +73,10 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (!rc && optind != argc - 1)
 		rc = error_set(ERR_USAGE, "verify takes exactly one SRC");
-	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)) ||
-	    (rc = single_source_load(&src, argv[optind], progress)))
+	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)))
+		goto out;
+	common_options_apply(&common, progress);
+	if ((rc = single_source_load(&src, argv[optind], progress)))
 		goto out;
 	n = src.n_blobs;
 	if (!(problems = calloc(n + 1, sizeof(*problems)))) {

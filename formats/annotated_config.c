@@ -94,9 +94,9 @@ int annotated_config_load(struct cache **out, const char *bytes, size_t len, con
 			rc = error_set(ERR_FAILURE, "%s: cache layer %s has no annotations", what, l->blob);
 		else if (!a->diff_id || !*a->diff_id)
 			rc = error_set(ERR_FAILURE, "%s: cache layer %s has no diffID", what, l->blob);
-		else if (digest_check(l->blob, ERR_FAILURE, "layer blob") ||
-			 digest_check(a->diff_id, ERR_FAILURE, "layer diffID"))
-			rc = error_wrap(ERR_FAILURE, "%s", what);
+		else if ((rc = digest_check(l->blob, ERR_FAILURE, "layer blob")) ||
+			 (rc = digest_check(a->diff_id, ERR_FAILURE, "layer diffID")))
+			rc = error_wrap(rc, "%s", what);
 	}
 	if (!rc)
 		rc = cache_new(&c);

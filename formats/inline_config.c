@@ -89,6 +89,48 @@ static const char *layer_created(const cJSON *history, size_t i, char buf[TIMEST
 	return NULL;
 }
 
+/* The cache config of an image: layer i on top of layer i-1, and the
+ * records it carries. */
+static int config_of_image(struct cache_config **out, const struct descriptor *layers, size_t n_layers,
+			   const cJSON *records)
+{
+	struct cache_config *cfg;
+	int rc = cache_config_new(&cfg);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n_layers && !rc; i++)
+		rc = cache_config_add_layer(cfg, layers[i].digest, (int)i - 1, NULL);
+	if (rc || (rc = cache_config_parse_records(cfg, records))) {
+		cache_config_free(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+/* The blob table: each image layer with its diffID and, when the history
+ * says, its creation time. */
+static int add_layer_blobs(struct cache *c, const struct descriptor *layers, size_t n_layers, char *const *diff_ids,
+			   const cJSON *history)
+{
+	for (size_t i = 0; i < n_layers; i++) {
+		struct descriptor d;
+		char created[TIMESTAMP_BUF];
+		const char *when = layer_created(history, i, created);
+		int rc = descriptor_copy(&d, &layers[i]);
+		if (rc)
+			return rc;
+		if (!(rc = descriptor_annotation_set(&d, ANN_UNCOMPRESSED, diff_ids[i])) && when)
+			rc = descriptor_annotation_set(&d, ANN_CREATED_AT, when);
+		if (!rc)
+			rc = cache_add_blob(c, &d);
+		descriptor_free(&d);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int inline_cache_from_image(struct cache **out, const struct descriptor *layers, size_t n_layers,
 			    const char *config, size_t config_len, const char *what)
 {
@@ -121,8 +163,8 @@ int inline_cache_from_image(struct cache **out, const struct descriptor *layers,
 			       what, n_diff, n_layers);
 		goto out;
 	}
-	if (base64_std_decode(&records, value->valuestring, strlen(value->valuestring))) {
-		rc = error_wrap(ERR_FAILURE, "%s: %s", what, INLINE_CACHE_KEY);
+	if ((rc = base64_std_decode(&records, value->valuestring, strlen(value->valuestring)))) {
+		rc = error_wrap(rc, "%s: %s", what, INLINE_CACHE_KEY);
 		goto out;
 	}
 	rec_doc = cJSON_ParseWithLength(records.data ? records.data : "", records.len);
@@ -130,13 +172,7 @@ int inline_cache_from_image(struct cache **out, const struct descriptor *layers,
 		rc = error_set(ERR_FAILURE, "%s: %s does not hold a JSON array of cache records", what, INLINE_CACHE_KEY);
 		goto out;
 	}
-	/* The layer table: image layer i on top of layer i-1. */
-	if ((rc = cache_config_new(&cfg)))
-		goto out;
-	for (size_t i = 0; i < n_layers; i++)
-		if ((rc = cache_config_add_layer(cfg, layers[i].digest, (int)i - 1, NULL)))
-			goto out;
-	if ((rc = cache_config_parse_records(cfg, rec_doc))) {
+	if ((rc = config_of_image(&cfg, layers, n_layers, rec_doc))) {
 		rc = error_wrap(rc, "%s: %s", what, INLINE_CACHE_KEY);
 		goto out;
 	}
@@ -144,22 +180,8 @@ int inline_cache_from_image(struct cache **out, const struct descriptor *layers,
 		goto out;
 	cache_set_config(c, cfg);
 	cfg = NULL;
-	const cJSON *history = cJSON_GetObjectItemCaseSensitive(doc, "history");
-	for (size_t i = 0; i < n_layers; i++) {
-		struct descriptor d;
-		char created[TIMESTAMP_BUF];
-		const char *when = layer_created(history, i, created);
-		if ((rc = descriptor_copy(&d, &layers[i])))
-			goto out;
-		rc = descriptor_annotation_set(&d, ANN_UNCOMPRESSED, diff_ids[i]);
-		if (!rc && when)
-			rc = descriptor_annotation_set(&d, ANN_CREATED_AT, when);
-		if (!rc)
-			rc = cache_add_blob(c, &d);
-		descriptor_free(&d);
-		if (rc)
-			goto out;
-	}
+	if ((rc = add_layer_blobs(c, layers, n_layers, diff_ids, cJSON_GetObjectItemCaseSensitive(doc, "history"))))
+		goto out;
 	if ((rc = cache_normalize(c, NULL))) {
 		rc = error_wrap(rc, "%s: %s", what, INLINE_CACHE_KEY);
 		goto out;

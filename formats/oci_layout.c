@@ -1,4 +1,3 @@
-#include "core/util/json_number.h"
 #include "formats/oci_layout.h"
 
 #include <cjson/cJSON.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/util/error.h"
@@ -17,6 +17,7 @@
 #include "core/util/json_out.h"
 #include "core/model/media_type.h"
 #include "core/util/stream.h"
+#include "core/util/json_number.h"
 
 void oci_index_free(struct oci_index *idx)
 {
@@ -216,35 +217,90 @@ static bool same_tag_cache_entry(const struct descriptor *d, const char *tag)
 	return strcmp(ref ? ref : "", tag) == 0 && (!image || !*image);
 }
 
-int oci_layout_lock(int *fd, const char *dir, bool exclusive)
+static double lock_timeout = OCI_LAYOUT_LOCK_TIMEOUT_DEFAULT;
+static void (*lock_on_wait)(void *ctx, const char *lock_path);
+static void *lock_on_wait_ctx;
+
+void oci_layout_set_lock_wait(double timeout_seconds, void (*on_wait)(void *ctx, const char *lock_path), void *ctx)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
+	lock_timeout = timeout_seconds;
+	lock_on_wait = on_wait;
+	lock_on_wait_ctx = ctx;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* True when fd is still the file at path: a holder that unlinked it after
+ * use (BuildKit does) leaves us locking a file nobody else will look at,
+ * while a newcomer creates and locks a new one. */
+static bool lock_file_current(int fd, const char *path)
+{
+	struct stat held, named;
+	return fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
+	       held.st_ino == named.st_ino;
+}
+
+/* One try: 0 with *fd locked, 1 when another process holds it (or held it
+ * and replaced the file: try again), else an error. */
+static int lock_try(int *fd, const char *path, bool exclusive)
+{
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (*fd < 0) {
 		if (!exclusive && (errno == EROFS || errno == EPERM || errno == EACCES))
 			return 0; /* read-only store: read without a lock */
 		return error_set_errno(ERR_FAILURE, errno, "could not create %s", path);
 	}
-	if (flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
-		int e = errno;
-		close(*fd);
-		*fd = -1;
-		if (e == EWOULDBLOCK)
-			return error_set(ERR_FAILURE, "could not lock %s: another export is writing this cache",
-					 path);
+	int held = flock(*fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0;
+	int e = errno;
+	if (!held && lock_file_current(*fd, path))
+		return 0;
+	close(*fd);
+	*fd = -1;
+	if (held && e != EWOULDBLOCK)
 		return error_set_errno(ERR_FAILURE, e, "could not lock %s", path);
-	}
-	return 0;
+	return 1;
 }
 
-void oci_layout_unlock(int fd, const char *dir)
+int oci_layout_lock(int *fd, const char *dir, bool exclusive)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
+	double deadline = now_seconds() + lock_timeout;
+	bool told = false;
+	for (;;) {
+		int rc = lock_try(fd, path, exclusive);
+		if (rc <= 0)
+			return rc;
+		if (now_seconds() >= deadline)
+			return error_set(ERR_FAILURE,
+					 "could not lock %s: another export is writing this cache (waited %.0f s; "
+					 "--lock-timeout sets how long to wait)",
+					 path, lock_timeout);
+		if (!told && lock_on_wait)
+			lock_on_wait(lock_on_wait_ctx, path);
+		told = true;
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+}
+
+void oci_layout_unlock(int fd, const char *dir, bool exclusive)
 {
 	char path[4096];
 	if (fd < 0)
 		return;
 	snprintf(path, sizeof(path), "%s/index.json.lock", dir);
-	unlink(path);
+	/* Only a writer removes the lock file, and only its own: a reader
+	 * shares the file with other readers, and one that unlinked it after a
+	 * writer had made a new one would let a second writer in beside the
+	 * first (two index.json updates, one lost). */
+	if (exclusive && lock_file_current(fd, path))
+		unlink(path);
 	close(fd);
 }
 
@@ -316,6 +372,6 @@ int oci_layout_put_root(const char *dir, const struct descriptor *root, const ch
 out:
 	oci_index_free(&idx);
 	buffer_free(&out);
-	oci_layout_unlock(lock, dir);
+	oci_layout_unlock(lock, dir, true);
 	return rc;
 }

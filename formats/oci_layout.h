@@ -39,12 +39,24 @@ const struct descriptor *oci_index_find(const struct oci_index *idx, const char 
 CACHECTL_MUST_CHECK int oci_index_replace(struct oci_index *idx, bool (*gone)(const struct descriptor *d, const char *name),
 		      const char *name, struct descriptor *entry);
 
-/* Takes the index.json.lock flock without waiting (exclusive to write,
- * shared to read).  On a read-only filesystem reading proceeds unlocked
+/* How long oci_layout_lock waits for a lock another process holds, and
+ * whom it tells (once per wait) that it is waiting.  Process-wide: the
+ * command line sets it from --lock-timeout; the default is
+ * OCI_LAYOUT_LOCK_TIMEOUT_DEFAULT seconds and no note. */
+#define OCI_LAYOUT_LOCK_TIMEOUT_DEFAULT 60.0
+void oci_layout_set_lock_wait(double timeout_seconds, void (*on_wait)(void *ctx, const char *lock_path),
+			      void *ctx);
+
+/* Takes the index.json.lock flock, waiting up to the lock timeout for a
+ * holder to let go (exclusive to write, shared to read).  Holders that
+ * follow BuildKit's protocol unlink the lock file after use, so a lock
+ * taken on a file that is no longer the one at the path is dropped and
+ * taken again.  On a read-only filesystem reading proceeds unlocked
  * (*fd = -1). */
 CACHECTL_MUST_CHECK int oci_layout_lock(int *fd, const char *dir, bool exclusive);
-/* Releases the lock and removes the lock file, as buildctl does. */
-void oci_layout_unlock(int fd, const char *dir);
+/* Releases the lock; a writer (exclusive) also removes the lock file, as
+ * buildctl does, when it is still the file at the path. */
+void oci_layout_unlock(int fd, const char *dir, bool exclusive);
 
 /* Writes oci-layout and merges root under tag into index.json: same-tag
  * cache entries are replaced, everything else kept, the new entry last.

@@ -4,11 +4,15 @@
 # the test suite runs against.
 set -eu
 what=${1:-test}
-build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev libssl-dev
-       libcurl4-openssl-dev libcjson-dev"
+# libdeflate-dev: the parallel gzip encoder; libisal-dev: the gzip decoder
+# (README, "Libraries").
+build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev libdeflate-dev libisal-dev
+       libssl-dev libcurl4-openssl-dev libcjson-dev"
 # s3: python3-botocore checks signatures in the s3 test front; awscli
 # cross-checks what cachectl stores; s3rver is one of the pinned npm peers.
-test="python3 zstd skopeo umoci docker-registry python3-cryptography
+# pigz reads back the parallel gzip layers (tests/e2e/test_gzip.py) and is a
+# benchmark's yardstick (tests/bench/bench_export.c).
+test="python3 zstd pigz skopeo umoci docker-registry python3-cryptography
       golang-go golang-github-containerd-stargz-snapshotter-dev python3-botocore awscli"
 # node and npm run the pinned npm peers of the gha, s3 and azblob tests (azurite,
 # @azure/storage-blob, @actions/cache, s3rver); a node that brings its

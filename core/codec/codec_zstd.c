@@ -2,6 +2,8 @@
  * least one): its output then does not depend on how many there are, so the
  * same layer gives the same digest on every machine.  How many there are is
  * therefore free to choose: as many as fit in a memory budget. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,6 +103,7 @@ int zstd_source_new(struct byte_source **out, struct byte_source *inner, const c
 struct zstd_sink {
 	struct byte_sink base;
 	struct byte_sink *next;
+	size_t budget_taken; /* of the encoders' shared budget, given back at close */
 	ZSTD_CCtx *c;
 	void *out_buf;
 	size_t out_size;
@@ -151,9 +154,48 @@ static int zstd_finish(struct byte_sink *s)
 	return rc ? rc : sink_finish(z->next);
 }
 
+/* ---- encoders running at once share a memory budget ---------------------- */
+
+/* An encoder's memory is estimated (encoder_memory below) and taken from
+ * one budget before it starts; an encoder that does not fit waits for
+ * others to finish, and one runs whatever its size when no other does (a
+ * level-19 encoder needs ~235 MiB: it runs alone instead of once per job).
+ * Default: the same 52 MiB that sizes the default level's workers, so the
+ * default level runs one encoder at a time and a process stays within
+ * 64 MiB; CACHECTL_ZSTD_MEMORY=MiB raises it to run several at once. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	size_t budget, in_use;
+	unsigned running;
+} encoders = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
+
+static size_t budget_take(size_t budget, size_t want)
+{
+	pthread_mutex_lock(&encoders.lock);
+	encoders.budget = budget;
+	while (encoders.running > 0 && encoders.in_use + want > encoders.budget)
+		pthread_cond_wait(&encoders.freed, &encoders.lock);
+	encoders.in_use += want;
+	encoders.running++;
+	pthread_mutex_unlock(&encoders.lock);
+	return want;
+}
+
+static void budget_give_back(size_t taken)
+{
+	pthread_mutex_lock(&encoders.lock);
+	encoders.in_use -= taken;
+	encoders.running--;
+	pthread_cond_broadcast(&encoders.freed);
+	pthread_mutex_unlock(&encoders.lock);
+}
+
 static void zstd_sink_close(struct byte_sink *s)
 {
 	struct zstd_sink *z = (struct zstd_sink *)s;
+	if (z->budget_taken)
+		budget_give_back(z->budget_taken);
 	ZSTD_freeCCtx(z->c);
 	free(z->out_buf);
 	free(z);
@@ -181,6 +223,24 @@ static size_t encoder_memory(const ZSTD_compressionParameters *cp, int workers)
  * as well, so those levels get the processors. */
 #define ZSTD_MEMORY_BUDGET ((size_t)52 << 20)
 
+/* CACHECTL_ZSTD_MEMORY in MiB, else ZSTD_MEMORY_BUDGET; ERR_USAGE naming
+ * the variable when it is not a number of MiB from 1 on. */
+static int budget_from_environment(size_t *out)
+{
+	const char *v = getenv("CACHECTL_ZSTD_MEMORY");
+	char *end;
+	*out = ZSTD_MEMORY_BUDGET;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	unsigned long long mib = strtoull(v, &end, 10);
+	if (errno || *end || v[0] == '-' || mib < 1 || mib > ((size_t)-1 >> 21))
+		return error_set(ERR_USAGE, "CACHECTL_ZSTD_MEMORY=%.40s is not a memory budget (want a number of MiB, "
+				 "1 or more)", v);
+	*out = (size_t)mib << 20;
+	return 0;
+}
+
 static int worker_count(int level)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -196,8 +256,12 @@ static int worker_count(int level)
 
 int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set, int level)
 {
+	size_t budget;
 	if (level_set && codec_check_level(COMPRESSION_ZSTD, level))
 		return ERR_USAGE;
+	int checked = budget_from_environment(&budget);
+	if (checked)
+		return checked;
 	struct zstd_sink *z = calloc(1, sizeof(*z));
 	if (z) {
 		z->out_size = ZSTD_CStreamOutSize();
@@ -217,12 +281,15 @@ int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set
 	size_t rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(rc))
 		rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_checksumFlag, 1);
+	int workers = worker_count(level);
 	if (!ZSTD_isError(rc))
-		rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_nbWorkers, worker_count(level));
+		rc = ZSTD_CCtx_setParameter(z->c, ZSTD_c_nbWorkers, workers);
 	if (ZSTD_isError(rc)) {
 		zstd_sink_close(&z->base);
 		return error_set(ERR_FAILURE, "cannot configure the zstd encoder: %s", ZSTD_getErrorName(rc));
 	}
+	ZSTD_compressionParameters cp = ZSTD_getCParams(level, ZSTD_CONTENTSIZE_UNKNOWN, 0);
+	z->budget_taken = budget_take(budget, encoder_memory(&cp, workers));
 	z->base.write = zstd_write;
 	z->base.finish = zstd_finish;
 	z->base.close = zstd_sink_close;

@@ -1,4 +1,3 @@
-#include "core/util/json_number.h"
 #include "core/codec/estargz_reader.h"
 
 #include <cjson/cJSON.h>
@@ -15,6 +14,7 @@
 #include "core/codec/gzip_member.h"
 #include "core/codec/layer_paths.h"
 #include "core/codec/tar_walk.h"
+#include "core/util/json_number.h"
 
 /* The TOC tar is held whole to be parsed; beyond this it is refused. */
 #define TOC_TAR_MAX ((int64_t)512 << 20)

@@ -49,6 +49,7 @@ void estargz_toc_free(struct estargz_toc *t)
 	for (size_t i = 0; i < t->n_names; i++)
 		free(t->names[i]);
 	free(t->names);
+	free(t->holes);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -156,6 +157,63 @@ static void xattrs_member(struct members *m, const struct tar_xattr *x, size_t n
 		m->rc = ERR_FAILURE;
 }
 
+/* The "offset" key, its value left for estargz_toc_resolve. */
+static void offset_hole(struct members *m, struct estargz_toc *t, int64_t member)
+{
+	key(m, "offset");
+	if (m->rc)
+		return;
+	if (t->n_holes == t->cap_holes) {
+		size_t cap = t->cap_holes ? t->cap_holes * 2 : 256;
+		struct estargz_toc_hole *h = realloc(t->holes, cap * sizeof(*h));
+		if (!h) {
+			m->rc = error_oom();
+			return;
+		}
+		t->holes = h;
+		t->cap_holes = cap;
+	}
+	t->holes[t->n_holes++] = (struct estargz_toc_hole){m->b->len, member};
+}
+
+int estargz_toc_resolve(struct estargz_toc *t, int64_t (*offset_of)(void *ctx, int64_t member), void *ctx)
+{
+	/* In place, from the end: the TOC of a large layer is tens of MiB,
+	 * and a second copy would double it. */
+	char (*digits)[24] = calloc(t->n_holes ? t->n_holes : 1, sizeof(*digits));
+	size_t grow = 0;
+	int rc = 0;
+	CHECK_ALLOC(digits);
+	for (size_t i = 0; i < t->n_holes; i++) {
+		int64_t offset = offset_of(ctx, t->holes[i].member);
+		if (offset < 0) {
+			free(digits);
+			return error_set(ERR_FAILURE, "eStargz: gzip member %lld has no offset yet",
+					 (long long)t->holes[i].member);
+		}
+		grow += (size_t)snprintf(digits[i], sizeof(digits[i]), "%" PRId64, offset);
+	}
+	if ((rc = buffer_reserve(&t->json, grow))) {
+		free(digits);
+		return rc;
+	}
+	char *b = t->json.data;
+	size_t end = t->json.len; /* of the text still to move */
+	for (size_t i = t->n_holes; i-- > 0;) {
+		size_t at = t->holes[i].at, n = strlen(digits[i]);
+		memmove(b + at + grow, b + at, end - at);
+		grow -= n;
+		memcpy(b + at + grow, digits[i], n);
+		end = at;
+	}
+	for (size_t i = 0; i < t->n_holes; i++)
+		t->json.len += strlen(digits[i]);
+	t->json.data[t->json.len] = '\0';
+	t->n_holes = 0;
+	free(digits);
+	return 0;
+}
+
 int estargz_toc_add(struct estargz_toc *t, const struct estargz_toc_entry *e)
 {
 	char modtime[40];
@@ -174,7 +232,10 @@ int estargz_toc_add(struct estargz_toc *t, const struct estargz_toc_entry *e)
 	int_member(&m, "gid", e->gid);
 	string_member(&m, "userName", e->user_name, false);
 	string_member(&m, "groupName", e->group_name, false);
-	int_member(&m, "offset", e->offset);
+	if (e->offset_is_member)
+		offset_hole(&m, t, e->offset);
+	else
+		int_member(&m, "offset", e->offset);
 	int_member(&m, "innerOffset", e->inner_offset);
 	int_member(&m, "devMajor", e->dev_major);
 	int_member(&m, "devMinor", e->dev_minor);

@@ -42,6 +42,10 @@ struct estargz_toc_entry {
 	int64_t uid, gid;
 	const char *user_name, *group_name; /* as given: see estargz_toc_owner_names */
 	int64_t offset, inner_offset;
+	/* offset is not known yet: it holds the number of the gzip member the
+	 * entry starts, resolved by estargz_toc_resolve (the key is written
+	 * then: an entry's member never starts a blob, so never at 0) */
+	bool offset_is_member;
 	int64_t dev_major, dev_minor;
 	const struct tar_xattr *xattrs; /* sorted by name */
 	size_t n_xattrs;
@@ -59,6 +63,12 @@ struct estargz_toc {
 	struct strmap last_user, last_group;
 	char **names;
 	size_t n_names;
+	/* where offsets still to resolve go in json, and their members */
+	struct estargz_toc_hole {
+		size_t at;
+		int64_t member;
+	} *holes;
+	size_t n_holes, cap_holes;
 };
 
 void estargz_toc_init(struct estargz_toc *t);
@@ -68,7 +78,11 @@ void estargz_toc_free(struct estargz_toc *t);
 int estargz_toc_owner_names(struct estargz_toc *t, int64_t uid, int64_t gid, const char **user,
 			    const char **group);
 int estargz_toc_add(struct estargz_toc *t, const struct estargz_toc_entry *e);
-/* Closes the document; t->json then holds the exact TOC bytes. */
+/* Writes every member-numbered offset (offset_is_member) as the offset
+ * offset_of gives for its member (< 0: an error). */
+int estargz_toc_resolve(struct estargz_toc *t, int64_t (*offset_of)(void *ctx, int64_t member), void *ctx);
+/* Closes the document; t->json then holds the exact TOC bytes (after
+ * estargz_toc_resolve when an entry's offset was a member). */
 int estargz_toc_finish(struct estargz_toc *t);
 
 /* RFC 3339 UTC time rounded to the second, or "" when eStargz omits it

@@ -7,11 +7,16 @@
 #include "core/util/error.h"
 #include "core/codec/estargz_toc.h"
 #include "core/codec/gzip_member.h"
+#include "core/codec/gzip_parallel.h"
 #include "core/codec/layer_paths.h"
 #include "core/codec/tar_walk.h"
 
+/* Room in a piece for the bytes after a chunk (padding, the next headers)
+ * before they go on in a new member. */
+#define ESTARGZ_AFTER_CHUNK ((size_t)64 << 10)
+
 struct chunk {
-	int64_t offset;       /* compressed offset of the member it starts */
+	int64_t member;       /* number of the gzip member it starts (its offset comes later) */
 	int64_t chunk_offset; /* within the file */
 	int64_t size;
 	char digest[DIGEST_BUF];
@@ -22,7 +27,13 @@ struct writer {
 	int64_t chunk_size;
 	bool lossless;
 	struct tar_walk *walk;
-	struct gzip_member_writer *gz;
+	/* The members before the TOC, compressed on every core; the TOC member
+	 * after them by zlib as it streams: it must be one member, and a large
+	 * layer's TOC is larger than a piece. */
+	struct gzip_members *gz;
+	struct byte_sink *dest;
+	bool level_set;
+	int level;
 	struct estargz_toc toc;
 	struct layer_paths paths;
 	/* Every uncompressed byte of the blob (its diffID).  Lossless, the
@@ -45,7 +56,7 @@ static int source_to_member(struct writer *w, const void *buf, size_t len)
 	w->out_bytes += (int64_t)len;
 	if (!w->lossless && sha256_update(w->out_hash, buf, len))
 		return ERR_FAILURE;
-	return gzip_member_write(w->gz, buf, len);
+	return gzip_members_write(w->gz, buf, len);
 }
 
 /* Bytes the writer adds (landmark, TOC tar): into the member and the hash. */
@@ -54,7 +65,7 @@ static int own_to_member(struct writer *w, const void *buf, size_t len)
 	w->out_bytes += (int64_t)len;
 	if (sha256_update(w->out_hash, buf, len))
 		return ERR_FAILURE;
-	return gzip_member_write(w->gz, buf, len);
+	return gzip_members_write(w->gz, buf, len);
 }
 
 static int to_member(void *ctx, const void *buf, size_t len)
@@ -80,15 +91,12 @@ static int chunk_begin(struct writer *w, int64_t chunk_offset, int64_t size)
 		w->chunks = c;
 		w->cap_chunks = cap;
 	}
-	int rc = gzip_member_end(w->gz);
-	if (rc)
-		return rc;
 	struct chunk *c = &w->chunks[w->n_chunks++];
 	memset(c, 0, sizeof(*c));
-	c->offset = gzip_member_offset(w->gz);
 	c->chunk_offset = chunk_offset;
 	c->size = size;
-	return gzip_member_begin(w->gz);
+	/* the chunk's bytes stay in its member, whole */
+	return gzip_members_begin(w->gz, (size_t)size, &c->member);
 }
 
 /* Streams a regular file's data, starting a member at every chunk. */
@@ -164,18 +172,17 @@ static int write_landmark(struct writer *w)
 	unsigned char header[512], data[512] = {ESTARGZ_LANDMARK_CONTENT};
 	char digest[DIGEST_BUF];
 	int rc;
+	int64_t member;
 	if ((rc = estargz_tar_header(header, ESTARGZ_NO_PREFETCH_LANDMARK, 1)) ||
 	    (rc = digest_of_bytes(digest, data, 1)) || (rc = own_to_member(w, header, sizeof(header))) ||
-	    (rc = gzip_member_end(w->gz)))
-		return rc;
-	int64_t offset = gzip_member_offset(w->gz);
-	if ((rc = gzip_member_begin(w->gz)) || (rc = own_to_member(w, data, sizeof(data))))
+	    (rc = gzip_members_begin(w->gz, sizeof(data), &member)) || (rc = own_to_member(w, data, sizeof(data))))
 		return rc;
 	struct estargz_toc_entry t = {
 		.name = ESTARGZ_NO_PREFETCH_LANDMARK,
 		.type = "reg",
 		.size = 1,
-		.offset = offset,
+		.offset = member,
+		.offset_is_member = true,
 		.digest = digest,
 		.chunk_size = w->chunk_size == 1 ? 1 : 0,
 		.chunk_digest = digest,
@@ -272,7 +279,8 @@ static int add_entry(struct writer *w, const struct tar_entry *e)
 			t = (struct estargz_toc_entry){.name = e->name, .type = "chunk"};
 			t.chunk_offset = c->chunk_offset;
 		}
-		t.offset = c->offset;
+		t.offset = c->member;
+		t.offset_is_member = true;
 		t.chunk_size = c->size == w->chunk_size ? c->size : 0; /* only full chunks say their size */
 		t.chunk_digest = c->digest;
 		rc = estargz_toc_add(&w->toc, &t);
@@ -280,36 +288,51 @@ static int add_entry(struct writer *w, const struct tar_entry *e)
 	return rc;
 }
 
-/* The TOC tar (header, JSON, padding, end-of-archive) in a member of its
- * own, then the footer that points at it. */
+static int64_t member_offset(void *ctx, int64_t member)
+{
+	return gzip_members_offset(ctx, member);
+}
+
+/* The members so far written out, the TOC's offsets resolved; then the TOC
+ * tar (header, JSON, padding, end-of-archive) in a member of its own, then
+ * the footer that points at it. */
 static int write_toc(struct writer *w, struct estargz_write_result *out)
 {
 	static const unsigned char zeros[1024];
 	unsigned char header[512], footer[ESTARGZ_FOOTER_SIZE];
+	struct gzip_member_writer *toc = NULL;
 	int rc;
-	if ((rc = estargz_toc_finish(&w->toc)) || (rc = gzip_member_end(w->gz)))
+	if ((rc = gzip_members_flush(w->gz)) || (rc = estargz_toc_resolve(&w->toc, member_offset, w->gz)) ||
+	    (rc = estargz_toc_finish(&w->toc)))
 		return rc;
 	size_t json_len = w->toc.json.len, pad = (512 - json_len % 512) % 512;
-	int64_t toc_offset = gzip_member_offset(w->gz);
+	int64_t toc_offset = gzip_members_written(w->gz);
 	if ((rc = estargz_toc_tar_header(header, json_len)) ||
-	    (rc = digest_of_bytes(out->toc_digest, w->toc.json.data, json_len)))
+	    (rc = digest_of_bytes(out->toc_digest, w->toc.json.data, json_len)) ||
+	    (rc = gzip_member_writer_new(&toc, w->dest, w->level_set, w->level)))
 		return rc;
 	const struct {
 		const void *p;
 		size_t n;
 	} parts[] = {{header, sizeof(header)}, {w->toc.json.data, json_len}, {zeros, pad}, {zeros, sizeof(zeros)}};
-	if ((rc = gzip_member_begin(w->gz)))
-		return rc;
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		if ((rc = own_to_member(w, parts[i].p, parts[i].n)))
-			return rc;
+	if ((rc = gzip_member_begin(toc)))
+		goto out;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		w->out_bytes += (int64_t)parts[i].n;
+		if ((rc = sha256_update(w->out_hash, parts[i].p, parts[i].n)) ||
+		    (rc = gzip_member_write(toc, parts[i].p, parts[i].n)))
+			goto out;
+	}
 	estargz_footer(footer, toc_offset);
-	if ((rc = gzip_member_end(w->gz)) || (rc = gzip_member_write_raw(w->gz, footer, sizeof(footer))) ||
-	    (rc = gzip_member_flush(w->gz)))
-		return rc;
+	if ((rc = gzip_member_end(toc)) || (rc = gzip_member_write_raw(toc, footer, sizeof(footer))) ||
+	    (rc = gzip_member_flush(toc)))
+		goto out;
 	out->toc_entries = w->toc.n_entries;
 	out->uncompressed_size = w->out_bytes;
-	return sha256_final(w->out_hash, out->diff_id);
+	rc = sha256_final(w->out_hash, out->diff_id);
+out:
+	gzip_member_writer_free(toc);
+	return rc;
 }
 
 /* Where the source's entries end.  Lossless, the end-of-archive blocks
@@ -355,20 +378,26 @@ static int run(struct writer *w, struct estargz_write_result *out)
 int estargz_write(struct estargz_write_result *out, struct byte_source *tar, struct byte_sink *dest,
 		  const struct estargz_write_options *o, const char *what)
 {
-	struct writer w = {.what = what, .paths = LAYER_PATHS_INIT, .lossless = o->lossless};
+	struct writer w = {.what = what,
+			   .paths = LAYER_PATHS_INIT,
+			   .lossless = o->lossless,
+			   .dest = dest,
+			   .level_set = o->level_set,
+			   .level = o->level};
 	int rc;
 	memset(out, 0, sizeof(*out));
 	w.chunk_size = o->chunk_size > 0 ? o->chunk_size : ESTARGZ_CHUNK_SIZE;
 	estargz_toc_init(&w.toc);
 	if ((rc = sha256_new(&w.out_hash)) || (!w.lossless && (rc = sha256_new(&w.src_hash))) ||
 	    (rc = sha256_new(&w.file_hash)) || (rc = sha256_new(&w.chunk_hash)) ||
-	    (rc = gzip_member_writer_new(&w.gz, dest, o->level_set, o->level)) ||
+	    /* a chunk and the headers after it in one piece, mostly */
+	    (rc = gzip_members_new(&w.gz, dest, o->level_set, o->level, (size_t)w.chunk_size + ESTARGZ_AFTER_CHUNK)) ||
 	    (rc = tar_walk_new(&w.walk, tar, w.lossless ? w.out_hash : w.src_hash, what)))
 		goto out;
 	rc = run(&w, out);
 out:
 	tar_walk_free(w.walk);
-	gzip_member_writer_free(w.gz);
+	gzip_members_free(w.gz);
 	estargz_toc_free(&w.toc);
 	layer_paths_free(&w.paths);
 	sha256_free(w.out_hash);

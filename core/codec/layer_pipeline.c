@@ -176,6 +176,9 @@ static int through_codecs(struct layer_outcome *out, struct byte_source *src, co
 		    (rc = compress_sink_new(&compress, hashed_out, &task->target)))
 			goto out;
 	}
+	/* An uncompressed blob is its own tar: its digest, checked as it
+	 * streams, is its diffID, and a second hash would only cost time. */
+	bool hash_plain = task->encoding != COMPRESSION_UNCOMPRESSED;
 	int64_t plain = 0;
 	for (;;) {
 		ssize_t n = source_read(src, buf, STREAM_CHUNK);
@@ -186,12 +189,14 @@ static int through_codecs(struct layer_outcome *out, struct byte_source *src, co
 		if (n == 0)
 			break;
 		plain += n;
-		if ((rc = sha256_update(diff_hash, buf, (size_t)n)))
+		if (hash_plain && (rc = sha256_update(diff_hash, buf, (size_t)n)))
 			goto out;
 		if (compress && (rc = sink_write(compress, buf, (size_t)n)))
 			goto out;
 	}
-	if ((rc = sha256_final(diff_hash, out->diff_id)))
+	if (!hash_plain)
+		memcpy(out->diff_id, d->digest, DIGEST_BUF);
+	else if ((rc = sha256_final(diff_hash, out->diff_id)))
 		goto out;
 	out->uncompressed_size = plain;
 	if ((rc = check_source_diff_id(d, out->diff_id)))

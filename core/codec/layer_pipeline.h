@@ -48,10 +48,11 @@ struct layer_outcome {
 enum compression layer_encoding(const struct descriptor *d);
 
 /* Streams `blob` (the raw source bytes; owned) through the task into `dest`
- * (may be NULL to only check) and task->copy_to.  Fails with ERR_CORRUPT when the bytes do not
- * match the descriptor's digest or size, or the uncompressed bytes not its
- * diffID annotation, or an eStargz source not its TOC and annotations;
- * nothing written to dest or copy_to is then to be committed. */
+ * (may be NULL to only check) and task->copy_to.  Fails with ERR_CORRUPT
+ * when the bytes do not match the descriptor's digest or size, or the
+ * uncompressed bytes not its diffID annotation, or an eStargz source not its
+ * TOC and annotations; nothing written to dest or copy_to is then to be
+ * committed. */
 int layer_process(struct layer_outcome *out, struct byte_source *blob, const struct layer_task *task,
 		  struct byte_sink *dest);
 

@@ -1,4 +1,3 @@
-#include "core/util/json_number.h"
 #include "core/model/cache_config.h"
 
 #include <cjson/cJSON.h>
@@ -9,6 +8,7 @@
 
 #include "core/util/error.h"
 #include "core/util/json_out.h"
+#include "core/util/json_number.h"
 
 static const struct timestamp zero_time = {-62135596800LL, 0, 0};
 
@@ -183,8 +183,8 @@ static int get_time(struct timestamp *out, const cJSON *obj, const char *name, c
 	*out = zero_time;
 	if ((rc = get_string(&s, obj, name, what)))
 		return rc;
-	if (s && timestamp_parse(out, s))
-		return error_wrap(ERR_FAILURE, "cache config: %s: %s", what, name);
+	if (s && (rc = timestamp_parse(out, s)))
+		return error_wrap(rc, "cache config: %s: %s", what, name);
 	return 0;
 }
 

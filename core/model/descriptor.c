@@ -1,4 +1,3 @@
-#include "core/util/json_number.h"
 #include "core/model/descriptor.h"
 
 #include <cjson/cJSON.h>
@@ -7,6 +6,7 @@
 #include <string.h>
 
 #include "core/util/error.h"
+#include "core/util/json_number.h"
 
 void descriptor_init(struct descriptor *d)
 {

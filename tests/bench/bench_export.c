@@ -1,9 +1,11 @@
 /* bench_export: how fast cachectl moves layers, and how much memory it needs.
  *
  * Generates layer tars (real tar archives of mixed compressible text and
- * random bytes), gzips them into local BuildKit cache layouts -- one layout
- * per layer size, plus one holding every layer so the worker pool has
- * several blobs at once -- then runs the real cachectl binary on them:
+ * random bytes) and gzips them into local BuildKit cache layouts.  By
+ * default the workloads of issue 12: one 512 MiB layer, one cache of 20
+ * layers of 8 MiB, one layer of 100 000 small files (--scale N divides
+ * them; --sizes gives layers of chosen sizes instead).  Then it runs the
+ * real cachectl binary on them:
  *
  *   copy          export to a fresh directory (blobs hashed and copied)
  *   verify        verify the source (sha256 of the blob, gunzip, diffID)
@@ -13,15 +15,19 @@
  *   gzip          export of that uncompressed cache with compression=gzip,
  *                 compression-level=6 (gzip -> gzip is a copy: BuildKit and
  *                 cachectl only re-encode a blob whose *type* differs)
+ *   estargz       the same with compression=estargz, compression-level=6
+ *   zstd-tar      the same with compression=zstd
  *
  * For each it prints wall time, CPU time, MiB/s of UNCOMPRESSED (tar) data
  * and the child's peak RSS (wait4), and next to it the same bytes pushed
  * through the command-line tools (cp, sha256sum, gzip, pigz, zstd), so a
  * reader sees how far cachectl is from them.  Every cachectl export is then
- * checked with `cachectl verify` (not timed).
+ * checked with `cachectl verify` (not timed).  It ends with the ratios the
+ * issue sets targets for (cachectl's time over the tool's, same bytes, same
+ * run: the machine is noisy, absolute times are not comparable across runs).
  *
  * Not a test: numbers depend on the machine.  Run it by hand:
- *   build/tests/bench/bench_export [--sizes 1,16,128,512] [--modes ...]
+ *   build/tests/bench/bench_export [--scale 8] [--sizes 1,16,128,512] [--modes ...]
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -259,6 +265,8 @@ static void fill_text(struct text_gen *t, unsigned char *p, size_t n)
 
 struct layer {
 	int size_mib;       /* requested size */
+	int small_files;    /* > 0: that many files of 64 B..8 KiB instead of size_mib */
+	uint64_t seed;      /* of its content: layers of one size still differ */
 	char *tar_path;     /* the uncompressed tar (for the tools) */
 	char *blob_path;    /* the gzip blob inside its layout */
 	char diff_id[DIGEST_BUF];
@@ -332,13 +340,15 @@ static void layer_generate(struct layer *l, const char *blob_tmp, int random_per
 {
 	struct layer_writer w = {0};
 	struct text_gen *text = xcalloc(1, sizeof(*text));
-	struct rng pick = {(uint64_t)l->size_mib * 7919 + 17};
+	struct rng pick = {l->seed * 7919 + 17};
 	int64_t target = (int64_t)l->size_mib << 20, text_bytes = 0;
 	/* At least ~16 files, so that even a 1 MiB layer has its mix. */
-	const size_t max_file = target / 16 < (4 << 20) ? (size_t)target / 16 : 4u << 20;
+	size_t max_file = target / 16 < (4 << 20) ? (size_t)target / 16 : 4u << 20;
+	if (l->small_files)
+		max_file = 16u << 10;
 	unsigned char *data = xcalloc(1, max_file);
 
-	text_gen_init(text, (uint64_t)l->size_mib);
+	text_gen_init(text, l->seed);
 	if (!(w.tar = fopen(l->tar_path, "wb")) || !(w.gz = fopen(blob_tmp, "wb")))
 		die("create %s: %s", w.tar ? blob_tmp : l->tar_path, strerror(errno));
 	setvbuf(w.tar, NULL, _IOFBF, 1 << 20);
@@ -364,12 +374,15 @@ static void layer_generate(struct layer *l, const char *blob_tmp, int random_per
 		}
 		/* About 1 KiB of header and padding per file, 2 KiB at the end. */
 		int64_t written = l->random_bytes + text_bytes;
-		int64_t room = target - written - (int64_t)(n + 1) * 1024 - 2048;
-		if (room <= 0)
+		int64_t room = l->small_files ? INT64_MAX : target - written - (int64_t)(n + 1) * 1024 - 2048;
+		if (room <= 0 || (l->small_files && n == (unsigned)l->small_files))
 			break;
 		double e = (double)(rng_next(&pick) % 10000) / 10000.0; /* log-uniform 2^9..2^22 */
 		size_t len = (size_t)(512.0 * (double)(1u << (unsigned)(e * 13.0)) *
 				      (1.0 + (double)(rng_next(&pick) % 1000) / 1000.0));
+		if (l->small_files) /* log-uniform 2^6..2^13 */
+			len = (size_t)(64.0 * (double)(1u << (unsigned)(e * 7.0)) *
+				       (1.0 + (double)(rng_next(&pick) % 1000) / 1000.0));
 		if (len > max_file)
 			len = max_file;
 		if ((int64_t)len > room)
@@ -629,15 +642,34 @@ static void run(struct measure *m, char *const argv[], const char *log)
 
 /* ---- the benchmark ----------------------------------------------------- */
 
-enum mode { MODE_COPY, MODE_VERIFY, MODE_ZSTD, MODE_ZSTD19, MODE_UNCOMPRESSED, MODE_GZIP, N_MODES };
+/* In the order they run: the last three start from what uncompressed wrote. */
+enum mode {
+	MODE_COPY,
+	MODE_VERIFY,
+	MODE_ZSTD,
+	MODE_ZSTD19,
+	MODE_UNCOMPRESSED,
+	MODE_GZIP,
+	MODE_ESTARGZ,
+	MODE_ZSTD_TAR,
+	N_MODES
+};
 
-static const char *const mode_names[N_MODES] = {"copy", "verify", "zstd", "zstd19", "uncompressed", "gzip"};
+static const char *const mode_names[N_MODES] = {"copy", "verify", "zstd", "zstd19", "uncompressed",
+						"gzip", "estargz", "zstd-tar"};
+
+static bool needs_uncompressed(enum mode m)
+{
+	return m == MODE_GZIP || m == MODE_ESTARGZ || m == MODE_ZSTD_TAR;
+}
 
 struct config {
 	const char *cachectl;
 	const char *scratch_parent;
 	int sizes[MAX_SIZES];
 	size_t n_sizes;
+	bool custom_sizes; /* --sizes given: those layers instead of the standard workloads */
+	int scale;         /* the standard workloads divided by this */
 	bool modes[N_MODES];
 	int random_percent;
 	int repeat;
@@ -662,6 +694,12 @@ struct row {
 	bool skipped;
 };
 
+/* What the ratios compare: wall time, and CPU time (steadier on a machine
+ * shared with other work). */
+struct timing {
+	double wall, cpu;
+};
+
 struct group {
 	const char *title;
 	struct layer **layers;
@@ -672,8 +710,9 @@ struct group {
 	struct row rows[64];
 	size_t n_rows;
 	/* for the targets */
-	double zstd_wall, zstd_tool_wall, zstd_pipe_wall;
-	double copy_wall, cp_wall, sha_wall, verify_wall, verify_tool_wall;
+	struct timing zstd_wall, zstd_tool_wall, zstd_pipe_wall;
+	struct timing gzip_wall, pigz_wall, gzip_tool_wall, estargz_wall, zstd_tar_wall, zstd_tar_tool_wall;
+	struct timing copy_wall, cp_wall, sha_wall, verify_wall, verify_tool_wall;
 	double max_rss;
 };
 
@@ -751,7 +790,12 @@ static struct row *next_row(struct group *g, const char *label)
 	if (g->n_rows == sizeof(g->rows) / sizeof(g->rows[0]))
 		die("too many rows");
 	struct row *r = &g->rows[g->n_rows++];
-	snprintf(r->label, sizeof(r->label), "%s", label);
+	const char *cores = strstr(label, "$cores");
+	if (cores) /* the tools' thread count, as the label says */
+		snprintf(r->label, sizeof(r->label), "%.*s%ld%s", (int)(cores - label), label,
+			 sysconf(_SC_NPROCESSORS_ONLN), cores + 6);
+	else
+		snprintf(r->label, sizeof(r->label), "%s", label);
 	return r;
 }
 
@@ -764,7 +808,7 @@ static struct measure *run_cachectl(struct group *g, enum mode mode)
 	char *argv[12];
 	size_t n = 0;
 
-	if (mode == MODE_GZIP)
+	if (needs_uncompressed(mode))
 		src = g->uncompressed_layout;
 	from = xasprintf("type=local,src=%s", src);
 	argv[n++] = (char *)cfg->cachectl;
@@ -789,6 +833,14 @@ static struct measure *run_cachectl(struct group *g, enum mode mode)
 	case MODE_UNCOMPRESSED:
 		label = "cachectl export gzip->tar";
 		to = xasprintf("type=local,dest=%s,compression=uncompressed,force-compression=true", dest);
+		break;
+	case MODE_ESTARGZ:
+		label = "cachectl export tar->estargz (6)";
+		to = xasprintf("type=local,dest=%s,compression=estargz,compression-level=6,force-compression=true", dest);
+		break;
+	case MODE_ZSTD_TAR:
+		label = "cachectl export tar->zstd (3)";
+		to = xasprintf("type=local,dest=%s,compression=zstd,force-compression=true", dest);
 		break;
 	case MODE_GZIP:
 	default:
@@ -875,31 +927,35 @@ static const struct bench_case tool_verify_pigz = {
 	"shift; for f; do openssl dgst -sha256 \"$f\" >/dev/null; pigz -dc \"$f\" | openssl dgst -sha256 >/dev/null; done",
 	false, "pigz"};
 static const struct bench_case tool_zstd = {
-	"zstd -T2 -3 tar", true,
-	"o=$1; shift; for f; do zstd -q -T2 -3 -c \"$f\" >\"$o/${f##*/}.zst\"; done", true, NULL};
+	"zstd -T$cores -3 tar", true,
+	"o=$1; shift; for f; do zstd -q -T$BENCH_CORES -3 -c \"$f\" >\"$o/${f##*/}.zst\"; done", true, NULL};
 static const struct bench_case tool_zstd_pipe = {
-	"gzip -dc | zstd -T2 -3", true,
-	"o=$1; shift; for f; do gzip -dc \"$f\" | zstd -q -T2 -3 -c >\"$o/${f##*/}.zst\"; done", false, NULL};
+	"gzip -dc | zstd -T$cores -3", true,
+	"o=$1; shift; for f; do gzip -dc \"$f\" | zstd -q -T$BENCH_CORES -3 -c >\"$o/${f##*/}.zst\"; done", false, NULL};
 static const struct bench_case tool_zstd_pipe_pigz = {
-	"pigz -dc | zstd -T2 -3", true,
-	"o=$1; shift; for f; do pigz -dc \"$f\" | zstd -q -T2 -3 -c >\"$o/${f##*/}.zst\"; done", false, "pigz"};
+	"pigz -dc | zstd -T$cores -3", true,
+	"o=$1; shift; for f; do pigz -dc \"$f\" | zstd -q -T$BENCH_CORES -3 -c >\"$o/${f##*/}.zst\"; done", false, "pigz"};
 static const struct bench_case tool_zstd19 = {
-	"zstd -T2 -19 tar", true,
-	"o=$1; shift; for f; do zstd -q -T2 -19 -c \"$f\" >\"$o/${f##*/}.zst\"; done", true, NULL};
+	"zstd -T$cores -19 tar", true,
+	"o=$1; shift; for f; do zstd -q -T$BENCH_CORES -19 -c \"$f\" >\"$o/${f##*/}.zst\"; done", true, NULL};
 static const struct bench_case tool_zstd19_pipe = {
-	"gzip -dc | zstd -T2 -19", true,
-	"o=$1; shift; for f; do gzip -dc \"$f\" | zstd -q -T2 -19 -c >\"$o/${f##*/}.zst\"; done", false, NULL};
+	"gzip -dc | zstd -T$cores -19", true,
+	"o=$1; shift; for f; do gzip -dc \"$f\" | zstd -q -T$BENCH_CORES -19 -c >\"$o/${f##*/}.zst\"; done", false, NULL};
 static const struct bench_case tool_gunzip = {
 	"gzip -dc > tar", true, "o=$1; shift; for f; do gzip -dc \"$f\" >\"$o/${f##*/}.tar\"; done", false, NULL};
 static const struct bench_case tool_gzip = {
 	"gzip -6 tar", true, "o=$1; shift; for f; do gzip -6 -c \"$f\" >\"$o/${f##*/}.gz\"; done", true, NULL};
 static const struct bench_case tool_pigz = {
-	"pigz -6 -p2 tar", true, "o=$1; shift; for f; do pigz -6 -p2 -c \"$f\" >\"$o/${f##*/}.gz\"; done", true,
+	"pigz -6 -p$cores tar", true, "o=$1; shift; for f; do pigz -6 -p$BENCH_CORES -c \"$f\" >\"$o/${f##*/}.gz\"; done", true,
 	"pigz"};
 
-static double wall_of(const struct measure *m)
+static const struct bench_case tool_zstd_tar = {
+	"zstd -T$cores -3 tar", true,
+	"o=$1; shift; for f; do zstd -q -T$BENCH_CORES -3 -c \"$f\" >\"$o/${f##*/}.zst\"; done", true, NULL};
+
+static struct timing wall_of(const struct measure *m)
 {
-	return m && m->ok ? m->wall : 0;
+	return m && m->ok ? (struct timing){m->wall, m->cpu} : (struct timing){0, 0};
 }
 
 static void run_group(struct group *g)
@@ -912,7 +968,9 @@ static void run_group(struct group *g)
 	printf("  %-38s %8s %8s %9s %9s %8s %9s\n", "case", "wall s", "cpu s", "MiB/s tar", "MiB/s gz", "RSS MiB",
 	       "out MiB");
 	for (int mode = 0; mode < N_MODES && !interrupted; mode++) {
-		bool wanted = cfg->modes[mode] || (mode == MODE_UNCOMPRESSED && cfg->modes[MODE_GZIP]);
+		bool wanted = cfg->modes[mode] ||
+			      (mode == MODE_UNCOMPRESSED && (cfg->modes[MODE_GZIP] || cfg->modes[MODE_ESTARGZ] ||
+							     cfg->modes[MODE_ZSTD_TAR]));
 		if (!wanted)
 			continue;
 		if (mode == MODE_ZSTD19 && g->tar_bytes > ((int64_t)cfg->zstd19_max_mib << 20) + (1 << 20)) {
@@ -927,8 +985,8 @@ static void run_group(struct group *g)
 		case MODE_COPY:
 			g->copy_wall = wall_of(m);
 			g->cp_wall = wall_of(run_tool(g, &tool_cp));
-			run_tool(g, &tool_sha);
-			g->sha_wall = wall_of(run_tool(g, &tool_openssl));
+			g->sha_wall = wall_of(run_tool(g, &tool_sha));
+			run_tool(g, &tool_openssl);
 			break;
 		case MODE_VERIFY:
 			g->verify_wall = wall_of(m);
@@ -949,8 +1007,16 @@ static void run_group(struct group *g)
 			run_tool(g, &tool_gunzip);
 			break;
 		case MODE_GZIP:
-			run_tool(g, &tool_gzip);
-			run_tool(g, &tool_pigz);
+			g->gzip_wall = wall_of(m);
+			g->gzip_tool_wall = wall_of(run_tool(g, &tool_gzip));
+			g->pigz_wall = wall_of(run_tool(g, &tool_pigz));
+			break;
+		case MODE_ESTARGZ:
+			g->estargz_wall = wall_of(m);
+			break;
+		case MODE_ZSTD_TAR:
+			g->zstd_tar_wall = wall_of(m);
+			g->zstd_tar_tool_wall = wall_of(run_tool(g, &tool_zstd_tar));
 			break;
 		}
 	}
@@ -961,29 +1027,86 @@ static void run_group(struct group *g)
 	}
 }
 
+/* One ratio line: cachectl's time over a tool's, wall and CPU, and whether
+ * the wall ratio meets the issue's target. */
+static void print_ratio(const char *what, struct timing ours, const char *tool, struct timing theirs, double target)
+{
+	if (ours.wall <= 0 || theirs.wall <= 0)
+		return;
+	double ratio = ours.wall / theirs.wall, cpu = theirs.cpu > 0 ? ours.cpu / theirs.cpu : 0;
+	printf("    %-20s %6.2f s / %-32s %6.2f s = %5.2fx (cpu %5.2fx)  target <= %.2fx: %s\n", what, ours.wall, tool,
+	       theirs.wall, ratio, cpu, target, ratio <= target ? "met" : "NOT met");
+}
+
 static void print_targets(struct group *groups, size_t n)
 {
-	printf("\n== targets ==\n");
+	char pigz[32], zstd[32], pipe[48];
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	snprintf(pigz, sizeof(pigz), "pigz -6 -p%ld", cores);
+	snprintf(zstd, sizeof(zstd), "zstd -3 -T%ld", cores);
+	snprintf(pipe, sizeof(pipe), "gzip -dc | zstd -3 -T%ld", cores);
+	printf("\n== ratios (cachectl / tool, same bytes, same run; wall, and CPU seconds in brackets) ==\n");
 	for (size_t i = 0; i < n; i++) {
 		struct group *g = &groups[i];
 		printf("  %s:\n", g->title);
-		if (g->copy_wall > 0 && g->cp_wall > 0 && g->sha_wall > 0)
-			printf("    copy   %.2f s; cp+sync %.2f s and openssl sha256 %.2f s: %.2f s one after the other "
-			       "(copy / that: %.2f)\n",
-			       g->copy_wall, g->cp_wall, g->sha_wall, g->cp_wall + g->sha_wall,
-			       g->copy_wall / (g->cp_wall + g->sha_wall));
-		if (g->verify_wall > 0 && g->verify_tool_wall > 0)
-			printf("    verify %.2f s; sha256sum + gzip -dc|sha256sum %.2f s (ratio %.2f)\n", g->verify_wall,
-			       g->verify_tool_wall, g->verify_wall / g->verify_tool_wall);
-		if (g->zstd_wall > 0 && g->zstd_tool_wall > 0)
-			printf("    zstd re-encode %.2f s; zstd -T2 -3 on the tar %.2f s (%+.0f%%), "
-			       "gzip -dc | zstd -T2 -3 %.2f s (%+.0f%%); target: within +15%%\n",
-			       g->zstd_wall, g->zstd_tool_wall, 100.0 * (g->zstd_wall / g->zstd_tool_wall - 1),
-			       g->zstd_pipe_wall, g->zstd_pipe_wall > 0 ? 100.0 * (g->zstd_wall / g->zstd_pipe_wall - 1) : 0);
+		print_ratio("gzip re-encode (6)", g->gzip_wall, pigz, g->pigz_wall, 0.6);
+		print_ratio("gzip re-encode (6)", g->gzip_wall, "gzip -6", g->gzip_tool_wall, 1.0);
+		print_ratio("zstd from gzip (3)", g->zstd_wall, pipe, g->zstd_pipe_wall, 1.1);
+		print_ratio("zstd from tar (3)", g->zstd_tar_wall, zstd, g->zstd_tar_tool_wall, 1.1);
+		print_ratio("estargz (6)", g->estargz_wall, "cachectl gzip (6)", g->gzip_wall, 1.1);
+		print_ratio("copy", g->copy_wall, "sha256sum blob", g->sha_wall, 1.2);
+		print_ratio("verify", g->verify_wall, "sha256sum; gzip -dc|sha256sum", g->verify_tool_wall, 1.2);
 		if (g->max_rss > 0)
-			printf("    largest cachectl peak RSS %.1f MiB (target for a 512 MiB layer: < %.0f MiB)\n",
-			       g->max_rss, RSS_TARGET_MIB);
+			printf("    largest cachectl peak RSS %.1f MiB (target: <= %.0f MiB)\n", g->max_rss, RSS_TARGET_MIB);
 	}
+}
+
+/* ---- the workloads ----------------------------------------------------- */
+
+/* Generates the layer (size_mib or small_files, and seed, set) under `name`
+ * (taken), gzipped into a layout of its own. */
+static void layer_make(struct layer *l, char *name)
+{
+	l->tar_path = xasprintf("%s/%s.tar", scratch, name);
+	l->layout = layout_create(scratch, name);
+	char *tmp = xasprintf("%s/blob.tmp", l->layout);
+	layer_generate(l, tmp, cfg->random_percent);
+	l->blob_path = xasprintf("%s/blobs/sha256/%s", l->layout, l->digest + 7);
+	if (rename(tmp, l->blob_path) != 0 || chmod(l->blob_path, 0444) != 0)
+		die("rename %s: %s", tmp, strerror(errno));
+	free(tmp);
+	layout_write(l->layout, &l, 1);
+	free(name);
+}
+
+/* A group of layers already in `layout`; takes title. */
+static void group_add(struct group *g, char *title, const char *layout, struct layer **layers, size_t n)
+{
+	g->title = title;
+	g->layers = xcalloc(n, sizeof(*g->layers));
+	for (size_t i = 0; i < n; i++) {
+		g->layers[g->n_layers++] = layers[i];
+		g->tar_bytes += layers[i]->tar_size;
+		g->blob_bytes += layers[i]->blob_size;
+	}
+	g->layout = layout;
+}
+
+/* Every layer in one cache: the worker pool gets them all at once. */
+static void group_of_all(struct group *g, const char *name, char *title, struct layer *layers, size_t n)
+{
+	char *dir = layout_create(scratch, name);
+	struct layer **list = xcalloc(n, sizeof(*list));
+	for (size_t i = 0; i < n; i++) {
+		char *p = xasprintf("%s/blobs/sha256/%s", dir, layers[i].digest + 7);
+		if (link(layers[i].blob_path, p) != 0)
+			die("link %s: %s", p, strerror(errno));
+		free(p);
+		list[i] = &layers[i];
+	}
+	layout_write(dir, list, n);
+	group_add(g, title, dir, list, n);
+	free(list);
 }
 
 /* ---- command line ------------------------------------------------------ */
@@ -994,8 +1117,11 @@ static void usage(FILE *f)
 		"usage: bench_export [options]\n"
 		"  --cachectl PATH       the binary to measure (default: %s)\n"
 		"  --scratch DIR         where to generate (a temporary folder inside it; default /tmp)\n"
-		"  --sizes LIST          layer sizes in MiB, comma-separated (default 1,16,128,512)\n"
-		"  --modes LIST          of copy,verify,zstd,zstd19,uncompressed,gzip (default: all)\n"
+		"  --sizes LIST          layer sizes in MiB, comma-separated, instead of the standard workloads:\n"
+		"                        one 512 MiB layer, 20 layers of 8 MiB, one layer of 100000 small files\n"
+		"  --scale N             the standard workloads divided by N, for quick runs (default 1)\n"
+		"  --modes LIST          of copy,verify,zstd,zstd19,uncompressed,gzip,estargz,zstd-tar\n"
+		"                        (default: all)\n"
 		"  --random-percent N    share of random (incompressible) bytes in a layer (default 25)\n"
 		"  --repeat N            run each case N times, keep the fastest (default 1)\n"
 		"  --zstd19-max-mib N    run zstd19 only on caches of at most N MiB (default 128)\n"
@@ -1041,7 +1167,8 @@ static void parse_modes(struct config *c, const char *list)
 		while (m < N_MODES && strcmp(mode_names[m], t) != 0)
 			m++;
 		if (m == N_MODES)
-			die("--modes: unknown mode \"%s\" (copy, verify, zstd, zstd19, uncompressed, gzip)", t);
+			die("--modes: unknown mode \"%s\" (copy, verify, zstd, zstd19, uncompressed, gzip, estargz, "
+			    "zstd-tar)", t);
 		c->modes[m] = true;
 	}
 	free(copy);
@@ -1095,6 +1222,7 @@ int main(int argc, char **argv)
 		{"repeat", required_argument, NULL, 'n'},
 		{"zstd19-max-mib", required_argument, NULL, 'x'},
 		{"jobs", required_argument, NULL, 'j'},
+		{"scale", required_argument, NULL, 'S'},
 		{"no-tools", no_argument, NULL, 'T'},
 		{"no-all", no_argument, NULL, 'A'},
 		{"no-check", no_argument, NULL, 'C'},
@@ -1111,6 +1239,7 @@ int main(int argc, char **argv)
 		.random_percent = 25,
 		.repeat = 1,
 		.zstd19_max_mib = 128,
+		.scale = 1,
 		.tools = true,
 		.all = true,
 		.check = true,
@@ -1122,7 +1251,8 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': c.cachectl = optarg; break;
 		case 's': c.scratch_parent = optarg; break;
-		case 'z': parse_sizes(&c, optarg); break;
+		case 'z': parse_sizes(&c, optarg); c.custom_sizes = true; break;
+		case 'S': c.scale = parse_int(optarg, 1, 512, "--scale"); break;
 		case 'm': parse_modes(&c, optarg); break;
 		case 'r': c.random_percent = parse_int(optarg, 0, 100, "--random-percent"); break;
 		case 'n': c.repeat = parse_int(optarg, 1, 100, "--repeat"); break;
@@ -1148,6 +1278,9 @@ int main(int argc, char **argv)
 	if (c.tools && (!on_path("zstd") || !on_path("gzip") || !on_path("sha256sum")))
 		die("zstd, gzip and sha256sum must be installed (or pass --no-tools)");
 	cfg = &c;
+	char cores[16];
+	snprintf(cores, sizeof(cores), "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+	setenv("BENCH_CORES", cores, 1); /* the tools' -p and -T */
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -1160,56 +1293,52 @@ int main(int argc, char **argv)
 
 	print_machine();
 	printf("cachectl: %s\nscratch: %s%s\n", c.cachectl, scratch, c.cold ? " (inputs dropped from the page cache)" : " (inputs in the page cache)");
-	printf("layers: tar of files of 512 B..4 MiB, %d%% random bytes, the rest text; gzip -6 by zlib\n",
+	printf("layers: tar of files of 512 B..4 MiB (small files: 64 B..16 KiB), %d%% random bytes, the rest text;"
+	       " gzip -6 by zlib\n",
 	       c.random_percent);
 
-	struct layer *layers = xcalloc(c.n_sizes, sizeof(*layers));
-	struct group *groups = xcalloc(c.n_sizes + 1, sizeof(*groups));
+	size_t n_layers = c.custom_sizes ? c.n_sizes : 22;
+	struct layer *layers = xcalloc(n_layers, sizeof(*layers));
+	struct group *groups = xcalloc(n_layers + 1, sizeof(*groups));
 	size_t n_groups = 0;
 	double t0 = now();
-	for (size_t i = 0; i < c.n_sizes && !interrupted; i++) {
-		struct layer *l = &layers[i];
-		char name[32];
-		snprintf(name, sizeof(name), "layer-%dM", c.sizes[i]);
-		l->size_mib = c.sizes[i];
-		l->tar_path = xasprintf("%s/%s.tar", scratch, name);
-		l->layout = layout_create(scratch, name);
-		char *tmp = xasprintf("%s/blob.tmp", l->layout);
-		layer_generate(l, tmp, c.random_percent);
-		l->blob_path = xasprintf("%s/blobs/sha256/%s", l->layout, l->digest + 7);
-		if (rename(tmp, l->blob_path) != 0 || chmod(l->blob_path, 0444) != 0)
-			die("rename %s: %s", tmp, strerror(errno));
-		free(tmp);
-		struct layer *one = l;
-		layout_write(l->layout, &one, 1);
-		struct group *g = &groups[n_groups++];
-		g->title = xasprintf("%d MiB layer", l->size_mib);
-		g->layers = xcalloc(1, sizeof(*g->layers));
-		g->layers[0] = l;
-		g->n_layers = 1;
-		g->layout = l->layout;
-		g->tar_bytes = l->tar_size;
-		g->blob_bytes = l->blob_size;
-	}
-	if (c.all && c.n_sizes > 1 && !interrupted) {
-		/* Every layer in one cache: the worker pool gets them all at once. */
-		struct group *g = &groups[n_groups++];
-		char *dir = layout_create(scratch, "all-layers");
-		g->title = xasprintf("all %zu layers in one cache", c.n_sizes);
-		g->layers = xcalloc(c.n_sizes, sizeof(*g->layers));
-		for (size_t i = 0; i < c.n_sizes; i++) {
-			char *p = xasprintf("%s/blobs/sha256/%s", dir, layers[i].digest + 7);
-			if (link(layers[i].blob_path, p) != 0)
-				die("link %s: %s", p, strerror(errno));
-			free(p);
-			g->layers[g->n_layers++] = &layers[i];
-			g->tar_bytes += layers[i].tar_size;
-			g->blob_bytes += layers[i].blob_size;
+	if (c.custom_sizes) {
+		for (size_t i = 0; i < c.n_sizes && !interrupted; i++) {
+			layers[i].size_mib = c.sizes[i];
+			layers[i].seed = (uint64_t)c.sizes[i];
+			struct layer *one = &layers[i];
+			layer_make(one, xasprintf("layer-%dM", c.sizes[i]));
+			group_add(&groups[n_groups++], xasprintf("%d MiB layer", c.sizes[i]), one->layout, &one, 1);
 		}
-		layout_write(dir, g->layers, g->n_layers);
-		g->layout = dir;
+		if (c.all && c.n_sizes > 1 && !interrupted)
+			group_of_all(&groups[n_groups++], "all-layers", xasprintf("all %zu layers in one cache", c.n_sizes),
+				     layers, c.n_sizes);
+	} else {
+		/* The workloads of issue 12: one large layer, many middle-sized
+		 * layers, one layer of small files. */
+		int big = 512 / c.scale > 1 ? 512 / c.scale : 1, mid = 8 / c.scale > 1 ? 8 / c.scale : 1;
+		int files = 100000 / c.scale;
+		struct layer *one = &layers[0];
+		one->size_mib = big;
+		one->seed = 512;
+		layer_make(one, xasprintf("layer-%dM", big));
+		group_add(&groups[n_groups++], xasprintf("one %d MiB layer", big), one->layout, &one, 1);
+		for (int i = 0; i < 20 && !interrupted; i++) {
+			layers[1 + i].size_mib = mid;
+			layers[1 + i].seed = 1000 + (uint64_t)i;
+			layer_make(&layers[1 + i], xasprintf("layer-%dM-%02d", mid, i));
+		}
+		if (!interrupted)
+			group_of_all(&groups[n_groups++], "twenty-layers", xasprintf("20 layers of %d MiB", mid), layers + 1, 20);
+		one = &layers[21];
+		one->small_files = files;
+		one->seed = 7;
+		if (!interrupted) {
+			layer_make(one, xasprintf("layer-%d-files", files));
+			group_add(&groups[n_groups++], xasprintf("one layer of %d small files", files), one->layout, &one, 1);
+		}
 	}
-	printf("generated %zu layers in %.1f s\n", c.n_sizes, now() - t0);
+	printf("generated %zu layers in %.1f s\n", n_layers, now() - t0);
 	printf("columns: wall and CPU (user+sys) seconds; MiB/s of uncompressed tar bytes (and of gzip blob bytes);\n"
 	       "peak RSS of the process (for a shell pipeline: its largest process); size of what was written\n");
 

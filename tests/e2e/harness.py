@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -54,12 +55,12 @@ def environment(drop=(), drop_prefixes=(), **values):
     return env
 
 
-def run(*args, ok=True, env=None, timeout=300, secrets=()):
-    """cachectl ARGS with stdin closed; ok=True makes a non-zero exit a failure.
-    Whatever the exit, a crash or sanitizer report and any of `secrets` in the
-    output fail the test."""
+def run(*args, ok=True, env=None, timeout=300, secrets=(), cwd=None):
+    """cachectl ARGS with stdin closed (in folder cwd); ok=True makes a non-zero
+    exit a failure.  Whatever the exit, a crash or sanitizer report and any of
+    `secrets` in the output fail the test."""
     p = subprocess.run([CACHECTL, *args], capture_output=True, text=True, errors="replace", timeout=timeout,
-                       stdin=subprocess.DEVNULL, env=env)
+                       stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     if ok and p.returncode != 0:
         raise AssertionError("cachectl %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr[-4000:]))
     for sign in CRASH_SIGNS:
@@ -168,6 +169,35 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class CountingListener:
+    """A loopback port that accepts and counts connections (and says nothing):
+    where a test points a remote backend to prove that no traffic left."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.host = "127.0.0.1:%d" % self.port
+        self.connections = 0
+        self.stopped = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
 
 
 def read_port(proc, what, timeout=30):

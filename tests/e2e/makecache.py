@@ -41,13 +41,17 @@ def layer(index, size, rnd):
 
 def make(root, n, size=4096, seed=1):
     rnd = random.Random(seed)
+    return make_from_blobs(root, [layer(i, size, rnd) for i in range(n)], LAYER, seed)
+
+
+def make_from_blobs(root, blobs, media_type, seed=1):
+    """The same cache shape from given (blob, diffID) pairs of one media type."""
     os.makedirs(os.path.join(root, "blobs", "sha256"), exist_ok=True)
     descs, nodes, records = [], [], [{"digest": sha(b"root-%d" % seed)}]
-    for i in range(n):
-        blob, diff = layer(i, size, rnd)
+    for i, (blob, diff) in enumerate(blobs):
         d = write_blob(root, blob)
         when = "2025-01-02T03:%02d:%02d.5Z" % (i // 60 % 60, i % 60)
-        descs.append({"mediaType": LAYER, "digest": d, "size": len(blob),
+        descs.append({"mediaType": media_type, "digest": d, "size": len(blob),
                       "annotations": {"buildkit/createdat": when, "containerd.io/uncompressed": diff}})
         nodes.append({"blob": d, "parent": i - 1})
         records.append({"layers": [{"layer": i, "createdAt": when}], "digest": sha(b"step-%d-%d" % (seed, i)),

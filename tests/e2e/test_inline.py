@@ -55,11 +55,11 @@ def records_of(config):
 class Inline(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="cachectl-inline-")
+        cls.tmp = h.tempdir("cachectl-inline-")
         try:
             cls.reg = rl.Registry(cls.tmp)
         except h.Missing as e:
-            shutil.rmtree(cls.tmp)
+            h.remove_tree(cls.tmp)
             h.lacking(str(e))
         cls.manifest, cls.blobs = fixture_image()
         cls.reg.push_image("app", "inline", cls.manifest, cls.blobs)
@@ -72,7 +72,7 @@ class Inline(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.reg.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        h.remove_tree(cls.tmp)
 
     def dir(self, name):
         return tempfile.mkdtemp(dir=self.tmp, prefix=name + "-")

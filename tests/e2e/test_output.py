@@ -18,7 +18,7 @@ class Version(unittest.TestCase):
             m = re.match(r"^  (\S+)\s+(\d+\.\d+(?:\.\d+)?[^ ]*)( \(built with .+\))?$", line)
             self.assertTrue(m, "not a library line: %r" % line)
             libs[m.group(1)] = m.group(2)
-        for name in ("libarchive", "libzstd", "zlib", "OpenSSL", "libcurl", "cJSON"):
+        for name in ("libarchive", "libzstd", "zlib", "libdeflate", "ISA-L", "OpenSSL", "libcurl", "cJSON"):
             self.assertIn(name, libs)
 
 

@@ -8,7 +8,6 @@ Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
 import base64
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -32,7 +31,7 @@ def skopeo(*args, ok=True):
 class RegistryCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="cachectl-registry-")
+        cls.tmp = h.tempdir("cachectl-registry-")
         cls.peers = []
         try:
             cls.start()
@@ -53,7 +52,7 @@ class RegistryCase(unittest.TestCase):
     def tearDownClass(cls):
         for p in reversed(cls.peers):
             p.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        h.remove_tree(cls.tmp)
 
     def dir(self, name):
         return tempfile.mkdtemp(dir=self.tmp, prefix=name + "-")

@@ -2,9 +2,8 @@
 tables: arguments -> exit code and a fragment of the one-line message.
 
 Every row must fail before any network traffic: the remote backends are
-pointed at a loopback port nobody listens on, so a row that reached the
-network would end in exit 1 (connection refused), not in the code its row
-wants.  No peer is needed (a fast suite).  Rows that need a server to give
+pointed at a loopback port that counts connections, and it must count none.
+No peer is needed (a fast suite).  Rows that need a server to give
 their answer (a missing tag, an image that is a cache) stay in the suites
 of their backend.
 
@@ -139,15 +138,17 @@ class Usage(h.TempDirCase):
     def setUp(self):
         super().setUp()
         os.mkdir(self.dir("empty"))
-        # nobody listens there: a row that reaches the network fails with 1
+        self.listener = h.CountingListener()
+        self.addCleanup(self.listener.close)
         self.values = dict(src=fixture("local-gzip-max"), dest=self.dir("dest"), empty=self.dir("empty"),
-                           host="127.0.0.1:%d" % h.free_port())
+                           host=self.listener.host)
 
     def check(self, rows, env, secrets=(), **values):
         def run_row(args, row_env):
             return h.run(*h.quiet(args), ok=False, env=dict(env, **row_env), secrets=secrets)
         h.check_table(self, rows, run_row, **dict(self.values, **values))
         self.assertFalse(os.path.exists(self.dir("dest")), "a refused command wrote its destination")
+        self.assertEqual(self.listener.connections, 0, "a refused command reached the network")
 
     def test_local_and_command_line(self):
         self.check(LOCAL, h.environment())

@@ -1,9 +1,15 @@
 /* The stream codecs: round trips at every level, multi-member gzip and
  * multi-frame zstd, and clear errors on truncated or damaged streams; the
- * same bytes however the input is cut; the read-ahead stage. */
+ * same bytes however the input is cut; members placed by the caller; the
+ * read-ahead stage. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
 #include "check.h"
 #include "mem_sink.h"
 #include "core/codec/codec.h"
+#include "core/codec/gzip_parallel.h"
 #include "core/util/error.h"
 #include "core/codec/layer_pipeline.h"
 #include "core/codec/readahead.h"
@@ -46,7 +52,7 @@ static int compress_in_pieces(struct buffer *out, const struct buffer *in, enum 
 }
 
 /* uneven pieces, as a stream would deliver them */
-static int compress(struct buffer *out, const struct buffer *in, enum compression c, bool level_set, int level)
+static int compress_whole(struct buffer *out, const struct buffer *in, enum compression c, bool level_set, int level)
 {
 	return compress_in_pieces(out, in, c, level_set, level, 7777);
 }
@@ -80,7 +86,7 @@ static void test_roundtrips(void)
 	sample(&in, 300000);
 	int gzip_levels[] = {-2, -1, 0, 1, 6, 9};
 	for (size_t i = 0; i < 6; i++) {
-		CHECK(compress(&z, &in, COMPRESSION_GZIP, true, gzip_levels[i]) == 0);
+		CHECK(compress_whole(&z, &in, COMPRESSION_GZIP, true, gzip_levels[i]) == 0);
 		CHECK(compression_sniff((unsigned char *)z.data, z.len) == COMPRESSION_GZIP);
 		CHECK(decompress(&back, z.data, z.len, COMPRESSION_GZIP) == 0);
 		CHECK(back.len == in.len && memcmp(back.data, in.data, in.len) == 0);
@@ -88,7 +94,7 @@ static void test_roundtrips(void)
 	size_t sizes[3];
 	int zstd_levels[] = {1, 3, 19};
 	for (size_t i = 0; i < 3; i++) {
-		CHECK(compress(&z, &in, COMPRESSION_ZSTD, true, zstd_levels[i]) == 0);
+		CHECK(compress_whole(&z, &in, COMPRESSION_ZSTD, true, zstd_levels[i]) == 0);
 		sizes[i] = z.len;
 		CHECK(compression_sniff((unsigned char *)z.data, z.len) == COMPRESSION_ZSTD);
 		CHECK(decompress(&back, z.data, z.len, COMPRESSION_ZSTD) == 0);
@@ -97,10 +103,10 @@ static void test_roundtrips(void)
 	CHECK(sizes[2] < sizes[0]); /* the level is applied */
 	/* Same input, same bytes: digests of re-encoded layers are stable. */
 	struct buffer again = BUFFER_INIT;
-	CHECK(compress(&z, &in, COMPRESSION_ZSTD, false, 0) == 0);
-	CHECK(compress(&again, &in, COMPRESSION_ZSTD, false, 0) == 0);
+	CHECK(compress_whole(&z, &in, COMPRESSION_ZSTD, false, 0) == 0);
+	CHECK(compress_whole(&again, &in, COMPRESSION_ZSTD, false, 0) == 0);
 	CHECK(z.len == again.len && memcmp(z.data, again.data, z.len) == 0);
-	CHECK(compress(&z, &in, COMPRESSION_UNCOMPRESSED, false, 0) == 0);
+	CHECK(compress_whole(&z, &in, COMPRESSION_UNCOMPRESSED, false, 0) == 0);
 	CHECK(z.len == in.len && memcmp(z.data, in.data, in.len) == 0);
 	buffer_free(&in);
 	buffer_free(&z);
@@ -116,8 +122,8 @@ static void test_concatenated(void)
 	sample(&b, 9000);
 	enum compression kinds[] = {COMPRESSION_GZIP, COMPRESSION_ZSTD};
 	for (size_t k = 0; k < 2; k++) {
-		compress(&za, &a, kinds[k], false, 0);
-		compress(&zb, &b, kinds[k], false, 0);
+		compress_whole(&za, &a, kinds[k], false, 0);
+		compress_whole(&zb, &b, kinds[k], false, 0);
 		buffer_reset(&both);
 		CHECK(buffer_append(&both, za.data, za.len) == 0);
 		CHECK(buffer_append(&both, zb.data, zb.len) == 0);
@@ -137,7 +143,7 @@ static void test_concatenated(void)
 		CHECK(buffer_append(&za, "garbage!", 8) == 0);
 		CHECK(decompress(&back, za.data, za.len, kinds[k]) == ERR_CORRUPT);
 		/* damage in the middle */
-		compress(&za, &a, kinds[k], false, 0);
+		compress_whole(&za, &a, kinds[k], false, 0);
 		za.data[za.len / 2] ^= 0x55;
 		CHECK(decompress(&back, za.data, za.len, kinds[k]) != 0);
 	}
@@ -218,6 +224,64 @@ static void test_pipeline(const char *fixtures)
 	descriptor_free(&d);
 	buffer_free(&blob);
 	buffer_free(&m.b);
+}
+
+/* One read for a copy and its diffID, and for a copy riding on a
+ * re-encode: the raw bytes reach their sink whole, once finished. */
+static void test_pipeline_copies_in_the_same_read(const char *fixtures)
+{
+	char path[4096];
+	struct buffer blob = BUFFER_INIT;
+	snprintf(path, sizeof(path),
+		 "%s/buildkit-v0.23.2/local-gzip-max/export/blobs/sha256/4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1",
+		 fixtures);
+	CHECK(buffer_read_file(&blob, path, 1 << 20) == 0);
+	struct descriptor d; /* no diffID annotation */
+	descriptor_init(&d);
+	snprintf(d.digest, sizeof(d.digest), "%s", "sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1");
+	d.size = 32;
+	struct byte_source *src;
+	struct layer_outcome o;
+	struct mem_sink raw, plain;
+
+	/* copied and measured */
+	mem_init(&raw);
+	struct layer_task t = {.source = &d, .encoding = COMPRESSION_GZIP, .want_diff_id = true};
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
+	CHECK(layer_process(&o, src, &t, &raw.base) == 0);
+	CHECK_STR(o.diff_id, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+	CHECK_STR(o.digest, d.digest);
+	CHECK_INT(raw.b.len, 32);
+	CHECK(memcmp(raw.b.data, blob.data, 32) == 0);
+	CHECK_INT(raw.finished, 1);
+
+	/* re-encoded to plain tar, the raw bytes copied on the way */
+	mem_init(&plain);
+	buffer_free(&raw.b);
+	mem_init(&raw);
+	struct layer_task r = {.source = &d, .encoding = COMPRESSION_GZIP, .reencode = true,
+			       .target = {COMPRESSION_UNCOMPRESSED, false, 0}, .copy_to = &raw.base};
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
+	CHECK(layer_process(&o, src, &r, &plain.base) == 0);
+	CHECK_STR(o.digest, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+	CHECK_INT(plain.b.len, 1024);
+	CHECK_INT(raw.b.len, 32);
+	CHECK(memcmp(raw.b.data, blob.data, 32) == 0);
+	CHECK_INT(raw.finished, 1);
+	CHECK_INT(plain.finished, 1);
+
+	/* damaged bytes: an error, and the copy is never finished */
+	buffer_free(&raw.b);
+	mem_init(&raw);
+	blob.data[20] ^= 1;
+	CHECK(memory_source_new(&src, blob.data, blob.len) == 0);
+	CHECK(layer_process(&o, src, &t, &raw.base) == ERR_CORRUPT);
+	CHECK_INT(raw.finished, 0);
+
+	descriptor_free(&d);
+	buffer_free(&blob);
+	buffer_free(&raw.b);
+	buffer_free(&plain.b);
 }
 
 /* The digest of a re-encoded layer must not depend on how its bytes
@@ -358,6 +422,59 @@ static void test_readahead(void)
 	buffer_free(&out);
 }
 
+/* The one gzip member at `at`, decompressed by zlib (which stops at its end). */
+static size_t one_member(const struct buffer *gz, int64_t at, unsigned char *out, size_t room)
+{
+	z_stream z = {0};
+	CHECK(inflateInit2(&z, 16 + MAX_WBITS) == Z_OK);
+	z.next_in = (unsigned char *)gz->data + at;
+	z.avail_in = (uInt)(gz->len - (size_t)at);
+	z.next_out = out;
+	z.avail_out = (uInt)room;
+	CHECK(inflate(&z, Z_FINISH) == Z_STREAM_END);
+	size_t n = room - z.avail_out;
+	inflateEnd(&z);
+	return n;
+}
+
+/* eStargz's use: members begun where the caller says, reserved bytes kept
+ * whole, a full piece cutting a member, raw bytes, offsets once written. */
+static void test_members_placed(void)
+{
+	struct mem_sink m;
+	struct gzip_members *g;
+	struct buffer in = {0};
+	int64_t a, b, after;
+	size_t out_room = GZIP_CHUNK + 4096;
+	unsigned char *out = malloc(out_room);
+	sample(&in, GZIP_CHUNK + 4000);
+	mem_init(&m);
+	CHECK(gzip_members_new(&g, &m.base, true, 6, GZIP_CHUNK) == 0);
+	CHECK(gzip_members_write(g, in.data, 100) == 0);
+	CHECK(gzip_members_begin(g, 3000, &a) == 0);
+	CHECK(gzip_members_write(g, in.data + 100, 3200) == 0); /* the reserved 3000, then 200 more */
+	CHECK(gzip_members_begin(g, GZIP_CHUNK, &b) == 0);      /* not in the piece left: a new one */
+	CHECK(gzip_members_write(g, in.data, GZIP_CHUNK) == 0);  /* fills it: the member ends there */
+	CHECK(gzip_members_write(g, in.data, 10) == 0);          /* so these go on in a new member */
+	after = b + 1;
+	CHECK(gzip_members_write_raw(g, "RAW", 3) == 0);
+	CHECK(gzip_members_begin(g, GZIP_CHUNK + 1, NULL) == ERR_FAILURE);
+	CHECK(gzip_members_flush(g) == 0);
+	CHECK_INT(gzip_members_written(g), (long long)m.b.len);
+	CHECK_INT(gzip_members_offset(g, 0), 0);
+	CHECK_INT(one_member(&m.b, gzip_members_offset(g, a), out, out_room), 3200);
+	CHECK(memcmp(out, in.data + 100, 3200) == 0);
+	CHECK_INT(one_member(&m.b, gzip_members_offset(g, b), out, out_room), GZIP_CHUNK);
+	CHECK(memcmp(out, in.data, GZIP_CHUNK) == 0);
+	CHECK_INT(one_member(&m.b, gzip_members_offset(g, after), out, out_room), 10);
+	CHECK(memcmp(m.b.data + m.b.len - 3, "RAW", 3) == 0);
+	CHECK_INT(gzip_members_offset(g, after + 2), -1); /* no such member */
+	gzip_members_free(g);
+	buffer_free(&m.b);
+	buffer_free(&in);
+	free(out);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fixtures = fixture_dir(argc, argv);
@@ -365,7 +482,9 @@ int main(int argc, char **argv)
 	test_concatenated();
 	test_levels();
 	test_pipeline(fixtures);
+	test_pipeline_copies_in_the_same_read(fixtures);
 	test_same_bytes_however_cut();
+	test_members_placed();
 	test_readahead();
 	CHECK_DONE();
 }

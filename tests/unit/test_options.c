@@ -162,6 +162,48 @@ static void test_unknown_keys(void)
 	cache_options_free(&o);
 }
 
+/* A destination's keys come from its handler's table plus the export keys. */
+static void destination_refused(const char *text, const char *phrase)
+{
+	struct cache_options o;
+	struct destination d;
+	CHECK(cache_spec_parse(&o, text, TRANSPORT_DESTINATION) == 0);
+	CHECK_INT(destination_open(&d, &o, NULL), ERR_USAGE);
+	if (!strstr(error_message(), phrase)) {
+		fprintf(stderr, "\"%s\": message \"%s\" lacks \"%s\"\n", text, error_message(), phrase);
+		check_failures++;
+	}
+	cache_options_free(&o);
+}
+
+static void test_destination_keys(void)
+{
+	destination_refused("type=local,desst=x", "did you mean dest=?");
+	destination_refused("type=local,src=x", "write dest= here");
+	destination_refused("type=local,dest=x,compresion=zstd", "did you mean compression=?");
+	destination_refused("type=local,dest=x,oci-mediatype=true", "did you mean oci-mediatypes=?");
+	destination_refused("type=s3,bucket=b,region=r,oci-mediatypes=true", "it takes: bucket"); /* no root form */
+	destination_refused("type=inline,ref=localhost/a:b,mode=maximum", "maximum");
+	destination_refused("type=lcoal,dest=x", "did you mean type=local?");
+	destination_refused("type=local,dest=x,compression=uncompressed,compression-level=1", "has no level");
+
+	/* inline declares its own settings: always min, no blobs of its own */
+	struct cache_options o;
+	struct destination d;
+	CHECK(cache_spec_parse(&o, "type=inline,ref=localhost/a:b,mode=max", TRANSPORT_DESTINATION) == 0);
+	CHECK_INT(destination_open(&d, &o, NULL), 0);
+	CHECK(d.settings.mode == EXPORT_MODE_MIN && d.settings.stores_no_blobs && !d.settings.form_set);
+	transport_free(d.transport);
+	cache_options_free(&o);
+	/* registry declares the root-form keys */
+	CHECK(cache_spec_parse(&o, "type=registry,ref=localhost/a:b,oci-mediatypes=false", TRANSPORT_DESTINATION) == 0);
+	CHECK_INT(destination_open(&d, &o, NULL), 0);
+	CHECK(d.settings.form_set && !d.settings.form.oci_mediatypes && !d.settings.form.image_manifest);
+	CHECK_STR(transport_location(d.transport), "registry:localhost/a:b");
+	transport_free(d.transport);
+	cache_options_free(&o);
+}
+
 static void test_display_hides_secrets(void)
 {
 	struct cache_options o = {0};
@@ -219,6 +261,7 @@ int main(void)
 	test_spec_errors_hide_secrets();
 	test_export_settings();
 	test_unknown_keys();
+	test_destination_keys();
 	test_display_hides_secrets();
 	test_printable();
 	test_closest_word();

@@ -94,11 +94,18 @@ static int find_reuse(bool *reused, struct export_run *run, size_t di, struct ex
 	return 0;
 }
 
+/* Blobs written as they were although the destination asked for another
+ * encoding or a level: each kind gets one note. */
+struct kept_blobs {
+	size_t encoding; /* in another encoding, without force-compression */
+	size_t level;    /* already in the encoding asked, when a level was asked */
+};
+
 /* How destination di gets blob d: a copy, a re-encode (a blob in another
  * encoding than the one asked, with force-compression), or the blob it
- * already holds; *kept counts the blobs that keep their encoding. */
+ * already holds; *kept counts the blobs copied although asked otherwise. */
 static int plan_blob(struct export_run *run, size_t di, struct existing_blobs *existing,
-		     const struct descriptor *d, size_t *kept)
+		     const struct descriptor *d, struct kept_blobs *kept)
 {
 	const struct export_settings *s = &run->dests[di].settings;
 	enum compression enc = layer_encoding(d);
@@ -107,7 +114,9 @@ static int plan_blob(struct export_run *run, size_t di, struct existing_blobs *e
 		if (s->force_compression)
 			reencode = true;
 		else
-			(*kept)++;
+			kept->encoding++;
+	} else if (s->codec.level_set && enc == s->codec.compression) {
+		kept->level++; /* as BuildKit: a blob in the right encoding is never recompressed */
 	}
 	int rc = reencode ? find_reuse(&reused, run, di, existing, d) : 0;
 	if (rc || reused)
@@ -115,23 +124,36 @@ static int plan_blob(struct export_run *run, size_t di, struct existing_blobs *e
 	return want_blob(run, d, reencode, &s->codec, di);
 }
 
+static void note_kept(struct export_run *run, size_t di, const struct kept_blobs *kept)
+{
+	const struct export_settings *s = &run->dests[di].settings;
+	const char *where = run->dests[di].transport->display, *name = compression_name(s->codec.compression);
+	if (kept->encoding)
+		progress_note(run->progress,
+			      "%s: compression=%s not applied to %zu existing layers (they keep their encoding; "
+			      "force-compression=true re-encodes them)",
+			      where, name, kept->encoding);
+	if (kept->level)
+		progress_note(run->progress,
+			      "%s: compression-level=%d not applied to %zu existing layers already in %s (they are "
+			      "copied as they are; only re-encoded layers take a level)",
+			      where, s->codec.level, kept->level, name);
+}
+
 /* A job (or a reuse) for every blob cache c references. */
 static int plan_blobs(struct export_run *run, size_t di, const struct cache *c)
 {
-	const struct export_settings *s = &run->dests[di].settings;
 	const struct descriptor **blobs = NULL;
 	struct existing_blobs existing = {0};
-	size_t n_blobs = 0, kept = 0;
+	struct kept_blobs kept = {0};
+	size_t n_blobs = 0;
 	int rc = cache_referenced_blobs(c, &blobs, &n_blobs);
 	for (size_t i = 0; i < n_blobs && !rc; i++)
 		rc = plan_blob(run, di, &existing, cache_blob(run->src->merged, blobs[i]->digest), &kept);
 	free(blobs);
 	existing_blobs_free(&existing);
-	if (!rc && kept)
-		progress_note(run->progress,
-			      "%s: compression=%s not applied to %zu existing layers (they keep their encoding; "
-			      "force-compression=true re-encodes them)",
-			      run->dests[di].transport->display, compression_name(s->codec.compression), kept);
+	if (!rc)
+		note_kept(run, di, &kept);
 	return rc;
 }
 

@@ -1,4 +1,3 @@
-#include "core/util/json_number.h"
 #include "transport/gha/gha_listing.h"
 
 #include <cjson/cJSON.h>
@@ -7,6 +6,7 @@
 
 #include "core/util/buffer.h"
 #include "core/util/error.h"
+#include "core/util/json_number.h"
 
 #define PER_PAGE 100
 

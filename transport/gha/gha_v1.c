@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util/json_number.h"
 #include "core/util/error.h"
 #include "core/util/json_out.h"
 #include "core/util/parallel.h"
+#include "core/util/json_number.h"
 #include "transport/gha/gha_config.h"
 #include "transport/gha/gha_service.h"
 

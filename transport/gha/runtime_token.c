@@ -1,4 +1,3 @@
-#include "core/util/json_number.h"
 #include "transport/gha/runtime_token.h"
 
 #include <cjson/cJSON.h>
@@ -8,6 +7,7 @@
 #include "core/util/base64.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
+#include "core/util/json_number.h"
 
 void runtime_token_free(struct runtime_token *t)
 {

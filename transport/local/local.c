@@ -265,11 +265,11 @@ static int local_read_cache(struct transport *t, struct cache **out)
 	root.size = stored;
 	if (rc || (rc = transport_read_small_blob(t, &root, CACHE_DOCUMENT_MAX, &bytes)))
 		goto out;
-	oci_layout_unlock(lock, l->dir);
+	oci_layout_unlock(lock, l->dir, false);
 	lock = -1;
 	rc = cache_load_from_root(out, t, &root, bytes.data, bytes.len);
 out:
-	oci_layout_unlock(lock, l->dir);
+	oci_layout_unlock(lock, l->dir, false);
 	oci_index_free(&idx);
 	descriptor_free(&root);
 	buffer_free(&bytes);

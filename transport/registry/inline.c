@@ -102,7 +102,7 @@ static int layout_manifest(struct inline_transport *it, struct image *im)
 	rc = transport_read_small_blob(it->store, found, REGISTRY_MANIFEST_MAX, &im->manifest);
 out:
 	oci_index_free(&idx);
-	oci_layout_unlock(lock, it->layout);
+	oci_layout_unlock(lock, it->layout, false);
 	return rc;
 }
 
@@ -230,7 +230,7 @@ static int layout_put(struct inline_transport *it, const struct descriptor *mani
 out:
 	oci_index_free(&idx);
 	buffer_free(&out);
-	oci_layout_unlock(lock, it->layout);
+	oci_layout_unlock(lock, it->layout, true);
 	return rc;
 }
 

@@ -29,8 +29,9 @@ static int parse_expiration(int64_t *out, const char *text, const char *what)
 	*out = 0;
 	if (!text || !*text)
 		return 0;
-	if (timestamp_parse(&t, text))
-		return error_wrap(ERR_FAILURE, "%s: Expiration", what);
+	int rc = timestamp_parse(&t, text);
+	if (rc)
+		return error_wrap(rc, "%s: Expiration", what);
 	*out = t.seconds;
 	return 0;
 }

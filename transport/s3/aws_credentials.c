@@ -159,16 +159,18 @@ static int web_identity(struct aws_credential_chain *c, struct aws_credentials *
 	struct http_client *h = NULL;
 	char what[600];
 	snprintf(what, sizeof(what), "web identity token file (%s)", source);
-	int rc = read_token_file(&token, token_file, what);
-	if (!rc)
-		rc = net_client(c, &h);
-	if (!rc && !(endpoint = aws_sts_endpoint(c->region)))
-		rc = error_oom();
 	session_name(sess, sizeof(sess), name);
-	if (!rc)
-		rc = aws_sts_assume_role_with_web_identity(out, h, endpoint, role_arn, sess, token);
-	if (!rc)
-		snprintf(out->source, sizeof(out->source), "%s: role %s through STS", source, role_arn);
+	int rc;
+	if ((rc = read_token_file(&token, token_file, what)) || (rc = net_client(c, &h)))
+		goto out;
+	if (!(endpoint = aws_sts_endpoint(c->region))) {
+		rc = error_oom();
+		goto out;
+	}
+	if ((rc = aws_sts_assume_role_with_web_identity(out, h, endpoint, role_arn, sess, token)))
+		goto out;
+	snprintf(out->source, sizeof(out->source), "%s: role %s through STS", source, role_arn);
+out:
 	wipe_free(token);
 	free(endpoint);
 	return rc;
@@ -218,14 +220,17 @@ static int profile_assume_role(struct aws_credential_chain *c, struct aws_creden
 	struct http_client *h;
 	char *endpoint = NULL, sess[128];
 	session_name(sess, sizeof(sess), aws_profile_get(p, "role_session_name"));
-	rc = net_client(c, &h);
-	if (!rc && !(endpoint = aws_sts_endpoint(c->region)))
+	if ((rc = net_client(c, &h)))
+		goto out;
+	if (!(endpoint = aws_sts_endpoint(c->region))) {
 		rc = error_oom();
-	if (!rc)
-		rc = aws_sts_assume_role(out, h, endpoint, c->region, &base, role_arn, sess,
-					 aws_profile_get(p, "external_id"));
-	if (!rc)
-		snprintf(out->source, sizeof(out->source), "profile %s: role %s through STS", p->name, role_arn);
+		goto out;
+	}
+	if ((rc = aws_sts_assume_role(out, h, endpoint, c->region, &base, role_arn, sess,
+				      aws_profile_get(p, "external_id"))))
+		goto out;
+	snprintf(out->source, sizeof(out->source), "profile %s: role %s through STS", p->name, role_arn);
+out:
 	free(endpoint);
 	aws_credentials_clear(&base);
 	return rc;
@@ -356,7 +361,9 @@ static int from_container(struct aws_credential_chain *c, struct aws_credentials
 		struct url_parts u;
 		int rc = url_parts_parse(&u, full, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
 		if (rc) {
-			/* A query is allowed here; only the host matters. */
+			/* A query is allowed here; only the host matters.  ERR_FAILURE
+			 * on purpose: the variable is not an option of the command,
+			 * so a bad value fails the chain (exit 1), not the usage. */
 			if (rc != ERR_USAGE || strncmp(full, "http", 4) != 0)
 				return error_wrap(ERR_FAILURE, "container credentials");
 			char base[2048];
@@ -379,13 +386,11 @@ static int from_container(struct aws_credential_chain *c, struct aws_credentials
 	else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN") && !(token = strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))))
 		rc = error_oom();
 	struct http_client *h;
-	if (!rc)
-		rc = net_client(c, &h);
-	if (!rc)
-		rc = aws_container_credentials(out, h, url, token);
-	if (!rc)
-		snprintf(out->source, sizeof(out->source), "container credentials (%s)",
-			 rel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" : "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	if (rc || (rc = net_client(c, &h)) || (rc = aws_container_credentials(out, h, url, token)))
+		goto out;
+	snprintf(out->source, sizeof(out->source), "container credentials (%s)",
+		 rel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" : "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+out:
 	wipe_free(token);
 	return rc;
 }
