@@ -15,8 +15,15 @@ static const char usage[] =
 	"commands:\n"
 	"  export   --from SRC... --export-cache DST...   copy caches, merged, to every destination\n"
 	"  import   --import-cache SRC... --dest DIR      pull caches into a local OCI layout\n"
-	"  inspect  [--format text|json] SRC              show what a cache holds\n"
+	"  inspect  [--format text|json|dot|markdown] SRC show what a cache holds\n"
+	"  files    SRC [LAYER...]                        list the files of layers, or --top N biggest\n"
+	"  diff     A B                                   where two caches diverge, and the files that differ\n"
 	"  verify   SRC                                   re-read every blob and check it\n"
+	"  ls       STORE                                 every cache a store holds\n"
+	"  du       STORE                                 bytes per cache: shared, unique, unreferenced\n"
+	"  rm       SRC                                   remove one cache (its blobs go with prune)\n"
+	"  prune    STORE [--keep-tag T] [--keep-since D] [--max-size S] [--grace D] [--dry-run]\n"
+	"                                                 drop old caches, records and unreferenced blobs\n"
 	"\n"
 	"SRC and DST use BuildKit's syntax, e.g. type=local,src=DIR or type=local,dest=DIR,mode=max;\n"
 	"a bare ./path is type=local.  `cachectl <command> --help` lists the options.\n"
@@ -47,7 +54,13 @@ int main(int argc, char **argv)
 		{"export", cmd_export},
 		{"import", cmd_import},
 		{"inspect", cmd_inspect},
+		{"files", cmd_files},
+		{"diff", cmd_diff},
 		{"verify", cmd_verify},
+		{"ls", cmd_ls},
+		{"du", cmd_du},
+		{"rm", cmd_rm},
+		{"prune", cmd_prune},
 	};
 	/* ^C or a CI runner's SIGTERM removes this run's temporary files
 	 * before the process dies by the signal. */

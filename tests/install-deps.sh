@@ -11,9 +11,11 @@ build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev li
 # s3: python3-botocore checks signatures in the s3 test front; awscli
 # cross-checks what cachectl stores; s3rver is one of the pinned npm peers.
 # pigz reads back the parallel gzip layers (tests/e2e/test_gzip.py) and is a
-# benchmark's yardstick (tests/bench/bench_export.c).
+# benchmark's yardstick (tests/bench/bench_export.c).  graphviz: the inspect
+# tests check that its dot accepts --format dot.
 test="python3 zstd pigz skopeo umoci docker-registry python3-cryptography
-      golang-go golang-github-containerd-stargz-snapshotter-dev python3-botocore awscli"
+      golang-go golang-github-containerd-stargz-snapshotter-dev python3-botocore awscli
+      graphviz"
 # node and npm run the pinned npm peers of the gha, s3 and azblob tests (azurite,
 # @azure/storage-blob, @actions/cache, s3rver); a node that brings its
 # own npm (and conflicts with Debian's) is kept as it is.
