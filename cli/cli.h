@@ -50,6 +50,9 @@ void single_source_free(struct single_source *s);
 int sources_open(struct transport **out, struct cache_options *specs, size_t *n_open, const char *const *texts,
 		 size_t n, struct progress *p);
 
+/* Opens the store SRC names (ls, du, rm, prune); ERR_USAGE when its
+ * backend cannot manage one. */
+int store_open(struct cache_options *spec, struct transport **out, const char *text, struct progress *p);
 /* One help line per backend, from the handler table:
  * "  type=local,src=DIR|dest=DIR...   OCI layout directory (docs/local.md)". */
 void print_backend_lines(FILE *out);
@@ -87,6 +90,10 @@ int cmd_inspect(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_du(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 #define OPT_PROGRESS 1000
 #define OPT_JOBS 1001

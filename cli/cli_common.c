@@ -25,6 +25,20 @@ int single_source_load(struct single_source *s, const char *text, struct progres
 	return rc;
 }
 
+int store_open(struct cache_options *spec, struct transport **out, const char *text, struct progress *p)
+{
+	int rc = cache_spec_parse(spec, text, TRANSPORT_SOURCE);
+	if (!rc)
+		rc = transport_open(out, spec, TRANSPORT_SOURCE, p);
+	if (!rc && !(*out)->ops->store) {
+		rc = error_set(ERR_USAGE, "type=%s has no store to list or prune (local, registry, s3 and gha have)",
+			       spec->type);
+		transport_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 void single_source_free(struct single_source *s)
 {
 	free(s->blobs);

@@ -96,8 +96,19 @@ int cmd_verify(int argc, char **argv)
 		       src.set.merged->dropped_results);
 		bad++;
 	}
+	/* Only local and registry roots: BuildKit's s3, gha and azblob
+	 * importers read configs of any size. */
+	const struct cache *c = src.set.merged;
+	bool too_large = c->root_media_type && c->source_config.size > BUILDKIT_CONFIG_MAX;
+	if (too_large)
+		printf("too large: config %s is %lld bytes, over the %lld BuildKit imports from a local or registry "
+		       "cache (re-export it with max-config-size=1MiB)\n",
+		       c->source_config.digest, (long long)c->source_config.size, (long long)BUILDKIT_CONFIG_MAX);
 	if (bad)
 		rc = error_set(ERR_CORRUPT, "%s: %zu of %zu blobs damaged or missing", src.transport->display, bad, n);
+	else if (too_large)
+		rc = error_set(ERR_FAILURE, "%s: the cache config is over BuildKit's 1 MiB limit: BuildKit will not "
+					    "import this cache", src.transport->display);
 	else
 		printf("ok: %zu blobs, root and config verified (%s)\n", n, src.transport->display);
 out:

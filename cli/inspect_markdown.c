@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "cli/inspect.h"
+#include "transport/engine/config_budget.h"
 #include "core/model/media_type.h"
 #include "core/util/progress.h"
 
 /* BuildKit's local and registry importers refuse a cache config larger than this. */
-#define CONFIG_IMPORT_LIMIT (1 << 20)
 #define BIGGEST_LAYERS 10
 
 /* Prints text inside a Markdown table cell: pipes and backticks escaped. */
@@ -43,7 +43,7 @@ static void md_totals(const struct inspect_view *v)
 		printf("| cache config | %s", a);
 		if (v->config_limited)
 			printf(" (%.1f%% of BuildKit's 1 MiB import limit)",
-			       100.0 * (double)c->source_config.size / CONFIG_IMPORT_LIMIT);
+			       100.0 * (double)c->source_config.size / BUILDKIT_CONFIG_MAX);
 		printf(" |\n");
 	}
 }
@@ -111,7 +111,7 @@ static void md_warnings(const struct inspect_view *v)
 	size_t n = 0;
 	char s[24];
 	printf("\n#### Warnings\n\n");
-	if (v->config_limited && *c->source_config.digest && c->source_config.size > CONFIG_IMPORT_LIMIT * 3 / 4)
+	if (v->config_limited && *c->source_config.digest && c->source_config.size > BUILDKIT_CONFIG_MAX * 3 / 4)
 		n += printf("- the cache config is %lld bytes, near BuildKit's 1 MiB import limit: export with "
 			    "mode=min or prune old results\n",
 			    (long long)c->source_config.size) > 0;

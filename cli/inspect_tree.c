@@ -12,6 +12,7 @@
 #include "core/model/media_type.h"
 #include "core/util/error.h"
 #include "core/util/progress.h"
+#include "transport/engine/config_budget.h"
 
 /* Per-node sums over the node and everything above it in the tree. */
 struct subtree {
@@ -224,6 +225,10 @@ static void print_header(const struct inspect_view *v)
 	if (*c->source_config.digest) {
 		format_bytes(a, sizeof(a), c->source_config.size);
 		printf("config  %s  %s\n", c->source_config.digest, a);
+		if (v->config_limited && c->source_config.size > BUILDKIT_CONFIG_MAX)
+			printf("        too large for BuildKit: over the %lld bytes it imports from a local or registry "
+			       "cache (re-export with max-config-size=1MiB)\n",
+			       (long long)BUILDKIT_CONFIG_MAX);
 	}
 	format_bytes(a, sizeof(a), v->total_size);
 	format_bytes(b, sizeof(b), v->total_uncompressed);

@@ -19,6 +19,11 @@ static const char usage[] =
 	"  files    SRC [LAYER...]                        list the files of layers, or --top N biggest\n"
 	"  diff     A B                                   where two caches diverge, and the files that differ\n"
 	"  verify   SRC                                   re-read every blob and check it\n"
+	"  ls       STORE                                 every cache a store holds\n"
+	"  du       STORE                                 bytes per cache: shared, unique, unreferenced\n"
+	"  rm       SRC                                   remove one cache (its blobs go with prune)\n"
+	"  prune    STORE [--keep-tag T] [--keep-since D] [--max-size S] [--grace D] [--dry-run]\n"
+	"                                                 drop old caches, records and unreferenced blobs\n"
 	"\n"
 	"SRC and DST use BuildKit's syntax, e.g. type=local,src=DIR or type=local,dest=DIR,mode=max;\n"
 	"a bare ./path is type=local.  `cachectl <command> --help` lists the options.\n"
@@ -52,6 +57,10 @@ int main(int argc, char **argv)
 		{"files", cmd_files},
 		{"diff", cmd_diff},
 		{"verify", cmd_verify},
+		{"ls", cmd_ls},
+		{"du", cmd_du},
+		{"rm", cmd_rm},
+		{"prune", cmd_prune},
 	};
 	/* ^C or a CI runner's SIGTERM removes this run's temporary files
 	 * before the process dies by the signal. */

@@ -14,6 +14,10 @@
 
 /* Largest root or config BuildKit's local and registry importers accept. */
 #define CACHE_DOCUMENT_MAX (1u << 20)
+/* Largest cache config cachectl reads: far above BuildKit's limit and any
+ * real build (a mode=max build of a thousand steps writes a few MB), so
+ * that a config BuildKit refuses can still be inspected and trimmed. */
+#define CACHE_CONFIG_READ_MAX (64u << 20)
 
 struct root_form {
 	bool oci_mediatypes;  /* OCI (true) or Docker media types */

@@ -16,7 +16,8 @@ build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev li
 test="python3 zstd pigz skopeo umoci docker-registry python3-cryptography
       golang-go golang-github-containerd-stargz-snapshotter-dev python3-botocore awscli
       graphviz"
-# node and npm run the gha tests' pinned npm peers; a node that brings its
+# node and npm run the pinned npm peers of the gha, s3 and azblob tests (azurite,
+# @azure/storage-blob, @actions/cache, s3rver); a node that brings its
 # own npm (and conflicts with Debian's) is kept as it is.
 command -v npm >/dev/null 2>&1 || test="$test nodejs npm"
 pkgs=$build

@@ -79,7 +79,7 @@ int cache_load_from_root(struct cache **out, struct transport *t, const struct d
 			       root_desc->digest, root.media_type);
 		goto out;
 	}
-	if ((rc = transport_read_small_blob(t, &root.config, CACHE_DOCUMENT_MAX, &config)) ||
+	if ((rc = transport_read_small_blob(t, &root.config, CACHE_CONFIG_READ_MAX, &config)) ||
 	    (rc = cache_config_parse(&cfg, config.data, config.len)) || (rc = cache_new(&c)))
 		goto out;
 	cache_set_config(c, cfg);

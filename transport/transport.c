@@ -11,7 +11,7 @@
 
 /* Every backend, in the order help lists them: adding one is adding its
  * name here (its folder defines <name>_transport_handler). */
-#define TRANSPORT_BACKENDS(X) X(local) X(registry) X(inline) X(s3) X(gha)
+#define TRANSPORT_BACKENDS(X) X(local) X(registry) X(inline) X(s3) X(gha) X(azblob)
 
 #define DECLARE_HANDLER(name) extern const struct transport_handler name##_transport_handler;
 #define LIST_HANDLER(name) &name##_transport_handler,

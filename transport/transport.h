@@ -14,6 +14,7 @@
 
 #include "core/model/cache.h"
 #include "transport/options.h"
+#include "transport/store.h"
 #include "core/util/stream.h"
 #include "formats/cache_manifest.h"
 
@@ -53,6 +54,9 @@ struct transport_ops {
 	/* Publishes c, whose blobs are all present; called last. */
 	int (*write_cache)(struct transport *t, const struct cache *c, const struct export_form *form);
 	void (*free)(struct transport *t);
+	/* Optional: managing the store the transport is in (ls, du, rm,
+	 * prune); NULL when the backend cannot. */
+	const struct store_ops *store;
 };
 
 struct transport {

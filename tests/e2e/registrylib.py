@@ -112,7 +112,7 @@ class TokenServer:
 class Registry:
     """kind: "none", "htpasswd" (users = {name: password}) or "token" (token = TokenServer)."""
 
-    def __init__(self, tmp, kind="none", users=None, token=None, relative_urls=False, tls=False):
+    def __init__(self, tmp, kind="none", users=None, token=None, relative_urls=False, tls=False, delete=True):
         exe = shutil.which("docker-registry")
         if not exe:
             raise Missing("docker-registry is not installed (apt-get install docker-registry)")
@@ -123,7 +123,7 @@ class Registry:
         self.dir = tempfile.mkdtemp(dir=tmp, prefix="registry-")
         cfg = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true",
                "storage:", "  filesystem:", "    rootdirectory: %s/data" % self.dir,
-               "  delete:", "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false",
+               "  delete:", "    enabled: %s" % ("true" if delete else "false"), "  maintenance:", "    uploadpurging:", "      enabled: false",
                "http:", "  addr: %s" % self.host, "  relativeurls: %s" % ("true" if relative_urls else "false")]
         if tls:
             cert, key = self_signed(self.dir)

@@ -77,7 +77,9 @@ class Store:
         debian_python()  # the front needs it: Missing before anything starts
         self.data = os.path.join(tmp, "s3rver-data")
         os.makedirs(self.data)
-        proc, port = h.start_peer([node, script, "-d", self.data, "-a", "127.0.0.1", "-p", "0", "--silent"], "s3rver")
+        # s3rver's continuation tokens are DES-enciphered: Node's OpenSSL 3
+        # has DES only in its legacy provider (without it, page 2 is a 500).
+        proc, port = h.start_peer([node, "--openssl-legacy-provider", script, "-d", self.data, "-a", "127.0.0.1", "-p", "0", "--silent"], "s3rver")
         self.procs.append(proc)
         self.direct = "http://127.0.0.1:%d" % port
         self.keys_file = os.path.join(tmp, "front-keys.json")
@@ -98,7 +100,7 @@ class Store:
         if (region, skew) not in self.fronts:
             proc, port = h.start_peer([debian_python(), os.path.join(PEERS, "s3front.py"), "--upstream", self.direct,
                                 "--credentials", self.keys_file, "--region", region, "--skew", str(skew),
-                                "--log", self.log], "s3front")
+                                "--log", self.log, "--data", self.data], "s3front")
             self.procs.append(proc)
             self.fronts[(region, skew)] = "http://127.0.0.1:%d" % port
         return self.fronts[(region, skew)]

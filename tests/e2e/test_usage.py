@@ -102,6 +102,37 @@ S3 = [
 
 S3_SECRET = "cachectl/test+secret/0123456789abcdefghijkl"
 
+# azblob: {az} is a complete spec (account URL, Shared Key)
+AZ_KEY = "c2VjcmV0LWF6dXJlLWFjY291bnQta2V5LWZvci10ZXN0cw=="
+AZ_SPEC = "type=azblob,account_url=http://{host}/devstoreaccount1,secret_access_key=" + AZ_KEY
+AZ_URL = "type=azblob,account_url=http://{host}/devstoreaccount1"
+AZBLOB = [
+    (["export", "--from", "{src}", "--export-cache", "type=azblob"], 2,
+     "account_url ($BUILDKIT_AZURE_STORAGE_ACCOUNT_URL) not set"),
+    (["export", "--from", "{src}", "--export-cache", "type=azblob,account_url=not-a-url,secret_access_key=AAAA"], 2,
+     "account_url"),
+    (["export", "--from", "{src}", "--export-cache", AZ_URL], 2, "no credentials: give secret_access_key="),
+    (["export", "--from", "{src}", "--export-cache", AZ_URL + ",secret_access_key=%%%"], 2, "is not base64"),
+    (["export", "--from", "{src}", "--export-cache", AZ_URL + ",sas_token=sv=2019-02-02&sp=r"], 2,
+     "has no sig= parameter"),
+    (["export", "--from", "{src}", "--export-cache", "{az},upload_parallelism=0"], 2,
+     "upload_parallelism must be a positive integer"),
+    (["export", "--from", "{src}", "--export-cache", "{az},bucket=b"], 2, 'unknown option "bucket"'),
+    (["export", "--from", "{src}", "--export-cache", "{az},oci-mediatypes=true"], 2,
+     'unknown option "oci-mediatypes"'),
+    (["export", "--from", "{src}", "--export-cache", "{az},mode=bogus"], 2, "bogus"),
+    (["export", "--from", "{src}", "--export-cache", "{az},container=c1"], 2, 'container="c1" is not a container name'),
+    (["export", "--from", "{src}", "--export-cache", "{az},container=Build_Cache"], 2, "lower-case"),
+    (["export", "--from", "{src}", "--export-cache", "{az},container=a--b"], 2, "single hyphens"),
+    (["export", "--from", "{src}", "--export-cache", AZ_URL], 2, "AZURE_TENANT_ID or AZURE_CLIENT_ID is not",
+     {"AZURE_CLIENT_SECRET": "s"}),
+    (["export", "--from", "{src}", "--export-cache", AZ_URL], 2, "https:// URL is required",
+     {"AZURE_CLIENT_SECRET": "s", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c",
+      "AZURE_AUTHORITY_HOST": "http://login.example.com"}),
+    (["export", "--from", "{src}", "--export-cache", AZ_URL], 2, "a part is not Key=Value",
+     {"AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;garbage"}),
+]
+
 
 class Usage(h.TempDirCase):
     def setUp(self):
@@ -141,6 +172,10 @@ class Usage(h.TempDirCase):
         os.mkdir(home)
         s3 = S3_SPEC.format(host=self.values["host"], secret=S3_SECRET)
         self.check(S3, s3peer.clean_env(home), secrets=(S3_SECRET,), s3=s3)
+
+    def test_azblob(self):
+        env = h.environment(drop_prefixes=("AZURE_", "BUILDKIT_AZURE_"))
+        self.check(AZBLOB, env, secrets=(AZ_KEY,), az=AZ_SPEC.format(host=self.values["host"]))
 
 
 if __name__ == "__main__":

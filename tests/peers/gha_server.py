@@ -225,6 +225,7 @@ class Entry:
         self.id, self.api, self.scope, self.key, self.version = eid, api, scope, key, version
         self.committed = False
         self.created = time.time()
+        self.accessed = self.created  # GitHub's last_accessed_at: renewed by every hit
         self.size = 0
         self.chunks = []  # v1: (first, last) ranges received
         self.blob = "e%d-%s" % (eid, secrets.token_hex(4))  # v2 blob name / v1 file name
@@ -270,10 +271,13 @@ class Service:
             for s in scopes:
                 exact = [e for e in live if e.scope == s and e.key == k]
                 if exact:
+                    exact[-1].accessed = time.time()
                     return exact[-1]
             pref = [e for e in live if e.key.startswith(k)]
             if pref:
-                return max(pref, key=lambda e: (e.created, e.id))
+                hit = max(pref, key=lambda e: (e.created, e.id))
+                hit.accessed = time.time()
+                return hit
         return None
 
     def reserve(self, api, scope, key, version):
@@ -569,10 +573,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def rest_list(self, u):
         svc = self.server.svc
-        if not re.fullmatch(r"/repos/[^/]+/[^/]+/actions/caches", u.path):
-            raise Fail(404, "not_found", "no such endpoint %s" % u.path)
         if self.headers.get("Authorization") != "Bearer " + svc.ghtoken:
             raise Fail(401, "unauthenticated", "Bad credentials")
+        if self.command == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/actions/cache/usage", u.path):
+            return self.rest_usage(u)
+        m = re.fullmatch(r"/repos/[^/]+/[^/]+/actions/caches/(\d+)", u.path)
+        if self.command == "DELETE" and m:
+            return self.rest_delete_id(int(m.group(1)))
+        if not re.fullmatch(r"/repos/[^/]+/[^/]+/actions/caches", u.path):
+            raise Fail(404, "not_found", "no such endpoint %s" % u.path)
+        if self.command == "DELETE":
+            return self.rest_delete_key(u)
         q = urllib.parse.parse_qs(u.query)
         prefix, ref = q.get("key", [""])[0], q.get("ref", [""])[0]
         page, per = int(q.get("page", ["1"])[0]), min(100, int(q.get("per_page", ["30"])[0]))
@@ -581,9 +592,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     and (not ref or e.scope == ref)]
         hits.sort(key=lambda e: -e.created)
         items = [{"id": e.id, "ref": e.scope, "key": e.key, "version": e.version,
-                  "last_accessed_at": iso(e.created), "created_at": iso(e.created),
+                  "last_accessed_at": iso(e.accessed), "created_at": iso(e.created),
                   "size_in_bytes": e.size} for e in hits[(page - 1) * per:page * per]]
         return self.answer(200, {"total_count": len(hits), "actions_caches": items})
+
+    # GitHub's documented semantics: DELETE .../actions/caches/{id} answers 204
+    # (404 when there is no such entry); DELETE .../actions/caches?key=K[&ref=R]
+    # deletes every entry with exactly that key (on that ref) and answers 200
+    # with them, 404 when there is none; .../actions/cache/usage counts the
+    # repository's active entries and their bytes.
+
+    def rest_delete_id(self, eid):
+        svc = self.server.svc
+        with svc.lock:
+            e = svc.entries.pop(eid, None)
+        if not e:
+            raise Fail(404, "not_found", "Not Found")
+        return self.answer(204)
+
+    def rest_delete_key(self, u):
+        svc = self.server.svc
+        q = urllib.parse.parse_qs(u.query)
+        key, ref = q.get("key", [""])[0], q.get("ref", [""])[0]
+        if not key:
+            raise Fail(400, "invalid_argument", "key is required")
+        with svc.lock:
+            gone = [e for e in svc.entries.values() if e.committed and e.key == key and (not ref or e.scope == ref)]
+            for e in gone:
+                del svc.entries[e.id]
+        if not gone:
+            raise Fail(404, "not_found", "Not Found")
+        items = [{"id": e.id, "ref": e.scope, "key": e.key, "version": e.version,
+                  "last_accessed_at": iso(e.accessed), "created_at": iso(e.created),
+                  "size_in_bytes": e.size} for e in gone]
+        return self.answer(200, {"total_count": len(items), "actions_caches": items})
+
+    def rest_usage(self, u):
+        svc = self.server.svc
+        with svc.lock:
+            live = [e for e in svc.entries.values() if e.committed]
+        full = "/".join(u.path.split("/")[2:4])
+        return self.answer(200, {"full_name": full, "active_caches_size_in_bytes": sum(e.size for e in live),
+                                 "active_caches_count": len(live)})
 
     # -- control
 

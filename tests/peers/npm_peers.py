@@ -1,4 +1,4 @@
-"""The npm peers of the gha and s3 tests (@actions/cache, azurite, s3rver), installed once.
+"""The npm peers of the gha, s3 and azblob tests (@actions/cache, azurite, @azure/storage-blob, s3rver), installed once.
 
 usage: npm_peers.py            prints the node_modules folder (installing it if needed)
        import npm_peers; npm_peers.ensure() -> path, or raises PeerMissing

@@ -4,7 +4,7 @@ own S3 signer -- AWS's code, from Debian's python3-botocore -- and refused
 the way S3 refuses it, or forwarded (without its Authorization) upstream.
 
 usage: s3front.py --upstream http://127.0.0.1:PORT --credentials FILE
-                  [--region us-east-1] [--skew SECONDS] [--log FILE]
+                  [--region us-east-1] [--skew SECONDS] [--log FILE] [--data DIR]
 Prints the port it listens on (127.0.0.1) on stdout, then serves.
 
 FILE is JSON, re-read on every request so that tests can add keys:
@@ -30,6 +30,10 @@ Checks, each answered with S3's error code:
     decoded and re-encoded (SignatureDoesNotMatch, with the canonical
     request and string to sign in the body as S3 gives them).
 
+With --data (s3rver's directory), a successful CopyObject of an object
+onto itself renews the object's LastModified, as S3 does (s3rver keeps
+the file's time, and BuildKit's touch_refresh relies on the renewal).
+
 The log gets one JSON line per request: method, path, query, status, code,
 signed and present header names, body length, the access key id (never a
 secret or token).
@@ -40,6 +44,7 @@ import hashlib
 import http.client
 import http.server
 import json
+import os
 import socketserver
 import sys
 import threading
@@ -265,6 +270,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if resp.status >= 300 and b"<Code>" in data:
             entry["code"] = data.split(b"<Code>")[1].split(b"</Code>")[0].decode(errors="replace")
         front.record(entry)
+        if self.command == "PUT" and resp.status == 200 and front.data:
+            renew_copied_onto_itself(front.data, path, headers.get("x-amz-copy-source"))
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() in HOP or (k.lower() == "content-length" and self.command != "HEAD"):
@@ -279,6 +286,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = handle_any
 
 
+def renew_copied_onto_itself(data, path, copy_source):
+    """S3 gives an object copied onto itself a new LastModified."""
+    if not copy_source:
+        return
+    target = urllib.parse.unquote(path).lstrip("/")
+    if urllib.parse.unquote(copy_source).lstrip("/") != target:
+        return
+    parts = target.split("/")
+    f = os.path.join(data, *parts[:-1], parts[-1] + "._S3rver_object")
+    if os.path.exists(f):
+        os.utime(f)
+
+
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
@@ -290,10 +310,12 @@ def main():
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--skew", type=float, default=0)
     ap.add_argument("--log")
+    ap.add_argument("--data")
     args = ap.parse_args()
     log = open(args.log, "a") if args.log else None
     srv = Server(("127.0.0.1", 0), Handler)
     srv.front = Front(args.upstream, args.credentials, args.region, args.skew, log)
+    srv.front.data = args.data
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 

@@ -112,6 +112,8 @@ static int finish_destination(struct export_run *run, size_t di)
 		rc = apply_reuses(run, di, c);
 	if (!rc)
 		rc = cache_normalize(c, NULL);
+	if (!rc) /* re-encoded blobs keep the config's length; checked again all the same */
+		rc = config_budget_check(c, &dest->settings.config_budget);
 	if (rc)
 		return rc;
 	struct export_form form = {.root = dest->settings.form};
@@ -130,25 +132,33 @@ int cache_export(struct source_set *src, struct destination *dests, size_t n, un
 {
 	struct export_run run = {.src = src, .dests = dests, .progress = p, .totals = totals};
 	int rc = 0, first_error = 0;
-	struct error_state saved;
+	struct error_state saved, *plan_errors = NULL;
 	pthread_mutex_init(&run.lock, NULL);
 	if (!(run.caches = calloc(n + 1, sizeof(*run.caches)))) {
 		rc = error_oom();
 		goto out;
 	}
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = export_plan_destination(&run, i);
-	if (!rc)
-		rc = export_plan_share_reads(&run);
-	if (rc)
+	/* A destination that cannot be planned (a config over its budget)
+	 * fails alone, as one that cannot take a blob. */
+	if (!(plan_errors = calloc(n + 1, sizeof(*plan_errors)))) {
+		rc = error_oom();
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((rc = export_plan_destination(&run, i)))
+			error_save(&plan_errors[i], rc);
+	if ((rc = export_plan_share_reads(&run)))
 		goto out;
 	/* Every job runs even when one fails: each destination then knows
 	 * exactly which of its blobs made it. */
 	parallel_for(run.n_jobs, jobs, true, blob_job_run, &run);
 	for (size_t i = 0; i < n; i++) {
-		if (!run.caches[i])
+		if (plan_errors[i].code)
+			rc = error_restore(&plan_errors[i]);
+		else if (!run.caches[i])
 			continue;
-		rc = finish_destination(&run, i);
+		else
+			rc = finish_destination(&run, i);
 		if (!rc)
 			continue;
 		error_wrap(rc, "export to %s", dests[i].transport->display);
@@ -172,6 +182,7 @@ out:
 		for (size_t i = 0; i < n; i++)
 			cache_free(run.caches[i]);
 	free(run.caches);
+	free(plan_errors);
 	pthread_mutex_destroy(&run.lock);
 	return rc;
 }

@@ -164,6 +164,8 @@ int export_plan_destination(struct export_run *run, size_t di)
 	int rc = cache_clone(&c, run->src->merged);
 	if (!rc && dest->settings.mode == EXPORT_MODE_MIN)
 		rc = cache_keep_min(c);
+	if (!rc)
+		rc = config_budget_apply(c, &dest->settings.config_budget, dest->transport->display, run->progress);
 	if (rc)
 		goto out;
 	if (c->config->n_layers == 0) {

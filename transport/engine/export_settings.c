@@ -80,7 +80,7 @@ int export_settings_read_root_form(struct export_settings *s, struct cache_optio
 		return error_set(ERR_USAGE, "image-manifest=true needs oci-mediatypes=true (BuildKit refuses it too)");
 	s->form_set = true;
 	s->form = (struct root_form){.oci_mediatypes = oci, .image_manifest = im, .convert_layers = true};
-	return 0;
+	return config_budget_parse(&s->config_budget, o);
 }
 
 int export_settings_parse(struct export_settings *out, struct cache_options *o,

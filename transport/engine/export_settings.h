@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "core/codec/codec.h"
+#include "transport/engine/config_budget.h"
 #include "transport/transport.h"
 
 enum export_mode {
@@ -24,6 +25,7 @@ struct export_settings {
 	struct root_form form;
 	bool ignore_error;
 	bool stores_no_blobs; /* the destination keeps no blobs (inline) */
+	struct config_budget config_budget; /* the 1 MiB guard (local, registry) */
 };
 
 /* The keys every destination takes: mode, ignore-error, compression,
@@ -33,11 +35,15 @@ extern const struct option_key export_option_keys[];
 /* The keys of a backend that stores a root document (local, registry), for
  * its key table; its handler's export_settings is then
  * export_settings_read_root_form. */
-#define ROOT_FORM_OPTION_KEYS                                 \
-	{.name = "oci-mediatypes", .directions = OPTION_DESTINATION}, \
-	{.name = "image-manifest", .directions = OPTION_DESTINATION}
+#define ROOT_FORM_OPTION_KEYS                                     \
+	{.name = "oci-mediatypes", .directions = OPTION_DESTINATION},     \
+	{.name = "image-manifest", .directions = OPTION_DESTINATION},     \
+	{.name = "max-config-size", .directions = OPTION_DESTINATION},    \
+	{.name = "allow-large-config", .directions = OPTION_DESTINATION}
 
-/* Reads oci-mediatypes and image-manifest (BuildKit's defaults and rule). */
+/* Reads oci-mediatypes and image-manifest (BuildKit's defaults and rule),
+ * and the 1 MiB guard's max-config-size and allow-large-config
+ * (config_budget.h): BuildKit's local and registry importers have the limit. */
 int export_settings_read_root_form(struct export_settings *s, struct cache_options *o);
 
 /* Reads the keys every export takes from o, then lets the handler h add

@@ -24,6 +24,7 @@
 #include "transport/gha/gha_config.h"
 #include "transport/gha/gha_listing.h"
 #include "transport/gha/gha_service.h"
+#include "transport/gha/gha_store.h"
 #include "transport/spooled_writer.h"
 #include "transport/transport.h"
 
@@ -432,6 +433,7 @@ static const struct transport_ops gha_ops = {
 	.read_cache = gha_read_cache,
 	.write_cache = gha_write_cache,
 	.free = gha_free,
+	.store = &gha_store_ops,
 };
 
 static int gha_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
@@ -475,3 +477,23 @@ const struct transport_handler gha_transport_handler = {
 	.keys = gha_keys,
 	.open = gha_open,
 };
+
+/* ---- for gha_store.c ----------------------------------------------------- */
+
+int gha_store_access(struct transport *t, struct gha_config **cfg, struct http_client **http)
+{
+	struct gha_transport *g = (struct gha_transport *)t;
+	int rc = ready(g);
+	if (rc)
+		return rc;
+	*cfg = &g->cfg;
+	*http = g->http;
+	return 0;
+}
+
+int gha_read_write_scope(struct transport *t, struct cache **out)
+{
+	struct gha_transport *g = (struct gha_transport *)t;
+	int rc = ready(g);
+	return rc ? rc : read_scope(g, runtime_token_write_scope(&g->cfg.claims), out);
+}

@@ -18,16 +18,18 @@
 #include "formats/oci_layout.h"
 #include "transport/engine/export_settings.h"
 #include "transport/cache_io.h"
+#include "transport/local/local.h"
 #include "transport/transport.h"
 
-struct local_transport {
-	struct transport base;
-	char *dir;
-	char *tag;
-	char digest[DIGEST_BUF]; /* import: explicit root, wins over tag */
-	pthread_mutex_t stale_lock; /* blob writers start on several threads */
-	bool stale_checked;         /* stale ingest files looked for once a run */
-};
+
+/* Sets the file's time to now: young again for prune's --grace.
+ * ERR_NOT_FOUND when it is not there. */
+static int refresh_time(const char *path)
+{
+	if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+		return 0;
+	return errno == ENOENT ? ERR_NOT_FOUND : ERR_FAILURE;
+}
 
 static void blob_path(char *out, size_t size, const struct local_transport *l, const char *digest)
 {
@@ -40,6 +42,12 @@ static int local_blob_stat(struct transport *t, const char *digest, int64_t *siz
 	char path[4096];
 	struct stat st;
 	blob_path(path, sizeof(path), l, digest);
+	/* A destination refreshes the blob's time first, and only a blob it
+	 * could refresh counts as present: prune sets a blob aside before it
+	 * looks at the time a last time (local_store.c), so a blob is either
+	 * refreshed in place, and kept, or not found here, and written again. */
+	if (l->destination && refresh_time(path) == ERR_NOT_FOUND)
+		return ERR_NOT_FOUND;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT)
 			return ERR_NOT_FOUND;
@@ -110,8 +118,8 @@ static int writer_commit(struct blob_writer *bw, const char *digest, int64_t siz
 	struct stat st;
 	*existed = false;
 	blob_path(path, sizeof(path), w->l, digest);
-	if (stat(path, &st) == 0 && (int64_t)st.st_size == size) {
-		/* Written once: the store already has these bytes. */
+	if (refresh_time(path) == 0 && stat(path, &st) == 0 && (int64_t)st.st_size == size) {
+		/* Written once: the store already has these bytes (refreshed, as above). */
 		*existed = true;
 		return 0;
 	}
@@ -306,6 +314,7 @@ static int local_write_cache(struct transport *t, const struct cache *c, const s
 static void local_free(struct transport *t)
 {
 	struct local_transport *l = (struct local_transport *)t;
+	oci_layout_unlock(l->store_lock, l->dir, true);
 	free(l->dir);
 	free(l->tag);
 	pthread_mutex_destroy(&l->stale_lock);
@@ -319,6 +328,7 @@ static const struct transport_ops local_ops = {
 	.read_cache = local_read_cache,
 	.write_cache = local_write_cache,
 	.free = local_free,
+	.store = &local_store_ops,
 };
 
 /* "local:/abs/dir#tag", resolved without touching the disk (the directory
@@ -383,6 +393,8 @@ static int local_open(struct transport **out, struct cache_options *o, enum tran
 	l->tag = strdup(tag ? tag : "latest");
 	if (digest)
 		memcpy(l->digest, digest, DIGEST_BUF);
+	l->destination = dir == TRANSPORT_DESTINATION;
+	l->store_lock = -1;
 	if (!l->dir || !l->tag || transport_init(&l->base, &local_ops, o)) {
 		free(l->base.display);
 		local_free(&l->base);

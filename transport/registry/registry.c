@@ -175,6 +175,7 @@ static const struct transport_ops registry_ops = {
 	.read_cache = registry_read_cache,
 	.write_cache = registry_write_cache,
 	.free = registry_free,
+	.store = &registry_store_ops,
 };
 
 static int open_ref(struct registry_transport **out, const char *ref, bool insecure, enum transport_direction dir,

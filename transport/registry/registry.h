@@ -39,4 +39,7 @@ int registry_get_manifest(struct transport *t, const char *which, size_t max, st
 int registry_put_manifest(struct transport *t, const char *tag, const struct descriptor *desc, const void *bytes,
 			  size_t len);
 
+/* registry_store.c: ls, du, rm and prune on the repository. */
+extern const struct store_ops registry_store_ops;
+
 #endif

@@ -29,6 +29,7 @@
 #include "formats/annotated_config.h"
 #include "transport/s3/aws_credentials.h"
 #include "transport/s3/aws_sigv4.h"
+#include "transport/s3/s3.h"
 #include "transport/s3/s3_client.h"
 #include "transport/s3/s3_upload.h"
 #include "transport/transport.h"
@@ -38,23 +39,6 @@
 #define DOCUMENT_MAX (256u * 1024 * 1024)
 #define BLOB_REOPENS 3
 
-struct s3_transport {
-	struct transport base;
-	enum transport_direction dir;
-	char *bucket, *region, *prefix, *blobs_prefix, *manifests_prefix, *endpoint_url;
-	char **names;
-	size_t n_names;
-	bool path_style;
-	double touch_refresh; /* seconds; <= 0 touches every present blob */
-	unsigned upload_parallelism;
-	unsigned max_attempts;
-	struct aws_credential_chain *credentials;
-
-	pthread_mutex_t lock;
-	struct s3_client *client; /* made on first use, with the progress */
-	struct strmap touched;
-	struct semaphore upload_slots; /* upload_parallelism */
-};
 
 static int ready(struct s3_transport *s)
 {
@@ -451,6 +435,7 @@ static const struct transport_ops s3_ops = {
 	.read_cache = s3_read_cache,
 	.write_cache = s3_write_cache,
 	.free = s3_free,
+	.store = &s3_store_ops,
 };
 
 /* ---- options ------------------------------------------------------------ */
@@ -616,3 +601,15 @@ const struct transport_handler s3_transport_handler = {
 	.keys = s3_keys,
 	.open = s3_open,
 };
+
+/* ---- for s3_store.c ------------------------------------------------------ */
+
+int s3_transport_ready(struct s3_transport *s)
+{
+	return ready(s);
+}
+
+int s3_transport_key(char **out, const struct s3_transport *s, const char *kind_prefix, const char *name)
+{
+	return key_for(out, s, kind_prefix, name);
+}

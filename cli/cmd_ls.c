@@ -1,0 +1,132 @@
+/* cachectl ls STORE */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/util/error.h"
+#include "core/util/json_out.h"
+#include "core/util/size.h"
+#include "transport/engine/store_sweep.h"
+
+static const char help[] =
+	"usage: cachectl ls [--format text|json] STORE\n"
+	"\n"
+	"Lists every cache the store holds -- its tag or name, root digest, records, blobs,\n"
+	"bytes and when it was last written -- and the images that share its blobs.  STORE is\n"
+	"a SRC without its tag or name: type=local,src=DIR (or DIR), type=registry,ref=REPO,\n"
+	"type=s3,bucket=B,region=R[,prefix=P], type=gha[,scope=S,repository=OWNER/NAME].\n"
+	"A cache whose config BuildKit would refuse (over 1 MiB) is flagged.\n"
+	"\n"
+	"  --format FORMAT   text (the default) or json\n" COMMON_HELP;
+
+static void print_text(const struct store_survey *s)
+{
+	char bytes[32], when[TIMESTAMP_BUF];
+	printf("%-24s %-6s %-19s %8s %6s %10s  %s\n", "NAME", "KIND", "DIGEST", "RECORDS", "BLOBS", "BYTES",
+	       "WRITTEN");
+	for (size_t i = 0; i < s->n_entries; i++) {
+		const struct entry_summary *e = &s->entries[i];
+		size_format(bytes, sizeof(bytes), e->bytes);
+		if (timestamp_is_zero(&e->entry.written) || e->entry.written.seconds == 0)
+			snprintf(when, sizeof(when), "-");
+		else
+			timestamp_format(when, &e->entry.written, true);
+		printf("%-24s %-6s %-19.19s %8zu %6zu %10s  %s%s\n", *e->entry.name ? e->entry.name : "(untagged)",
+		       e->entry.is_cache ? "cache" : "image", e->entry.digest, e->records, e->blobs, bytes, when,
+		       e->over_buildkit_limit ? "  config over BuildKit's 1 MiB limit" : "");
+		if (e->entry.is_cache && !e->readable)
+			printf("    unreadable: %s\n", e->problem);
+	}
+}
+
+static int print_json(const struct store_survey *s, const char *store)
+{
+	struct buffer out = BUFFER_INIT;
+	struct json_out j;
+	char when[TIMESTAMP_BUF];
+	json_out_init(&j, &out);
+	json_object_begin(&j);
+	json_member_string(&j, "store", store);
+	json_key(&j, "entries");
+	json_array_begin(&j);
+	for (size_t i = 0; i < s->n_entries; i++) {
+		const struct entry_summary *e = &s->entries[i];
+		json_object_begin(&j);
+		json_member_string(&j, "name", e->entry.name);
+		json_member_string(&j, "kind", e->entry.is_cache ? "cache" : "image");
+		json_member_string(&j, "digest", e->entry.digest);
+		json_member_int(&j, "size", e->entry.size);
+		json_key(&j, "written");
+		if (e->entry.written.seconds) {
+			timestamp_format(when, &e->entry.written, true);
+			json_string(&j, when);
+		} else {
+			json_null(&j);
+		}
+		json_member_int(&j, "records", (int64_t)e->records);
+		json_member_int(&j, "results", (int64_t)e->results);
+		json_member_int(&j, "blobs", (int64_t)e->blobs);
+		json_member_int(&j, "bytes", e->bytes);
+		json_member_int(&j, "configSize", e->config_size);
+		json_key(&j, "overBuildKitConfigLimit");
+		json_bool(&j, e->over_buildkit_limit);
+		json_key(&j, "problem");
+		e->entry.is_cache && !e->readable ? json_string(&j, e->problem) : json_null(&j);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_object_end(&j);
+	int rc = json_out_status(&j);
+	if (!rc)
+		printf("%s\n", out.data);
+	buffer_free(&out);
+	return rc;
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"format", required_argument, NULL, 'F'},
+		COMMON_LONG_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct common_options common;
+	struct cache_options spec = {0};
+	struct transport *t = NULL;
+	struct progress *progress = NULL;
+	struct store_survey survey = {0};
+	bool json = false;
+	int rc = 0, opt;
+	common_options_init(&common);
+	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (common_option(&common, opt, optarg, &rc))
+			continue;
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return EXIT_OK;
+		}
+		if (opt == 'F' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0))
+			json = strcmp(optarg, "json") == 0;
+		else if (opt == 'F')
+			rc = error_set(ERR_USAGE, "ls: --format must be text or json, not \"%s\"", optarg);
+		else
+			rc = bad_option(opt, argv);
+	}
+	if (!rc && optind != argc - 1)
+		rc = error_set(ERR_USAGE, "ls takes exactly one STORE");
+	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)) ||
+	    (rc = store_open(&spec, &t, argv[optind], progress)) || (rc = store_survey(&survey, t)))
+		goto out;
+	if (json)
+		rc = print_json(&survey, t->display);
+	else
+		print_text(&survey);
+out:
+	store_survey_free(&survey);
+	transport_free(t);
+	cache_options_free(&spec);
+	progress_free(progress);
+	return report_error(rc);
+}

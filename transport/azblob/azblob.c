@@ -1,0 +1,478 @@
+/* type=azblob: a cache in an Azure Blob Storage container, laid out as
+ * BuildKit's azblob cache does (spec: Go filepath.Join of the prefixes):
+ *
+ *   <prefix>/<blobs_prefix>/sha256:<hex>    each layer blob, raw bytes
+ *   <prefix>/<manifests_prefix>/<name>      the cache config with per-layer
+ *                                           annotations, one blob per name
+ *
+ * Both directions create the container when it is missing.  Export: one
+ * listing of the blobs prefix tells which blobs are there (not one request
+ * per blob; one each only when a SAS may not list); absent ones go up in parallel (upload_parallelism, 4), with
+ * If-None-Match: *, large ones as blocks (azblob_stream_upload.c); the
+ * document goes last, unconditionally, under every name.  Import reads
+ * every name and merges them, as BuildKit does; a missing name is empty. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util/error.h"
+#include "core/util/progress.h"
+#include "core/util/semaphore.h"
+#include "core/util/strmap.h"
+#include "formats/annotated_config.h"
+#include "transport/azblob/azblob_client.h"
+#include "transport/azblob/azblob_config.h"
+#include "transport/azblob/azblob_names.h"
+#include "transport/azblob/azblob_stream_upload.h"
+#include "transport/transport.h"
+
+#define DOCUMENT_MAX (256u * 1024 * 1024)
+#define BLOB_REOPENS 3
+
+struct azblob_transport {
+	struct transport base;
+	struct azblob_config cfg;
+
+	pthread_mutex_t lock;
+	struct azblob_client *client; /* made on first use, with the container */
+	bool listed;
+	bool per_blob;         /* the listing was refused: one properties request per blob */
+	struct strmap present; /* digest -> size, from the listing */
+	struct semaphore upload_slots; /* upload_parallelism */
+};
+
+static int ready(struct azblob_transport *a)
+{
+	int rc = 0;
+	pthread_mutex_lock(&a->lock);
+	if (!a->client) {
+		struct azblob_client *c = NULL;
+		rc = azblob_client_new(&c, &a->cfg, a->base.progress);
+		if (!rc && (rc = azblob_container_ensure(c)))
+			azblob_client_free(c);
+		if (!rc)
+			a->client = c;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+static int name_in(char **out, const struct azblob_transport *a, const char *kind_prefix, const char *last)
+{
+	const char *elems[] = {a->cfg.prefix, kind_prefix, last};
+	return azblob_path_join(out, elems, 3);
+}
+
+static int blob_name(char **out, const struct azblob_transport *a, const char *digest)
+{
+	return name_in(out, a, a->cfg.blobs_prefix, digest);
+}
+
+/* ---- which blobs are there: one listing --------------------------------- */
+
+struct listing {
+	struct strmap *present;
+	const char *prefix; /* "<prefix>/<blobs_prefix>/" */
+	size_t prefix_len;
+};
+
+static int note_listed(void *ctx, const char *name, int64_t size)
+{
+	struct listing *l = ctx;
+	if (strncmp(name, l->prefix, l->prefix_len) != 0 || strchr(name + l->prefix_len, '/'))
+		return 0;
+	return strmap_put(l->present, name + l->prefix_len, (size_t)size);
+}
+
+/* Called with the lock held. */
+static int list_blobs(struct azblob_transport *a)
+{
+	char *dir = NULL;
+	struct buffer prefix = BUFFER_INIT;
+	int rc = name_in(&dir, a, a->cfg.blobs_prefix, NULL);
+	if (!rc)
+		rc = buffer_appendf(&prefix, "%s%s", dir, *dir && strcmp(dir, "/") != 0 ? "/" : "");
+	if (!rc) {
+		struct listing l = {&a->present, prefix.data, prefix.len};
+		long refused = 0;
+		rc = azblob_list(a->client, prefix.data, note_listed, &l, &refused);
+		if (refused == 403) {
+			/* A SAS without the list permission: BuildKit's way works. */
+			progress_note(a->base.progress, "%s; checking each blob instead", error_message());
+			a->per_blob = true;
+			rc = 0;
+		}
+	}
+	if (!rc)
+		a->listed = true;
+	free(dir);
+	buffer_free(&prefix);
+	return rc;
+}
+
+/* The blob's size from the listing; ERR_NOT_FOUND when absent. */
+static int listed_size(struct azblob_transport *a, const char *digest, int64_t *size)
+{
+	int rc = ready(a);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&a->lock);
+	if (!a->listed)
+		rc = list_blobs(a);
+	size_t v = 0;
+	bool per_blob = a->per_blob;
+	if (!rc && !per_blob)
+		rc = strmap_get(&a->present, digest, &v) ? 0 : ERR_NOT_FOUND;
+	pthread_mutex_unlock(&a->lock);
+	if (!rc && per_blob) {
+		char *name = NULL;
+		if (!(rc = blob_name(&name, a, digest)))
+			rc = azblob_blob_properties(a->client, name, size);
+		free(name);
+		return rc;
+	}
+	if (!rc)
+		*size = (int64_t)v;
+	return rc;
+}
+
+static int azblob_blob_stat(struct transport *t, const char *digest, int64_t *size)
+{
+	return listed_size((struct azblob_transport *)t, digest, size);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* A download that survives what the HTTP layer's own resume cannot (its
+ * Range header is not part of a Shared Key signature): the rest is
+ * requested again, freshly signed. */
+struct blob_source {
+	struct byte_source base;
+	struct azblob_transport *a;
+	char *name;
+	struct byte_source *inner;
+	int64_t delivered;
+	unsigned reopens;
+};
+
+static ssize_t blob_read(struct byte_source *src, void *buf, size_t len)
+{
+	struct blob_source *b = (struct blob_source *)src;
+	for (;;) {
+		ssize_t n = source_read(b->inner, buf, len);
+		if (n >= 0) {
+			b->delivered += n;
+			return n;
+		}
+		if (b->reopens >= BLOB_REOPENS)
+			return n;
+		char why[300];
+		snprintf(why, sizeof(why), "%s", error_message());
+		progress_note(b->a->base.progress, "%s; requesting the rest (from byte %lld) again", why,
+			      (long long)b->delivered);
+		b->reopens++;
+		source_close(b->inner);
+		b->inner = NULL;
+		int rc = azblob_blob_get(b->a->client, b->name, b->delivered, &b->inner);
+		if (rc)
+			return rc;
+	}
+}
+
+static void blob_close(struct byte_source *src)
+{
+	struct blob_source *b = (struct blob_source *)src;
+	source_close(b->inner);
+	free(b->name);
+	free(b);
+}
+
+static int azblob_blob_open(struct transport *t, const struct descriptor *d, struct byte_source **out)
+{
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	struct blob_source *b = calloc(1, sizeof(*b));
+	CHECK_ALLOC(b);
+	int rc = ready(a);
+	if (!rc)
+		rc = blob_name(&b->name, a, d->digest);
+	if (!rc)
+		rc = azblob_blob_get(a->client, b->name, 0, &b->inner);
+	if (rc == ERR_NOT_FOUND) {
+		char display[1200];
+		azblob_blob_display(a->client, b->name, display, sizeof(display));
+		rc = error_set(ERR_NOT_FOUND, "blob %s is missing: %s does not exist", d->digest, display);
+	}
+	if (rc) {
+		blob_close(&b->base);
+		return rc;
+	}
+	b->base.read = blob_read;
+	b->base.close = blob_close;
+	b->a = a;
+	*out = &b->base;
+	return 0;
+}
+
+/* One name's document; ERR_NOT_FOUND (with a message) when absent. */
+static int read_one(struct azblob_transport *a, const char *cache_name, struct cache **out)
+{
+	struct buffer doc = BUFFER_INIT;
+	char *name = NULL, display[1200];
+	int rc = name_in(&name, a, a->cfg.manifests_prefix, cache_name);
+	if (rc)
+		return rc;
+	azblob_blob_display(a->client, name, display, sizeof(display));
+	rc = azblob_blob_get_small(a->client, name, DOCUMENT_MAX, &doc);
+	if (rc == ERR_NOT_FOUND)
+		rc = error_set(ERR_NOT_FOUND, "no cache named \"%s\" in %s: %s does not exist", cache_name,
+			       a->cfg.container, display);
+	if (!rc)
+		rc = annotated_config_load(out, doc.data ? doc.data : "", doc.len, display);
+	if (!rc) {
+		struct cache *c = *out;
+		if ((rc = descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG)) ||
+		    (rc = digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len))) {
+			cache_free(c);
+			*out = NULL;
+		} else {
+			c->source_config.size = (int64_t)doc.len;
+			if (c->dropped_results)
+				progress_note(a->base.progress, "%s: %zu results dropped: their layers are not described",
+					      display, c->dropped_results);
+		}
+	}
+	free(name);
+	buffer_free(&doc);
+	return rc;
+}
+
+/* Every name, merged (BuildKit imports them all); missing names are empty. */
+static int azblob_read_cache(struct transport *t, struct cache **out)
+{
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	struct cache *merged = NULL;
+	int rc = ready(a);
+	for (size_t i = 0; !rc && i < a->cfg.n_names; i++) {
+		struct cache *c = NULL;
+		rc = read_one(a, a->cfg.names[i], &c);
+		if (rc == ERR_NOT_FOUND && (merged || i + 1 < a->cfg.n_names)) {
+			progress_note(t->progress, "%s", error_message());
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		if (!merged) {
+			merged = c;
+			continue;
+		}
+		rc = cache_merge(merged, c);
+		cache_free(c);
+	}
+	if (!rc && !merged)
+		rc = ERR_NOT_FOUND; /* the last name's message says why */
+	if (rc) {
+		cache_free(merged);
+		return rc;
+	}
+	*out = merged;
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct azblob_writer {
+	struct blob_writer base;
+	struct azblob_transport *a;
+	char expected[DIGEST_BUF]; /* the announced digest; empty when unknown */
+	struct azblob_stream_upload *upload;
+};
+
+static int writer_write(struct byte_sink *sink, const void *buf, size_t len)
+{
+	return azblob_stream_upload_write(((struct azblob_writer *)sink)->upload, buf, len);
+}
+
+static int writer_finish(struct byte_sink *sink)
+{
+	return azblob_stream_upload_end(((struct azblob_writer *)sink)->upload);
+}
+
+static void writer_sink_close(struct byte_sink *sink)
+{
+	(void)sink; /* the writer's close frees it */
+}
+
+static int writer_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
+{
+	struct azblob_writer *w = (struct azblob_writer *)bw;
+	struct azblob_transport *a = w->a;
+	int64_t listed;
+	*existed = false;
+	if (strcmp(w->expected, digest) != 0) {
+		/* Known only now (a re-encoded layer): the listing may have it. */
+		int rc = listed_size(a, digest, &listed);
+		if (!rc && listed == size) {
+			*existed = true;
+			return 0;
+		}
+		if (rc && rc != ERR_NOT_FOUND)
+			return rc;
+	}
+	char *name = NULL;
+	int rc = blob_name(&name, a, digest);
+	if (!rc)
+		rc = azblob_stream_upload_commit(w->upload, name, existed);
+	free(name);
+	return rc;
+}
+
+static void writer_close(struct blob_writer *bw)
+{
+	struct azblob_writer *w = (struct azblob_writer *)bw;
+	azblob_stream_upload_free(w->upload);
+	free(w);
+}
+
+static int azblob_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
+{
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	int rc = ready(a);
+	if (rc)
+		return rc;
+	struct azblob_writer *w = calloc(1, sizeof(*w));
+	CHECK_ALLOC(w);
+	w->a = a;
+	bool known = expected && digest_is_valid(expected->digest) == 0;
+	int64_t size = expected && expected->size > 0 ? expected->size : 0;
+	if (known)
+		memcpy(w->expected, expected->digest, DIGEST_BUF);
+	rc = azblob_stream_upload_new(&w->upload, a->client, &a->upload_slots, size);
+	if (!rc && known && size > AZBLOB_SINGLE_PUT_LIMIT) {
+		/* The name is known: send blocks while the rest is still coming. */
+		char *name;
+		if (!(rc = blob_name(&name, a, expected->digest))) {
+			rc = azblob_stream_upload_to(w->upload, name);
+			free(name);
+		}
+	}
+	if (rc) {
+		writer_close(&w->base);
+		return rc;
+	}
+	w->base.sink.write = writer_write;
+	w->base.sink.finish = writer_finish;
+	w->base.sink.close = writer_sink_close;
+	w->base.commit = writer_commit;
+	w->base.close = writer_close;
+	*out = &w->base;
+	return 0;
+}
+
+static int azblob_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
+{
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	struct buffer doc = BUFFER_INIT;
+	(void)form; /* no root document: the config is the document */
+	int rc = ready(a);
+	if (!rc)
+		rc = annotated_config_build(&doc, c);
+	/* The same bytes under every name, in the order given, overwriting. */
+	for (size_t i = 0; i < a->cfg.n_names && !rc; i++) {
+		char *name;
+		bool existed;
+		if ((rc = name_in(&name, a, a->cfg.manifests_prefix, a->cfg.names[i])))
+			break;
+		struct byte_range body = {-1, doc.data, 0, (int64_t)doc.len};
+		rc = azblob_put_blob(a->client, name, &body, false, &existed);
+		free(name);
+	}
+	buffer_free(&doc);
+	return rc;
+}
+
+static void azblob_free(struct transport *t)
+{
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	azblob_client_free(a->client);
+	azblob_config_free(&a->cfg);
+	strmap_free(&a->present);
+	semaphore_destroy(&a->upload_slots);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+static const struct transport_ops azblob_ops = {
+	.blob_stat = azblob_blob_stat,
+	.blob_open = azblob_blob_open,
+	.blob_create = azblob_blob_create,
+	.read_cache = azblob_read_cache,
+	.write_cache = azblob_write_cache,
+	.free = azblob_free,
+};
+
+/* Where the documents go: two specs naming the same place are one. */
+static int set_location(struct azblob_transport *a)
+{
+	char *dir = NULL;
+	struct buffer names = BUFFER_INIT;
+	int rc = name_in(&dir, a, a->cfg.manifests_prefix, NULL);
+	for (size_t i = 0; !rc && i < a->cfg.n_names; i++)
+		rc = buffer_appendf(&names, "%s%s", i ? ";" : "", a->cfg.names[i]);
+	if (!rc)
+		rc = transport_set_location(&a->base, "azblob:%s/%s/%s:%s", a->cfg.account_url, a->cfg.container, dir,
+					    names.data ? names.data : "");
+	free(dir);
+	buffer_free(&names);
+	return rc;
+}
+
+static int azblob_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
+{
+	(void)dir; /* both directions create the container, as BuildKit does */
+	struct azblob_transport *a = calloc(1, sizeof(*a));
+	CHECK_ALLOC(a);
+	pthread_mutex_init(&a->lock, NULL);
+	semaphore_init(&a->upload_slots, 1);
+	int rc = azblob_config_parse(&a->cfg, o);
+	if (!rc)
+		semaphore_set_count(&a->upload_slots, a->cfg.upload_parallelism);
+	if (!rc)
+		rc = transport_init(&a->base, &azblob_ops, o);
+	if (!rc)
+		rc = set_location(a);
+	if (rc) {
+		free(a->base.display);
+		azblob_free(&a->base);
+		return rc;
+	}
+	*out = &a->base;
+	return 0;
+}
+
+/* BuildKit's keys, then cachectl's (sas_token, upload_parallelism).
+ * account_url is secret: it may carry a SAS in its query. */
+static const struct option_key azblob_keys[] = {
+	{.name = "account_url", .directions = OPTION_BOTH, .secret = true},
+	{.name = "account_name", .directions = OPTION_BOTH},
+	{.name = "container", .directions = OPTION_BOTH},
+	{.name = "prefix", .directions = OPTION_BOTH},
+	{.name = "blobs_prefix", .directions = OPTION_BOTH},
+	{.name = "manifests_prefix", .directions = OPTION_BOTH},
+	{.name = "name", .directions = OPTION_BOTH},
+	{.name = "secret_access_key", .directions = OPTION_BOTH, .secret = true},
+	{.name = "sas_token", .directions = OPTION_BOTH, .secret = true},
+	{.name = "upload_parallelism", .directions = OPTION_BOTH},
+	{.name = NULL},
+};
+
+const struct transport_handler azblob_transport_handler = {
+	.type = "azblob",
+	.synopsis = "account_url=U[,name=N;...][,prefix=P]",
+	.summary = "Azure Blob Storage (docs/azblob.md)",
+	.can_read = true,
+	.can_write = true,
+	.keys = azblob_keys,
+	.open = azblob_open,
+};
