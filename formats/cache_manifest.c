@@ -102,81 +102,97 @@ static bool is_manifest_type(const char *mt)
 	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
 }
 
+/* The image-manifest form: a config (the cache config, or an image config
+ * for inline caches) and the layers. */
+static int parse_manifest_form(struct cache_root *out, const cJSON *config, const cJSON *layers)
+{
+	int rc;
+	if (config && !cJSON_IsNull(config)) {
+		struct descriptor d;
+		if ((rc = descriptor_parse_json(&d, config, "root config descriptor")))
+			return rc;
+		if (d.media_type && strcmp(d.media_type, MT_CACHE_CONFIG) == 0) {
+			out->config = d;
+			out->has_config = true;
+		} else {
+			out->image_config = d;
+			out->has_image_config = true;
+		}
+	}
+	if (layers && !cJSON_IsNull(layers) && !cJSON_IsArray(layers))
+		return error_set(ERR_FAILURE, "root document: layers is not an array");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, layers) {
+		if ((rc = add_blob(out, it, "root layer descriptor")))
+			return rc;
+	}
+	return 0;
+}
+
+/* The index form: every entry a blob, except the cache config's. */
+static int parse_index_form(struct cache_root *out, const cJSON *manifests)
+{
+	if (manifests && !cJSON_IsNull(manifests) && !cJSON_IsArray(manifests))
+		return error_set(ERR_FAILURE, "root document: manifests is not an array");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, manifests) {
+		const cJSON *emt = cJSON_GetObjectItemCaseSensitive(it, "mediaType");
+		int rc;
+		if (cJSON_IsString(emt) && strcmp(emt->valuestring, MT_CACHE_CONFIG) == 0) {
+			/* Several config entries: the last one wins, as in BuildKit. */
+			descriptor_free(&out->config);
+			if ((rc = descriptor_parse_json(&out->config, it, "root config descriptor")))
+				return rc;
+			out->has_config = true;
+		} else if ((rc = add_blob(out, it, "root entry"))) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The media type of the root: what it says it is, when that agrees with
+ * its shape (BuildKit's structural detection), else what its shape says. */
+static int root_kind(const char **kind, const cJSON *mt, bool manifest)
+{
+	*kind = manifest ? MT_OCI_MANIFEST : MT_OCI_INDEX;
+	if (!cJSON_IsString(mt) || !(is_list_type(mt->valuestring) || is_manifest_type(mt->valuestring)))
+		return 0;
+	if (manifest != is_manifest_type(mt->valuestring))
+		return error_set(ERR_FAILURE, "root document says it is %s but is shaped like %s", mt->valuestring,
+				 manifest ? "a manifest" : "an index");
+	*kind = mt->valuestring;
+	return 0;
+}
+
 int cache_manifest_parse(struct cache_root *out, const char *bytes, size_t len)
 {
 	memset(out, 0, sizeof(*out));
 	cJSON *doc = cJSON_ParseWithLength(bytes, len);
 	if (!doc)
 		return error_set(ERR_FAILURE, "root document is not valid JSON");
-	int rc = ERR_FAILURE;
+	int rc;
+	const char *kind;
 	if (!cJSON_IsObject(doc)) {
 		rc = error_set(ERR_FAILURE, "root document is not a JSON object");
 		goto out;
 	}
-	/* BuildKit's structural detection: members present, even as null. */
+	/* Members count when present, even as null. */
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
 	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
 	const cJSON *manifests = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
-	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(doc, "mediaType");
 	bool manifest = config || layers;
 	if (manifest && manifests) {
 		rc = error_set(ERR_FAILURE, "root document has both manifests and config/layers");
 		goto out;
 	}
-	const char *kind = manifest ? MT_OCI_MANIFEST : MT_OCI_INDEX;
-	if (cJSON_IsString(mt) && (is_list_type(mt->valuestring) || is_manifest_type(mt->valuestring))) {
-		if (manifest != is_manifest_type(mt->valuestring)) {
-			rc = error_set(ERR_FAILURE, "root document says it is %s but is shaped like %s",
-				  mt->valuestring, manifest ? "a manifest" : "an index");
-			goto out;
-		}
-		kind = mt->valuestring;
-	}
+	if ((rc = root_kind(&kind, cJSON_GetObjectItemCaseSensitive(doc, "mediaType"), manifest)))
+		goto out;
 	if (!(out->media_type = strdup(kind))) {
 		rc = error_oom();
 		goto out;
 	}
-	const cJSON *it;
-	if (manifest) {
-		if (config && !cJSON_IsNull(config)) {
-			struct descriptor d;
-			if ((rc = descriptor_parse_json(&d, config, "root config descriptor")))
-				goto out;
-			if (d.media_type && strcmp(d.media_type, MT_CACHE_CONFIG) == 0) {
-				out->config = d;
-				out->has_config = true;
-			} else {
-				out->image_config = d;
-				out->has_image_config = true;
-			}
-		}
-		if (layers && !cJSON_IsNull(layers) && !cJSON_IsArray(layers)) {
-			rc = error_set(ERR_FAILURE, "root document: layers is not an array");
-			goto out;
-		}
-		cJSON_ArrayForEach(it, layers) {
-			if ((rc = add_blob(out, it, "root layer descriptor")))
-				goto out;
-		}
-	} else {
-		if (manifests && !cJSON_IsNull(manifests) && !cJSON_IsArray(manifests)) {
-			rc = error_set(ERR_FAILURE, "root document: manifests is not an array");
-			goto out;
-		}
-		cJSON_ArrayForEach(it, manifests) {
-			const cJSON *emt = cJSON_GetObjectItemCaseSensitive(it, "mediaType");
-			if (cJSON_IsString(emt) && strcmp(emt->valuestring, MT_CACHE_CONFIG) == 0) {
-				/* Several config entries: the last one wins, as in BuildKit. */
-				descriptor_free(&out->config);
-				if ((rc = descriptor_parse_json(&out->config, it, "root config descriptor")))
-					goto out;
-				out->has_config = true;
-			} else if ((rc = add_blob(out, it, "root entry"))) {
-				goto out;
-			}
-		}
-	}
-	rc = 0;
+	rc = manifest ? parse_manifest_form(out, config, layers) : parse_index_form(out, manifests);
 out:
 	cJSON_Delete(doc);
 	if (rc)

@@ -46,80 +46,85 @@ static int opt_string(char **out, const cJSON *doc, const char *name, const char
 	return *out ? 0 : error_oom();
 }
 
+static int parse_manifests(struct oci_index *out, const cJSON *manifests, const char *what)
+{
+	if (!cJSON_IsArray(manifests))
+		return error_set(ERR_FAILURE, "%s: manifests is not an array", what);
+	size_t n = (size_t)cJSON_GetArraySize(manifests);
+	out->manifests = calloc(n + 1, sizeof(*out->manifests));
+	CHECK_ALLOC(out->manifests);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, manifests) {
+		char label[256];
+		snprintf(label, sizeof(label), "%s entry %zu", what, out->n_manifests);
+		int rc = descriptor_parse_json(&out->manifests[out->n_manifests], it, label);
+		if (rc)
+			return rc;
+		out->n_manifests++;
+	}
+	return 0;
+}
+
+static int parse_subject(struct oci_index *out, const cJSON *subject)
+{
+	out->subject = calloc(1, sizeof(*out->subject));
+	CHECK_ALLOC(out->subject);
+	int rc = descriptor_parse_json(out->subject, subject, "index subject");
+	if (rc) {
+		free(out->subject);
+		out->subject = NULL;
+	}
+	return rc;
+}
+
+static int parse_annotations(struct oci_index *out, const cJSON *ann, const char *what)
+{
+	if (!cJSON_IsObject(ann))
+		return error_set(ERR_FAILURE, "%s: annotations is not an object", what);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, ann) {
+		if (!cJSON_IsString(it))
+			return error_set(ERR_FAILURE, "%s: annotation %s is not a string", what, it->string);
+		int rc = descriptor_annotation_set(&out->annotations, it->string, it->valuestring);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Whether a member is there with a value (null counts as absent). */
+static const cJSON *present(const cJSON *doc, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
+	return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+static int parse_members(struct oci_index *out, const cJSON *doc, const char *what)
+{
+	const cJSON *sv, *manifests, *subject, *ann;
+	int rc;
+	if ((sv = present(doc, "schemaVersion"))) {
+		int64_t version;
+		if (!json_integer(sv, INT32_MIN, INT32_MAX, &version))
+			return error_set(ERR_FAILURE, "%s: schemaVersion is not an integer a 32-bit int holds", what);
+		out->schema_version = (int)version;
+	}
+	if ((rc = opt_string(&out->media_type, doc, "mediaType", what)) ||
+	    (rc = opt_string(&out->artifact_type, doc, "artifactType", what)) ||
+	    ((manifests = present(doc, "manifests")) && (rc = parse_manifests(out, manifests, what))) ||
+	    ((subject = present(doc, "subject")) && (rc = parse_subject(out, subject))))
+		return rc;
+	return (ann = present(doc, "annotations")) ? parse_annotations(out, ann, what) : 0;
+}
+
 int oci_index_parse(struct oci_index *out, const char *json, size_t len, const char *what)
 {
 	memset(out, 0, sizeof(*out));
 	cJSON *doc = cJSON_ParseWithLength(json, len);
 	if (!doc)
 		return error_set(ERR_FAILURE, "%s is not valid JSON", what);
-	int rc = ERR_FAILURE;
-	if (!cJSON_IsObject(doc)) {
-		rc = error_set(ERR_FAILURE, "%s is not a JSON object", what);
-		goto out;
-	}
-	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(doc, "schemaVersion");
-	if (sv && !cJSON_IsNull(sv)) {
-		int64_t version;
-		if (!json_integer(sv, INT32_MIN, INT32_MAX, &version)) {
-			rc = error_set(ERR_FAILURE, "%s: schemaVersion is not an integer a 32-bit int holds", what);
-			goto out;
-		}
-		out->schema_version = (int)version;
-	}
-	if ((rc = opt_string(&out->media_type, doc, "mediaType", what)) ||
-	    (rc = opt_string(&out->artifact_type, doc, "artifactType", what)))
-		goto out;
-	const cJSON *manifests = cJSON_GetObjectItemCaseSensitive(doc, "manifests");
-	if (manifests && !cJSON_IsNull(manifests)) {
-		if (!cJSON_IsArray(manifests)) {
-			rc = error_set(ERR_FAILURE, "%s: manifests is not an array", what);
-			goto out;
-		}
-		size_t n = (size_t)cJSON_GetArraySize(manifests);
-		out->manifests = calloc(n + 1, sizeof(*out->manifests));
-		if (!out->manifests) {
-			rc = error_oom();
-			goto out;
-		}
-		const cJSON *it;
-		cJSON_ArrayForEach(it, manifests) {
-			char label[256];
-			snprintf(label, sizeof(label), "%s entry %zu", what, out->n_manifests);
-			if ((rc = descriptor_parse_json(&out->manifests[out->n_manifests], it, label)))
-				goto out;
-			out->n_manifests++;
-		}
-	}
-	const cJSON *subject = cJSON_GetObjectItemCaseSensitive(doc, "subject");
-	if (subject && !cJSON_IsNull(subject)) {
-		if (!(out->subject = calloc(1, sizeof(*out->subject)))) {
-			rc = error_oom();
-			goto out;
-		}
-		if ((rc = descriptor_parse_json(out->subject, subject, "index subject"))) {
-			free(out->subject);
-			out->subject = NULL;
-			goto out;
-		}
-	}
-	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(doc, "annotations");
-	if (ann && !cJSON_IsNull(ann)) {
-		const cJSON *it;
-		if (!cJSON_IsObject(ann)) {
-			rc = error_set(ERR_FAILURE, "%s: annotations is not an object", what);
-			goto out;
-		}
-		cJSON_ArrayForEach(it, ann) {
-			if (!cJSON_IsString(it)) {
-				rc = error_set(ERR_FAILURE, "%s: annotation %s is not a string", what, it->string);
-				goto out;
-			}
-			if ((rc = descriptor_annotation_set(&out->annotations, it->string, it->valuestring)))
-				goto out;
-		}
-	}
-	rc = 0;
-out:
+	int rc = cJSON_IsObject(doc) ? parse_members(out, doc, what)
+				     : error_set(ERR_FAILURE, "%s is not a JSON object", what);
 	cJSON_Delete(doc);
 	if (rc)
 		oci_index_free(out);
