@@ -261,7 +261,7 @@ static int local_read_cache(struct transport *t, struct cache **out)
 		root.size = found->size;
 	}
 	/* The root descriptor carries no media type: the JSON tells its kind. */
-	int64_t stored;
+	int64_t stored = 0; /* read below even when the stat failed (then unused) */
 	rc = local_blob_stat(t, root.digest, &stored);
 	if (rc == ERR_NOT_FOUND)
 		rc = error_set(ERR_NOT_FOUND, "no cache at %s: root %s is not in the store", l->dir, root.digest);
