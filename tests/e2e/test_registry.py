@@ -293,6 +293,66 @@ class Tls(RegistryCase):
                           "--dest", self.dir("x")], 1, "HTTP 400")
 
 
+class PrivateTls(RegistryCase):
+    """A registry whose certificate a private CA made here signs, found the
+    docker/podman way in certs.d/<host:port>/ (roots overridden by
+    CACHECTL_CERTS_D), or through SSL_CERT_FILE; and one that requires a
+    client certificate (mTLS)."""
+
+    @classmethod
+    def start(cls):
+        cls.pki = tempfile.mkdtemp(dir=cls.tmp, prefix="pki-")
+        cls.ca = rl.PrivateCa(cls.pki, "server CA")
+        cls.client_ca = rl.PrivateCa(cls.pki, "client CA")
+        cert, key = cls.ca.issue("registry", server=True)
+        cls.client = cls.client_ca.issue("client", server=False)
+        cls.reg = cls.peer(rl.Registry(cls.tmp, tls_files=(cert, key, None, None)))
+        cls.mtls = cls.peer(rl.Registry(cls.tmp, tls_files=(cert, key, cls.client_ca.path, cls.client)))
+
+    def certs_d(self, host, files):
+        """Two roots (the first without this host, to prove the search goes
+        on); files: name in the host's folder -> path copied there."""
+        roots = [self.dir("certs-d-empty"), self.dir("certs-d")]
+        folder = os.path.join(roots[1], host)
+        os.makedirs(folder)
+        for name, path in files.items():
+            shutil.copy(path, os.path.join(folder, name))
+        return {"CACHECTL_CERTS_D": ":".join(roots)}
+
+    def roundtrip(self, reg, repo, env):
+        ref = "%s/%s:t" % (reg.host, repo)
+        self.export(fixture("local-gzip-max"), ref, env=env)
+        self.assertEqual(reg.manifest(repo, "t")[0], cl.load(fixture("local-gzip-max")).root_bytes)
+        self.assertEqual(self.import_(ref, env=env).problems(), [])
+
+    def test_ca_in_certs_d_is_trusted_beside_the_system(self):
+        self.roundtrip(self.reg, "private/ca", self.certs_d(self.reg.host, {"ca.crt": self.ca.path}))
+
+    def test_ssl_cert_file_replaces_the_system_store(self):
+        env = self.certs_d(self.reg.host, {})  # the folder alone: HTTPS, nothing extra trusted
+        ref = self.reg.host + "/private/env:t"
+        self.expect_fail(["export", "--progress", "quiet", "--from", fixture("local-gzip-max"), "--export-cache",
+                          "type=registry,ref=" + ref], 1, "certificate", env=env)
+        self.roundtrip(self.reg, "private/env", dict(env, SSL_CERT_FILE=self.ca.path))
+
+    def test_mtls_needs_the_client_certificate(self):
+        ca_only = self.certs_d(self.mtls.host, {"ca.crt": self.ca.path})
+        p = self.expect_fail(["export", "--progress", "quiet", "--from", fixture("local-gzip-max"), "--export-cache",
+                              "type=registry,ref=%s/mtls/app:t" % self.mtls.host], 1, self.mtls.host, env=ca_only)
+        self.assertIn("the server asks for a client certificate", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIsNone(self.mtls.manifest("mtls/app", "t"))
+        both = self.certs_d(self.mtls.host, {"ca.crt": self.ca.path, "client.cert": self.client[0],
+                                             "client.key": self.client[1]})
+        self.roundtrip(self.mtls, "mtls/app", both)
+
+    def test_client_certificate_without_key_is_named(self):
+        env = self.certs_d(self.mtls.host, {"ca.crt": self.ca.path, "client.cert": self.client[0]})
+        self.expect_fail(["import", "--progress", "quiet", "--import-cache",
+                          "type=registry,ref=%s/mtls/app:t" % self.mtls.host, "--dest", self.dir("x")], 1,
+                         "client.cert has no key", "client.key", env=env)
+
+
 class Faults(RegistryCase):
     def test_transient_faults_are_retried(self):
         busy = {"errors": [{"code": "UNAVAILABLE", "message": "try later"}]}

@@ -152,10 +152,7 @@ CURL *http_easy_new(struct http_client *c, const struct http_request *req, struc
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, c->o.connect_timeout);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->o.idle_timeout);
-	if (c->o.insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	http_tls_apply(c, e);
 	if (req->follow_redirects) {
 		/* libcurl keeps Authorization (ours included) to the first host. */
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -216,6 +213,8 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 		curl_slist_free_all(headers);
 		return error_oom();
 	}
+	char detail[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, detail);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_capture);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &cap);
 	*curl_rc = curl_easy_perform(e);
@@ -224,7 +223,9 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 	} else if (*curl_rc != CURLE_OK) {
 		char url[1024];
 		http_redact_url(url, sizeof(url), req->url);
-		rc = error_set(ERR_FAILURE, "%s %s: %s", req->method, url, curl_easy_strerror(*curl_rc));
+		char why[CURL_ERROR_SIZE + 200];
+		http_tls_explain(why, sizeof(why), t->client, *curl_rc, detail);
+		rc = error_set(ERR_FAILURE, "%s %s: %s", req->method, url, why);
 	} else {
 		char *eff = NULL;
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
