@@ -544,6 +544,24 @@ class Token(RegistryCase):
         raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", "alice:alice-pw-1", "docker://" + ref)
         self.assertEqual(raw.stdout, back.root_bytes)
 
+    def test_servers_quoting_our_headers_print_no_token(self):
+        # A proxy that answers with the request's headers (Authorization:
+        # Bearer ...) as its error body: in retry notes, task details, json
+        # events and the final message, every token of this run is "***".
+        px = self.proxy([
+            {"method": "POST", "path": "/blobs/uploads/", "from": 1, "to": 2,
+             "action": {"status": 503, "echo_headers": True}},
+            {"method": "PUT", "path": "/manifests/", "action": {"status": 400, "echo_headers": True}}])
+        for progress in ("plain", "json"):
+            with self.subTest(progress=progress):
+                p = rl.cachectl("export", "--progress", progress, "--from", fixture("local-gzip-max"),
+                                "--export-cache", "type=registry,ref=%s/echo/app:t" % px.host, ok=False,
+                                docker_config_dir=self.config(host=px.host))
+                self.assertEqual(p.returncode, 1, p.stderr)
+                out = p.stdout + p.stderr
+                self.assertIn("Authorization: ***", out)  # the body was printed, scrubbed
+                self.assertNoSecrets(out)
+
     def test_identity_token_uses_the_refresh_grant(self):
         n = len(self.token.log())
         ref = self.reg.host + "/tok/identity:t"

@@ -41,6 +41,12 @@ void http_tls_explain(char *out, size_t size, const struct http_client *c, CURLc
 /* Frees what http_tls_setup kept. */
 void http_tls_free(struct http_client *c);
 
+/* Remembers the value of a credential-bearing header line (Authorization,
+ * X-Amz-Security-Token ...) so that secret_scrub removes it from anything
+ * printed, a server's quoted error body included.  Called for every line
+ * a request sends. */
+void http_remember_credentials(const char *line);
+
 /* Monotonic seconds, and a sleep that survives signals. */
 double http_now(void);
 void http_sleep(double seconds);

@@ -1,6 +1,7 @@
 /* Captured requests (http_do): the easy handle, request bodies, response
  * headers, and one attempt whose body is kept in memory. */
 #include "transport/http/http_internal.h"
+#include "core/util/secrets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,8 +163,10 @@ CURL *http_easy_new(struct http_client *c, const struct http_request *req, struc
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
 
 	*headers = NULL;
-	for (const char *const *h = req->headers; h && *h; h++)
+	for (const char *const *h = req->headers; h && *h; h++) {
+		http_remember_credentials(*h);
 		*headers = curl_slist_append(*headers, *h);
+	}
 	/* No 100-continue round trip; lengths are always known. */
 	*headers = curl_slist_append(*headers, "Expect:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *headers);
@@ -229,6 +232,13 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 	} else {
 		char *eff = NULL;
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+		/* An error answer is quoted in messages: a server echoing our
+		 * credentials must not get them printed (nor a prefix of them,
+		 * once a message cuts the body short). */
+		if (resp->status >= 300 && resp->body.data) {
+			resp->body.len = secret_scrub_bytes(resp->body.data, resp->body.len);
+			resp->body.data[resp->body.len] = '\0';
+		}
 		curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff);
 		free(resp->effective_url);
 		resp->effective_url = eff ? strdup(eff) : NULL;
