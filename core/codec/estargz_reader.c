@@ -472,9 +472,12 @@ static int check_toc(struct reader *r, const cJSON *toc)
 			return lie(r, i, rec->name, "the name is \"%.200s\", the tar has this one", or_none(name));
 		if (!type || strcmp(type, rec->type) != 0)
 			return lie(r, i, rec->name, "the type is %s, the tar has %s", or_none(type), rec->type);
-		if (rec->link && (!str(e, "linkName") || strcmp(str(e, "linkName"), rec->link) != 0))
-			return lie(r, i, rec->name, "the link target is \"%.200s\", the tar has \"%.200s\"",
-				   or_none(str(e, "linkName")), rec->link);
+		/* Go's writer leaves an empty linkName out (omitempty), as ours
+		 * does: absent is the empty target. */
+		const char *link = str(e, "linkName") ? str(e, "linkName") : "";
+		if (rec->link && strcmp(link, rec->link) != 0)
+			return lie(r, i, rec->name, "the link target is \"%.200s\", the tar has \"%.200s\"", link,
+				   rec->link);
 		if (strcmp(rec->type, "reg") == 0) {
 			const char *digest = str(e, "digest");
 			if (num(e, "size") != rec->size)

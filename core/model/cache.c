@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/model/media_type.h"
+#include "core/util/digest.h"
 #include "core/util/error.h"
+#include "core/util/printable.h"
 
 int cache_new(struct cache **out)
 {
@@ -82,6 +85,14 @@ int cache_add_blob(struct cache *c, const struct descriptor *d)
 	int rc;
 	if (cache_blob(c, d->digest))
 		return 0;
+	/* A diffID is printed (inspect, verify) and compared: it must be a
+	 * digest, never free text with terminal escapes in it. */
+	const char *diff_id = descriptor_annotation(d, ANN_UNCOMPRESSED);
+	if (diff_id && digest_is_valid(diff_id)) {
+		char shown[200];
+		return error_set(ERR_CORRUPT, "blob %s: its %s annotation is not a sha256 digest: \"%s\"", d->digest,
+				 ANN_UNCOMPRESSED, printable(shown, sizeof(shown), diff_id, 120));
+	}
 	if ((c->n_blobs & (c->n_blobs - 1)) == 0) {
 		size_t cap = c->n_blobs ? c->n_blobs * 2 : 8;
 		struct descriptor *p = realloc(c->blobs, cap * sizeof(*p));

@@ -12,6 +12,7 @@
 #include "core/util/buffer.h"
 #include "core/util/error.h"
 #include "core/util/json_out.h"
+#include "core/util/secrets.h"
 
 #define TTY_REFRESH_NS 100000000L  /* 10 redraws a second */
 #define JSON_PROGRESS_NS 500000000L /* at most 2 progress events a second per task */
@@ -262,8 +263,15 @@ void progress_task_add(struct progress *p, int task, int64_t bytes)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void progress_task_end(struct progress *p, int task, const char *outcome, const char *detail)
+void progress_task_end(struct progress *p, int task, const char *outcome, const char *detail_raw)
 {
+	char scrubbed[1024];
+	const char *detail = NULL;
+	if (detail_raw) {
+		snprintf(scrubbed, sizeof(scrubbed), "%s", detail_raw);
+		secret_scrub(scrubbed);
+		detail = scrubbed;
+	}
 	if (!p || task < 0)
 		return;
 	pthread_mutex_lock(&p->lock);
@@ -290,7 +298,7 @@ void progress_task_end(struct progress *p, int task, const char *outcome, const 
 			json_emit(p, &b);
 		buffer_free(&b);
 	} else if (p->mode != PROGRESS_QUIET) {
-		char line[512], bytes[32], rate[32];
+		char line[1700], bytes[32], rate[32];
 		format_bytes(bytes, sizeof(bytes), t->done);
 		format_bytes(rate, sizeof(rate), secs > 0.001 ? (int64_t)((double)t->done / secs) : 0);
 		snprintf(line, sizeof(line), "%-8s %-9s %s  %s in %.2fs (%s/s)%s%s", outcome, t->action,
@@ -307,6 +315,8 @@ void progress_note(struct progress *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Notes quote servers' answers: no credential of this run in them. */
+	secret_scrub(msg);
 	if (!p) {
 		fprintf(stderr, "cachectl: %s\n", msg);
 		return;

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SECRETS_MAX 64
+/* Tokens refreshed during a long run are remembered too. */
+#define SECRETS_MAX 512
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *secrets[SECRETS_MAX];
@@ -38,4 +39,22 @@ void secret_scrub(char *text)
 		}
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+size_t secret_scrub_bytes(char *data, size_t len)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_secrets; i++) {
+		size_t k = strlen(secrets[i]);
+		char *hit, *from = data;
+		while ((hit = memmem(from, len - (size_t)(from - data), secrets[i], k))) {
+			size_t tail = len - (size_t)(hit - data) - k;
+			memcpy(hit, "***", 3);
+			memmove(hit + 3, hit + k, tail);
+			len -= k - 3;
+			from = hit + 3;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return len;
 }

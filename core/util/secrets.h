@@ -4,6 +4,8 @@
 #ifndef CACHECTL_SECRETS_H
 #define CACHECTL_SECRETS_H
 
+#include <stddef.h>
+
 /* Values shorter than this are not remembered: replacing every "ab" of a
  * message would mangle it, and the messages built from options already
  * hide secret values by key. */
@@ -14,5 +16,9 @@ void secret_remember(const char *value);
 
 /* Replaces, in text, every remembered value by "***" (the text shrinks). */
 void secret_scrub(char *text);
+
+/* The same over len bytes that may hold NULs (a server's answer); returns
+ * the new length. */
+size_t secret_scrub_bytes(char *data, size_t len);
 
 #endif

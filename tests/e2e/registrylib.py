@@ -69,12 +69,68 @@ def self_signed(directory):
     return cert_path, key_path
 
 
-def wait_http(url, proc, what):
+class PrivateCa:
+    """A certificate authority made for one test, and certificates it signs:
+    for the registry (127.0.0.1, localhost) and for clients."""
+
+    def __init__(self, directory, name="cachectl test CA"):
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        self.dir = directory
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (x509.CertificateBuilder().subject_name(self.name).issuer_name(self.name)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - datetime.timedelta(days=1))
+                     .not_valid_after(now + datetime.timedelta(days=2))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.path = self._write("ca-%s.crt" % name.replace(" ", "-"), self.cert)
+
+    def _write(self, name, cert, key=None):
+        from cryptography.hazmat.primitives import serialization
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            with open(path.rsplit(".", 1)[0] + ".key", "wb") as f:
+                f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+        return path
+
+    def issue(self, name, server):
+        """Writes NAME.crt (server) or NAME.cert (client) and NAME.key; returns (cert, key) paths."""
+        import datetime
+        import ipaddress
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+             .issuer_name(self.name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2)))
+        if server:
+            b = b.add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        else:
+            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        path = self._write(name + (".crt" if server else ".cert"), b.sign(self.key, hashes.SHA256()), key)
+        return path, path.rsplit(".", 1)[0] + ".key"
+
+
+def wait_http(url, proc, what, context=None):
     for _ in range(200):
         if proc.poll() is not None:
             raise AssertionError("%s exited at start (status %s)" % (what, proc.returncode))
         try:
-            urllib.request.urlopen(url, timeout=1, context=UNVERIFIED)
+            urllib.request.urlopen(url, timeout=1, context=context or UNVERIFIED)
             return
         except urllib.error.HTTPError:
             return  # it answers (401 for the auth configurations)
@@ -112,14 +168,19 @@ class TokenServer:
 class Registry:
     """kind: "none", "htpasswd" (users = {name: password}) or "token" (token = TokenServer)."""
 
-    def __init__(self, tmp, kind="none", users=None, token=None, relative_urls=False, tls=False, delete=True):
+    def __init__(self, tmp, kind="none", users=None, token=None, relative_urls=False, tls=False, delete=True,
+                 tls_files=None):
+        """tls_files: (cert, key, client CA, client files) to serve TLS with
+        a certificate of the test's own CA, requiring client certificates
+        signed by the client CA when one is given (None: not required);
+        this object's client then presents client files (cert, key)."""
         exe = shutil.which("docker-registry")
         if not exe:
             raise Missing("docker-registry is not installed (apt-get install docker-registry)")
         self.kind, self.users, self.token = kind, users or {}, token
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
-        self.base = ("https://" if tls else "http://") + self.host
+        self.base = ("https://" if tls or tls_files else "http://") + self.host
         self.dir = tempfile.mkdtemp(dir=tmp, prefix="registry-")
         cfg = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true",
                "storage:", "  filesystem:", "    rootdirectory: %s/data" % self.dir,
@@ -128,6 +189,13 @@ class Registry:
         if tls:
             cert, key = self_signed(self.dir)
             cfg += ["  tls:", "    certificate: " + cert, "    key: " + key]
+        self.context = None
+        if tls_files:
+            cert, key, client_ca, client_files = tls_files
+            cfg += ["  tls:", "    certificate: " + cert, "    key: " + key]
+            if client_ca:
+                cfg += ["    clientcas:", "      - " + client_ca]
+            self.context = ssl._create_unverified_context()
         if kind == "htpasswd":
             path = os.path.join(self.dir, "htpasswd")
             with open(path, "w") as f:
@@ -143,7 +211,9 @@ class Registry:
         self.log = open(os.path.join(self.dir, "log"), "w")
         self.proc = subprocess.Popen([exe, "serve", config], stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_http(self.base + "/v2/", self.proc, "docker-registry")
+        if tls_files and tls_files[3]:
+            self.context.load_cert_chain(*tls_files[3])
+        wait_http(self.base + "/v2/", self.proc, "docker-registry", self.context)
         self.login = None  # (user, password) for this client
 
     def stop(self):
@@ -169,7 +239,7 @@ class Registry:
         h.update(self._auth_header(repo, push))
         url = path if path.startswith("http") else self.base + path
         return urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=h), timeout=30,
-                                      context=UNVERIFIED)
+                                      context=self.context or UNVERIFIED)
 
     def push_blob(self, repo, data):
         dgst = sha256(data)
@@ -276,7 +346,8 @@ def docker_config(tmp, auths=None, helpers=None, store=None):
 def cachectl(*args, ok=True, env=None, docker_config_dir=None):
     """Runs cachectl with a DOCKER_CONFIG of its own (empty unless given),
     so the user's credentials never take part."""
-    e = h.environment(drop=("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR"),
+    e = h.environment(drop=("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR"),
+                      CACHECTL_CERTS_D=os.path.join(tempfile.gettempdir(), "cachectl-no-certs-d"),
                       DOCKER_CONFIG=docker_config_dir or os.path.join(tempfile.gettempdir(),
                                                                       "cachectl-no-docker-config"))
     e.update(env or {})

@@ -571,6 +571,18 @@ class BadInput(Base):
                 src = self.damaged(how)
                 self.expect(["import", "--import-cache", src, "--dest", self.dir("x" + how.__name__)], 1, word)
 
+    def test_diff_id_annotation_that_is_no_digest(self):
+        # An escape-laden diffID annotation never reaches the terminal:
+        # refused as no digest, quoted escaped, for every command.
+        def escapes(config, root):
+            root["layers"][0].setdefault("annotations", {})["containerd.io/uncompressed"] = "\x1b]0;owned\x07\x1b[2J"
+        src = self.damaged(escapes)
+        for cmd in (["inspect", src], ["verify", src], ["import", "--import-cache", src, "--dest", self.dir("esc")]):
+            with self.subTest(cmd[0]):
+                p = self.expect(cmd, 1, "is not a sha256 digest")
+                self.assertIn("\\x1b]0;owned", p.stderr)
+                self.assertNotIn("\x1b", p.stdout + p.stderr)
+
     def test_bad_destinations(self):
         f = self.dir("a-file")
         open(f, "w").write("x")

@@ -292,6 +292,66 @@ class Tls(RegistryCase):
                           "--dest", self.dir("x")], 1, "HTTP 400")
 
 
+class PrivateTls(RegistryCase):
+    """A registry whose certificate a private CA made here signs, found the
+    docker/podman way in certs.d/<host:port>/ (roots overridden by
+    CACHECTL_CERTS_D), or through SSL_CERT_FILE; and one that requires a
+    client certificate (mTLS)."""
+
+    @classmethod
+    def start(cls):
+        cls.pki = tempfile.mkdtemp(dir=cls.tmp, prefix="pki-")
+        cls.ca = rl.PrivateCa(cls.pki, "server CA")
+        cls.client_ca = rl.PrivateCa(cls.pki, "client CA")
+        cert, key = cls.ca.issue("registry", server=True)
+        cls.client = cls.client_ca.issue("client", server=False)
+        cls.reg = cls.peer(rl.Registry(cls.tmp, tls_files=(cert, key, None, None)))
+        cls.mtls = cls.peer(rl.Registry(cls.tmp, tls_files=(cert, key, cls.client_ca.path, cls.client)))
+
+    def certs_d(self, host, files):
+        """Two roots (the first without this host, to prove the search goes
+        on); files: name in the host's folder -> path copied there."""
+        roots = [self.dir("certs-d-empty"), self.dir("certs-d")]
+        folder = os.path.join(roots[1], host)
+        os.makedirs(folder)
+        for name, path in files.items():
+            shutil.copy(path, os.path.join(folder, name))
+        return {"CACHECTL_CERTS_D": ":".join(roots)}
+
+    def roundtrip(self, reg, repo, env):
+        ref = "%s/%s:t" % (reg.host, repo)
+        self.export(fixture("local-gzip-max"), ref, env=env)
+        self.assertEqual(reg.manifest(repo, "t")[0], cl.load(fixture("local-gzip-max")).root_bytes)
+        self.assertEqual(self.import_(ref, env=env).problems(), [])
+
+    def test_ca_in_certs_d_is_trusted_beside_the_system(self):
+        self.roundtrip(self.reg, "private/ca", self.certs_d(self.reg.host, {"ca.crt": self.ca.path}))
+
+    def test_ssl_cert_file_replaces_the_system_store(self):
+        env = self.certs_d(self.reg.host, {})  # the folder alone: HTTPS, nothing extra trusted
+        ref = self.reg.host + "/private/env:t"
+        self.expect_fail(["export", "--progress", "quiet", "--from", fixture("local-gzip-max"), "--export-cache",
+                          "type=registry,ref=" + ref], 1, "certificate", env=env)
+        self.roundtrip(self.reg, "private/env", dict(env, SSL_CERT_FILE=self.ca.path))
+
+    def test_mtls_needs_the_client_certificate(self):
+        ca_only = self.certs_d(self.mtls.host, {"ca.crt": self.ca.path})
+        p = self.expect_fail(["export", "--progress", "quiet", "--from", fixture("local-gzip-max"), "--export-cache",
+                              "type=registry,ref=%s/mtls/app:t" % self.mtls.host], 1, self.mtls.host, env=ca_only)
+        self.assertIn("the server asks for a client certificate", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIsNone(self.mtls.manifest("mtls/app", "t"))
+        both = self.certs_d(self.mtls.host, {"ca.crt": self.ca.path, "client.cert": self.client[0],
+                                             "client.key": self.client[1]})
+        self.roundtrip(self.mtls, "mtls/app", both)
+
+    def test_client_certificate_without_key_is_named(self):
+        env = self.certs_d(self.mtls.host, {"ca.crt": self.ca.path, "client.cert": self.client[0]})
+        self.expect_fail(["import", "--progress", "quiet", "--import-cache",
+                          "type=registry,ref=%s/mtls/app:t" % self.mtls.host, "--dest", self.dir("x")], 1,
+                         "client.cert has no key", "client.key", env=env)
+
+
 class Faults(RegistryCase):
     def test_transient_faults_are_retried(self):
         busy = {"errors": [{"code": "UNAVAILABLE", "message": "try later"}]}
@@ -482,6 +542,24 @@ class Token(RegistryCase):
         self.assertEqual(back.root_bytes, cl.load(fixture("local-gzip-max")).root_bytes)
         raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", "alice:alice-pw-1", "docker://" + ref)
         self.assertEqual(raw.stdout, back.root_bytes)
+
+    def test_servers_quoting_our_headers_print_no_token(self):
+        # A proxy that answers with the request's headers (Authorization:
+        # Bearer ...) as its error body: in retry notes, task details, json
+        # events and the final message, every token of this run is "***".
+        px = self.proxy([
+            {"method": "POST", "path": "/blobs/uploads/", "from": 1, "to": 2,
+             "action": {"status": 503, "echo_headers": True}},
+            {"method": "PUT", "path": "/manifests/", "action": {"status": 400, "echo_headers": True}}])
+        for progress in ("plain", "json"):
+            with self.subTest(progress=progress):
+                p = rl.cachectl("export", "--progress", progress, "--from", fixture("local-gzip-max"),
+                                "--export-cache", "type=registry,ref=%s/echo/app:t" % px.host, ok=False,
+                                docker_config_dir=self.config(host=px.host))
+                self.assertEqual(p.returncode, 1, p.stderr)
+                out = p.stdout + p.stderr
+                self.assertIn("Authorization: ***", out)  # the body was printed, scrubbed
+                self.assertNoSecrets(out)
 
     def test_identity_token_uses_the_refresh_grant(self):
         n = len(self.token.log())

@@ -10,6 +10,8 @@ A scenario is JSON: {"rules": [RULE, ...]}.  A RULE matches requests by
 with its query), and applies to the matching requests numbered
 "from" .. "to" (1-based, inclusive; default every one).  Its "action":
   {"status": 503, "headers": {"Retry-After": "1"}, "body": "..."}  answer this instead
+  {"status": 400, "echo_headers": true}  answer with the request's headers as
+                          the body (a server that quotes what it was sent)
   {"reset_after": 4096}   forward, but cut the connection after that many
                           bytes of the upstream response body
   {"reset_request_after": 4096}  read that many bytes of the request body,
@@ -97,6 +99,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if action and "status" in action:
             data = action.get("body", "").encode()
+            if action.get("echo_headers"):
+                data = "".join("%s: %s\n" % kv for kv in self.headers.items()).encode()
             # Logged before the answer goes out: a client that has its
             # answer finds the request in the log.
             st.record(self.command, self.path, rule, action["status"], auth)

@@ -35,6 +35,14 @@ struct http_client_options {
 	double max_throttle_wait;
 	struct progress *progress; /* where waits are reported; may be NULL */
 	const char *what;      /* names the backend in messages, e.g. "registry 127.0.0.1:5000" */
+	/* TLS beyond the system's trust (copied by http_client_new):
+	 * certificate authorities (PEM text) trusted in addition to the
+	 * system's, and a client certificate and its key (PEM files) shown to
+	 * servers that ask for one.  SSL_CERT_FILE and SSL_CERT_DIR, when
+	 * set, replace the system's trust for every client (see http_tls.c). */
+	const char *extra_ca_pem;
+	const char *client_cert;
+	const char *client_key;
 };
 
 struct http_header {

@@ -76,6 +76,11 @@ int http_client_new(struct http_client **out, const struct http_client_options *
 		http_client_free(c);
 		return error_oom();
 	}
+	int rc = http_tls_setup(c);
+	if (rc) {
+		http_client_free(c);
+		return rc;
+	}
 	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
@@ -95,6 +100,7 @@ void http_client_free(struct http_client *c)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->locks[i]);
 	pthread_mutex_destroy(&c->pause_lock);
+	http_tls_free(c);
 	free(c->what);
 	free(c);
 }

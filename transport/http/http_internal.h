@@ -20,7 +20,32 @@ struct http_client {
 	pthread_mutex_t pause_lock;
 	double pause_until; /* monotonic seconds: nobody starts a request before */
 	bool debug;
+	/* TLS trust and identity (http_tls.c); NULL: libcurl's defaults. */
+	char *ca_file;     /* SSL_CERT_FILE */
+	char *ca_dir;      /* SSL_CERT_DIR */
+	char *ca_bundle;   /* the trusted roots plus extra_ca_pem, PEM */
+	size_t ca_bundle_len;
+	char *client_cert;
+	char *client_key;
 };
+
+/* Settles the client's TLS trust from the environment (SSL_CERT_FILE,
+ * SSL_CERT_DIR) and its options (extra CAs, a client certificate). */
+CACHECTL_MUST_CHECK int http_tls_setup(struct http_client *c);
+/* Applies it to one easy handle; nothing to verify when insecure. */
+void http_tls_apply(struct http_client *c, CURL *e);
+/* Why a transfer failed, for a message: libcurl's detail (its error
+ * buffer) when it has one, and what to do when the server refused us for
+ * want of a client certificate. */
+void http_tls_explain(char *out, size_t size, const struct http_client *c, CURLcode crc, const char *detail);
+/* Frees what http_tls_setup kept. */
+void http_tls_free(struct http_client *c);
+
+/* Remembers the value of a credential-bearing header line (Authorization,
+ * X-Amz-Security-Token ...) so that secret_scrub removes it from anything
+ * printed, a server's quoted error body included.  Called for every line
+ * a request sends. */
+void http_remember_credentials(const char *line);
 
 /* Monotonic seconds, and a sleep that survives signals. */
 double http_now(void);

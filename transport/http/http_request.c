@@ -1,6 +1,7 @@
 /* Captured requests (http_do): the easy handle, request bodies, response
  * headers, and one attempt whose body is kept in memory. */
 #include "transport/http/http_internal.h"
+#include "core/util/secrets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,10 +153,7 @@ CURL *http_easy_new(struct http_client *c, const struct http_request *req, struc
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, c->o.connect_timeout);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->o.idle_timeout);
-	if (c->o.insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	http_tls_apply(c, e);
 	if (req->follow_redirects) {
 		/* libcurl keeps Authorization (ours included) to the first host. */
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -165,8 +163,10 @@ CURL *http_easy_new(struct http_client *c, const struct http_request *req, struc
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
 
 	*headers = NULL;
-	for (const char *const *h = req->headers; h && *h; h++)
+	for (const char *const *h = req->headers; h && *h; h++) {
+		http_remember_credentials(*h);
 		*headers = curl_slist_append(*headers, *h);
+	}
 	/* No 100-continue round trip; lengths are always known. */
 	*headers = curl_slist_append(*headers, "Expect:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *headers);
@@ -216,6 +216,8 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 		curl_slist_free_all(headers);
 		return error_oom();
 	}
+	char detail[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, detail);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_capture);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &cap);
 	*curl_rc = curl_easy_perform(e);
@@ -224,10 +226,19 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 	} else if (*curl_rc != CURLE_OK) {
 		char url[1024];
 		http_redact_url(url, sizeof(url), req->url);
-		rc = error_set(ERR_FAILURE, "%s %s: %s", req->method, url, curl_easy_strerror(*curl_rc));
+		char why[CURL_ERROR_SIZE + 200];
+		http_tls_explain(why, sizeof(why), t->client, *curl_rc, detail);
+		rc = error_set(ERR_FAILURE, "%s %s: %s", req->method, url, why);
 	} else {
 		char *eff = NULL;
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+		/* An error answer is quoted in messages: a server echoing our
+		 * credentials must not get them printed (nor a prefix of them,
+		 * once a message cuts the body short). */
+		if (resp->status >= 300 && resp->body.data) {
+			resp->body.len = secret_scrub_bytes(resp->body.data, resp->body.len);
+			resp->body.data[resp->body.len] = '\0';
+		}
 		curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff);
 		free(resp->effective_url);
 		resp->effective_url = eff ? strdup(eff) : NULL;

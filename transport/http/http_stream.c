@@ -2,6 +2,7 @@
  * arrives, through a bounded buffer, and a broken connection is resumed
  * with a Range request. */
 #include "transport/http/http_internal.h"
+#include "core/util/secrets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,10 @@ static int open_try(void *ctx, struct http_response *resp, CURLcode *curl_rc)
 	while (!success && !s->done)
 		if ((rc = stream_pump(s)))
 			return rc;
+	if (!success && resp->body.data) { /* quoted in messages: see http_request.c */
+		resp->body.len = secret_scrub_bytes(resp->body.data, resp->body.len);
+		resp->body.data[resp->body.len] = '\0';
+	}
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* URL helpers: redaction for messages, percent-encoding, Retry-After and
  * same-origin checks. */
-#include "transport/http/http.h"
+#include "transport/http/http_internal.h"
 
 #include <curl/curl.h>
 #include <ctype.h>
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include "core/util/secrets.h"
 
 #include "core/util/error.h"
 
@@ -117,4 +119,31 @@ bool http_same_origin(const char *url, const char *origin)
 	while (n && origin[n - 1] == '/')
 		n--;
 	return strncasecmp(url, origin, n) == 0 && (url[n] == '\0' || url[n] == '/' || url[n] == '?' || url[n] == '#');
+}
+
+/* Header lines whose values are credentials: what a server that quotes
+ * its request back (a proxy's error page) must not get printed. */
+static const char *const CREDENTIAL_HEADERS[] = {
+	"authorization", "proxy-authorization", "x-amz-security-token", "x-ms-copy-source-authorization", "cookie",
+};
+
+void http_remember_credentials(const char *line)
+{
+	const char *colon = strchr(line, ':');
+	if (!colon)
+		return;
+	size_t name_len = (size_t)(colon - line);
+	for (size_t i = 0; i < sizeof(CREDENTIAL_HEADERS) / sizeof(*CREDENTIAL_HEADERS); i++) {
+		if (strlen(CREDENTIAL_HEADERS[i]) != name_len || strncasecmp(line, CREDENTIAL_HEADERS[i], name_len) != 0)
+			continue;
+		const char *value = colon + 1;
+		while (*value == ' ')
+			value++;
+		secret_remember(value);
+		/* "Bearer TOKEN", "Basic B64", "AWS4-HMAC-SHA256 ...": the part after the scheme alone too */
+		const char *space = strchr(value, ' ');
+		if (space)
+			secret_remember(space + 1);
+		return;
+	}
 }

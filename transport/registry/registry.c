@@ -156,6 +156,7 @@ static void registry_free(struct transport *t)
 	struct registry_transport *r = (struct registry_transport *)t;
 	registry_auth_free(r->auth);
 	http_client_free(r->http);
+	registry_certs_free(&r->certs);
 	reference_free(&r->ref);
 	for (size_t i = 0; i < r->n_pending; i++)
 		free(r->pending[i].location);
@@ -192,10 +193,13 @@ static int open_ref(struct registry_transport **out, const char *ref, bool insec
 	if (rc)
 		goto fail;
 	reference_format(r->ref_text, sizeof(r->ref_text), &r->ref);
-	/* Loopback registries speak plain HTTP, as Docker assumes; others
-	 * HTTPS, verified unless registry.insecure=true (which also allows
-	 * plain HTTP: see probe_scheme). */
-	bool plain = !insecure && reference_domain_is_loopback(r->ref.domain);
+	if ((rc = registry_certs_find(&r->certs, r->ref.domain)))
+		goto fail;
+	/* Loopback registries speak plain HTTP, as Docker assumes, unless
+	 * they have a certs.d folder; others HTTPS, verified unless
+	 * registry.insecure=true (which also allows plain HTTP: see
+	 * probe_scheme). */
+	bool plain = !insecure && !r->certs.dir && reference_domain_is_loopback(r->ref.domain);
 	if ((rc = registry_set_scheme(r, plain ? "http" : "https")))
 		goto fail;
 	snprintf(r->scope, sizeof(r->scope), "repository:%s:%s", r->ref.path,

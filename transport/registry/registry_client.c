@@ -113,7 +113,9 @@ int registry_connect(struct registry_transport *r)
 	if (!r->http) {
 		char what[600];
 		snprintf(what, sizeof(what), "registry %s", r->ref.domain);
-		struct http_client_options ho = {.insecure = r->insecure, .progress = r->base.progress, .what = what};
+		struct http_client_options ho = {.insecure = r->insecure, .progress = r->base.progress, .what = what,
+						 .extra_ca_pem = r->certs.ca_pem.data,
+						 .client_cert = r->certs.client_cert, .client_key = r->certs.client_key};
 		if (!(rc = http_client_new(&r->http, &ho)) &&
 		    !(rc = registry_auth_new(&r->auth, r->http, r->ref.domain, r->insecure)) &&
 		    !(rc = registry_auth_add_scope(r->auth, r->scope)) && r->insecure)

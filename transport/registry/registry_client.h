@@ -13,6 +13,7 @@
 #include "core/util/semaphore.h"
 #include "core/util/stream.h"
 #include "transport/http/http.h"
+#include "transport/registry/registry_certs.h"
 #include "transport/registry/reference.h"
 #include "transport/registry/registry_auth.h"
 #include "transport/transport.h"
@@ -31,6 +32,7 @@ struct registry_transport {
 	char *origin; /* "https://ghcr.io" */
 	char *api;    /* origin + "/v2/" + repository path */
 	bool insecure;
+	struct registry_certs certs; /* its certs.d folder: extra CAs, client certificate */
 	char scope[700]; /* asked for in every token: pull, or pull and push */
 	/* Connected on first use, when the progress display is known. */
 	struct http_client *http;
