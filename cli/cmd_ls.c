@@ -1,5 +1,4 @@
 /* cachectl ls STORE */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,7 @@
 #include "core/util/error.h"
 #include "core/util/json_out.h"
 #include "core/util/size.h"
-#include "transport/engine/store_sweep.h"
+#include "cli/store_survey_command.h"
 
 static const char help[] =
 	"usage: cachectl ls [--format text|json] STORE\n"
@@ -87,46 +86,6 @@ static int print_json(const struct store_survey *s, const char *store)
 
 int cmd_ls(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 'F'},
-		COMMON_LONG_OPTIONS,
-		{NULL, 0, NULL, 0},
-	};
-	struct common_options common;
-	struct cache_options spec = {0};
-	struct transport *t = NULL;
-	struct progress *progress = NULL;
-	struct store_survey survey = {0};
-	bool json = false;
-	int rc = 0, opt;
-	common_options_init(&common);
-	while (!rc && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (common_option(&common, opt, optarg, &rc))
-			continue;
-		if (opt == 'h') {
-			fputs(help, stdout);
-			return EXIT_OK;
-		}
-		if (opt == 'F' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0))
-			json = strcmp(optarg, "json") == 0;
-		else if (opt == 'F')
-			rc = error_set(ERR_USAGE, "ls: --format must be text or json, not \"%s\"", optarg);
-		else
-			rc = bad_option(opt, argv);
-	}
-	if (!rc && optind != argc - 1)
-		rc = error_set(ERR_USAGE, "ls takes exactly one STORE");
-	if (rc || (rc = progress_new(&progress, quiet_unless_asked(common.progress), stderr)) ||
-	    (rc = store_open(&spec, &t, argv[optind], progress)) || (rc = store_survey(&survey, t)))
-		goto out;
-	if (json)
-		rc = print_json(&survey, t->display);
-	else
-		print_text(&survey);
-out:
-	store_survey_free(&survey);
-	transport_free(t);
-	cache_options_free(&spec);
-	progress_free(progress);
-	return report_error(rc);
+	static const struct survey_printer printer = {"ls", help, print_json, print_text};
+	return store_survey_command(argc, argv, &printer);
 }
