@@ -25,10 +25,10 @@
 #include "transport/azblob/azblob_config.h"
 #include "transport/azblob/azblob_names.h"
 #include "transport/azblob/azblob_stream_upload.h"
+#include "transport/resuming_source.h"
 #include "transport/transport.h"
 
 #define DOCUMENT_MAX (256u * 1024 * 1024)
-#define BLOB_REOPENS 3
 
 struct azblob_transport {
 	struct transport base;
@@ -147,71 +147,26 @@ static int azblob_blob_stat(struct transport *t, const char *digest, int64_t *si
 /* A download that survives what the HTTP layer's own resume cannot (its
  * Range header is not part of a Shared Key signature): the rest is
  * requested again, freshly signed. */
-struct blob_source {
-	struct byte_source base;
-	struct azblob_transport *a;
-	char *name;
-	struct byte_source *inner;
-	int64_t delivered;
-	unsigned reopens;
-};
-
-static ssize_t blob_read(struct byte_source *src, void *buf, size_t len)
+/* resuming_source's way to open a piece of a blob. */
+static int get_blob_from(void *client, const char *name, int64_t offset, struct byte_source **out)
 {
-	struct blob_source *b = (struct blob_source *)src;
-	for (;;) {
-		ssize_t n = source_read(b->inner, buf, len);
-		if (n >= 0) {
-			b->delivered += n;
-			return n;
-		}
-		if (b->reopens >= BLOB_REOPENS)
-			return n;
-		char why[300];
-		snprintf(why, sizeof(why), "%s", error_message());
-		progress_note(b->a->base.progress, "%s; requesting the rest (from byte %lld) again", why,
-			      (long long)b->delivered);
-		b->reopens++;
-		source_close(b->inner);
-		b->inner = NULL;
-		int rc = azblob_blob_get(b->a->client, b->name, b->delivered, &b->inner);
-		if (rc)
-			return rc;
-	}
-}
-
-static void blob_close(struct byte_source *src)
-{
-	struct blob_source *b = (struct blob_source *)src;
-	source_close(b->inner);
-	free(b->name);
-	free(b);
+	return azblob_blob_get(client, name, offset, out);
 }
 
 static int azblob_blob_open(struct transport *t, const struct descriptor *d, struct byte_source **out)
 {
 	struct azblob_transport *a = (struct azblob_transport *)t;
-	struct blob_source *b = calloc(1, sizeof(*b));
-	CHECK_ALLOC(b);
+	char *name = NULL;
 	int rc = ready(a);
 	if (!rc)
-		rc = blob_name(&b->name, a, d->digest);
-	if (!rc)
-		rc = azblob_blob_get(a->client, b->name, 0, &b->inner);
-	if (rc == ERR_NOT_FOUND) {
+		rc = blob_name(&name, a, d->digest);
+	if (!rc && (rc = resuming_source_new(out, get_blob_from, a->client, name, a->base.progress)) == ERR_NOT_FOUND) {
 		char display[1200];
-		azblob_blob_display(a->client, b->name, display, sizeof(display));
+		azblob_blob_display(a->client, name, display, sizeof(display));
 		rc = error_set(ERR_NOT_FOUND, "blob %s is missing: %s does not exist", d->digest, display);
 	}
-	if (rc) {
-		blob_close(&b->base);
-		return rc;
-	}
-	b->base.read = blob_read;
-	b->base.close = blob_close;
-	b->a = a;
-	*out = &b->base;
-	return 0;
+	free(name);
+	return rc;
 }
 
 /* One name's document; ERR_NOT_FOUND (with a message) when absent. */

@@ -32,12 +32,12 @@
 #include "transport/s3/s3.h"
 #include "transport/s3/s3_client.h"
 #include "transport/s3/s3_upload.h"
+#include "transport/resuming_source.h"
 #include "transport/transport.h"
 #include "transport/s3/url_parts.h"
 
 #define COPY_LIMIT (5LL << 30) /* CopyObject takes sources below 5 GiB */
 #define DOCUMENT_MAX (256u * 1024 * 1024)
-#define BLOB_REOPENS 3
 
 
 static int ready(struct s3_transport *s)
@@ -185,69 +185,26 @@ static int s3_blob_stat(struct transport *t, const char *digest, int64_t *size)
 
 /* A blob download that survives what the HTTP layer's own resume cannot
  * (an expired signature): the rest is requested again, freshly signed. */
-struct blob_source {
-	struct byte_source base;
-	struct s3_transport *s;
-	char *key;
-	struct byte_source *inner;
-	int64_t delivered;
-	unsigned reopens;
-};
-
-static ssize_t blob_read(struct byte_source *src, void *buf, size_t len)
+/* resuming_source's way to open a piece of an object. */
+static int get_object_from(void *client, const char *key, int64_t offset, struct byte_source **out)
 {
-	struct blob_source *b = (struct blob_source *)src;
-	for (;;) {
-		ssize_t n = source_read(b->inner, buf, len);
-		if (n >= 0) {
-			b->delivered += n;
-			return n;
-		}
-		if (b->reopens >= BLOB_REOPENS)
-			return n;
-		char why[300];
-		snprintf(why, sizeof(why), "%s", error_message());
-		progress_note(b->s->base.progress, "%s; requesting the rest (from byte %lld) again", why,
-			      (long long)b->delivered);
-		b->reopens++;
-		source_close(b->inner);
-		b->inner = NULL;
-		int rc = s3_get_object(b->s->client, b->key, b->delivered, &b->inner);
-		if (rc)
-			return rc;
-	}
-}
-
-static void blob_close(struct byte_source *src)
-{
-	struct blob_source *b = (struct blob_source *)src;
-	source_close(b->inner);
-	free(b->key);
-	free(b);
+	return s3_get_object(client, key, offset, out);
 }
 
 static int s3_blob_open(struct transport *t, const struct descriptor *d, struct byte_source **out)
 {
 	struct s3_transport *s = (struct s3_transport *)t;
-	struct blob_source *b = calloc(1, sizeof(*b));
-	CHECK_ALLOC(b);
+	char *key = NULL;
 	int rc;
-	if ((rc = ready(s)) || (rc = blob_key(&b->key, s, d->digest)))
-		goto fail;
-	if ((rc = s3_get_object(s->client, b->key, 0, &b->inner)) == ERR_NOT_FOUND) {
+	if ((rc = ready(s)) || (rc = blob_key(&key, s, d->digest)))
+		goto out;
+	if ((rc = resuming_source_new(out, get_object_from, s->client, key, s->base.progress)) == ERR_NOT_FOUND) {
 		char name[1200];
-		s3_object_name(s->client, b->key, name, sizeof(name));
+		s3_object_name(s->client, key, name, sizeof(name));
 		rc = error_set(ERR_NOT_FOUND, "blob %s is missing: %s does not exist", d->digest, name);
 	}
-	if (rc)
-		goto fail;
-	b->base.read = blob_read;
-	b->base.close = blob_close;
-	b->s = s;
-	*out = &b->base;
-	return 0;
-fail:
-	blob_close(&b->base);
+out:
+	free(key);
 	return rc;
 }
 
