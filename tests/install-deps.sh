@@ -13,7 +13,7 @@ build="build-essential cmake pkg-config libarchive-dev libzstd-dev zlib1g-dev li
 # pigz reads back the parallel gzip layers (tests/e2e/test_gzip.py) and is a
 # benchmark's yardstick (tests/bench/bench_export.c).  graphviz: the inspect
 # tests check that its dot accepts --format dot.
-test="python3 zstd pigz skopeo umoci docker-registry python3-cryptography
+test="clang python3 zstd pigz skopeo umoci docker-registry python3-cryptography
       golang-go golang-github-containerd-stargz-snapshotter-dev python3-botocore awscli
       graphviz"
 # node and npm run the pinned npm peers of the gha, s3 and azblob tests (azurite,

@@ -8,6 +8,7 @@ Run by CTest with CACHECTL=<binary> and FIXTURES=<fixtures dir>.
 import base64
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
