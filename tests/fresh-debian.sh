@@ -126,8 +126,21 @@ say "copying the checkout (git archive HEAD of $checkout)"
 mkdir "$root/root/cachectl"
 git -C "$checkout" archive HEAD | tar -x -C "$root/root/cachectl"
 
+# A network that intercepts TLS (a company proxy, this workplace's egress)
+# signs with its own CA, which the host trusts through
+# /usr/local/share/ca-certificates and a fresh root cannot.  apt fetches
+# over plain HTTP and needs nothing; npm (the test peers) does: hand node
+# the host's extra CAs, and nothing else of the host.
+node_ca=""
+extra_cas=$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
+if [ -n "$extra_cas" ]; then
+	cat $extra_cas >"$root/root/host-extra-ca.crt"
+	node_ca="NODE_EXTRA_CA_CERTS=/root/host-extra-ca.crt"
+	say "giving node the host's extra CAs: $(echo $extra_cas | tr '\n' ' ')"
+fi
+
 in_root() {
-	chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+	chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb $node_ca \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		/bin/sh -c "cd /root/cachectl && $1"
 }
