@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/model/cache_trim_size.h"
 #include "core/util/error.h"
 #include "core/util/size.h"
 
@@ -182,23 +183,67 @@ static int fits_without(bool *fits, struct cache **best, const struct cache *c, 
 	return 0;
 }
 
-int cache_trim_to_fit(struct cache *c, int64_t max, cache_measure_fn measure, const char *what,
-		      size_t *dropped_records)
+/* Installs the config of trim in c (trim is emptied). */
+static void take_config(struct cache *c, struct cache *trim)
 {
-	struct record_age *ages = NULL;
+	cache_set_config(c, trim->config);
+	trim->config = NULL;
+}
+
+/* Config budgets: the fewest records dropped that fit, chosen on predicted
+ * sizes (cache_trim_size.h), then that one trim built and measured for real.
+ * *done is false, and c unchanged, when the prediction does not apply or the
+ * real size differs from it: the bisection on real trims decides then. */
+static int trim_predicted(bool *done, size_t *dropped_records, struct cache *c, const struct record_age *ages,
+			  size_t n, int64_t max)
+{
+	struct trim_size *t = NULL;
+	struct cache *trim = NULL;
+	int64_t predicted, at_hi, size;
+	size_t *order = malloc((n + 1) * sizeof(*order));
+	*done = false;
+	CHECK_ALLOC(order);
+	for (size_t i = 0; i < n; i++)
+		order[i] = ages[i].record;
+	int rc = trim_size_new(&t, c->config);
+	if (rc || !t || (rc = trim_size_predict(&at_hi, t, order, n)) || at_hi > max)
+		goto out; /* no prediction, or not even all of them: the real bisection says why */
+	size_t lo = 1, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((rc = trim_size_predict(&predicted, t, order, mid)))
+			goto out;
+		if (predicted <= max) {
+			hi = mid;
+			at_hi = predicted;
+		} else {
+			lo = mid + 1;
+		}
+	}
+	if ((rc = without_oldest(&trim, c, ages, hi)) || (rc = cache_measure_config(&size, trim)) || size != at_hi)
+		goto out;
+	trim_size_free(t); /* it borrows the config replaced now */
+	t = NULL;
+	take_config(c, trim);
+	*dropped_records = hi;
+	*done = true;
+out:
+	trim_size_free(t);
+	cache_free(trim);
+	free(order);
+	return rc;
+}
+
+/* Any measure: the fewest records dropped that fit, each step of the
+ * bisection a real trim measured. */
+static int trim_bisected(size_t *dropped_records, struct cache *c, const struct record_age *ages, size_t n,
+			 int64_t max, cache_measure_fn measure, const char *what)
+{
 	struct cache *best = NULL;
-	size_t n = 0;
 	int64_t size;
 	bool fits;
-	*dropped_records = 0;
-	int rc = cache_normalize(c, NULL);
-	if (rc || (rc = measure(&size, c)))
-		return rc;
-	if (size <= max)
-		return 0;
-	if ((rc = records_by_age(&ages, &n, c->config)))
-		return rc;
-	if ((rc = fits_without(&fits, &best, c, ages, n, max, measure, &size)))
+	int rc = fits_without(&fits, &best, c, ages, n, max, measure, &size);
+	if (rc)
 		goto out;
 	if (!fits) {
 		char have[32], limit[32];
@@ -219,14 +264,33 @@ int cache_trim_to_fit(struct cache *c, int64_t max, cache_measure_fn measure, co
 		else
 			lo = mid + 1;
 	}
-	if (best->config != NULL) {
-		/* best holds the trim of the smallest count that fitted: hi. */
-		cache_set_config(c, best->config);
-		best->config = NULL;
-	}
+	if (best->config != NULL) /* best holds the trim of the smallest count that fitted: hi. */
+		take_config(c, best);
 	*dropped_records = hi;
 out:
-	free(ages);
 	cache_free(best);
+	return rc;
+}
+
+int cache_trim_to_fit(struct cache *c, int64_t max, cache_measure_fn measure, const char *what,
+		      size_t *dropped_records)
+{
+	struct record_age *ages = NULL;
+	size_t n = 0;
+	int64_t size;
+	bool done = false;
+	*dropped_records = 0;
+	int rc = cache_normalize(c, NULL);
+	if (rc || (rc = measure(&size, c)))
+		return rc;
+	if (size <= max)
+		return 0;
+	if ((rc = records_by_age(&ages, &n, c->config)))
+		return rc;
+	if (measure == cache_measure_config)
+		rc = trim_predicted(&done, dropped_records, c, ages, n, max);
+	if (!rc && !done)
+		rc = trim_bisected(dropped_records, c, ages, n, max, measure, what);
+	free(ages);
 	return rc;
 }

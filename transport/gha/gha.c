@@ -46,6 +46,28 @@ struct gha_transport {
 	struct strmap known; /* blob key -> size: entries known to exist */
 };
 
+/* The HTTP client, the entry pacer and the cache service. */
+static int start_service(struct gha_transport *g)
+{
+	struct http_client_options ho = {
+		.progress = g->base.progress,
+		.what = g->cfg.api == 2 ? "gha cache (API v2)" : "gha cache (API v1)",
+		.max_throttle_wait = g->cfg.timeout,
+	};
+	int rc = http_client_new(&g->http, &ho);
+	if (rc || (rc = entry_pacer_new(&g->pacer, g->cfg.pace_entries, g->cfg.pace_window, g->base.progress)))
+		return rc;
+	struct gha_service_config sc = {
+		.url = g->cfg.url,
+		.token = g->cfg.token,
+		.http = g->http,
+		.pacer = g->pacer,
+		.progress = g->base.progress,
+		.part_size = g->cfg.part_size,
+	};
+	return g->cfg.api == 2 ? gha_v2_new(&g->svc, &sc) : gha_v1_new(&g->svc, &sc);
+}
+
 /* The HTTP client and the service are made on first use: the progress
  * display they report waits to is attached after open. */
 static int ready(struct gha_transport *g)
@@ -57,25 +79,7 @@ static int ready(struct gha_transport *g)
 		pthread_mutex_unlock(&g->lock);
 		return rc;
 	}
-	struct http_client_options ho = {
-		.progress = g->base.progress,
-		.what = g->cfg.api == 2 ? "gha cache (API v2)" : "gha cache (API v1)",
-		.max_throttle_wait = g->cfg.timeout,
-	};
-	rc = http_client_new(&g->http, &ho);
-	if (!rc)
-		rc = entry_pacer_new(&g->pacer, g->cfg.pace_entries, g->cfg.pace_window, g->base.progress);
-	if (!rc) {
-		struct gha_service_config sc = {
-			.url = g->cfg.url,
-			.token = g->cfg.token,
-			.http = g->http,
-			.pacer = g->pacer,
-			.progress = g->base.progress,
-			.part_size = g->cfg.part_size,
-		};
-		rc = g->cfg.api == 2 ? gha_v2_new(&g->svc, &sc) : gha_v1_new(&g->svc, &sc);
-	}
+	rc = start_service(g);
 	g->ready = true;
 	g->ready_rc = rc;
 	if (rc)
@@ -125,11 +129,14 @@ static int entry_size(struct gha_transport *g, const struct gha_hit *hit, int64_
 				   .follow_redirects = true};
 	struct http_response resp;
 	int rc = http_do(g->http, &req, &resp);
-	const char *len = rc ? NULL : http_response_header(&resp, "Content-Length");
-	if (!rc && (resp.status != 200 || !len))
+	if (rc)
+		goto out;
+	const char *len = http_response_header(&resp, "Content-Length");
+	if (resp.status != 200 || !len)
 		rc = error_set(ERR_NOT_FOUND, "gha entry %s cannot be measured (HTTP %ld)", hit->key, resp.status);
-	if (!rc)
+	else
 		*size = strtoll(len, NULL, 10);
+out:
 	http_response_free(&resp);
 	return rc;
 }
@@ -179,13 +186,18 @@ static int gha_blob_open(struct transport *t, const struct descriptor *d, struct
 	struct buffer key = BUFFER_INIT;
 	struct gha_hit hit = {0};
 	int rc = ready(g);
-	if (!rc)
-		rc = gha_blob_key(&key, d->digest);
+	if (rc || (rc = gha_blob_key(&key, d->digest)))
+		goto out;
 	const char *keys[] = {key.data};
-	if (!rc && !(rc = g->svc->ops->lookup(g->svc, keys, 1, &hit)) && strcmp(hit.key, key.data) != 0)
+	if ((rc = g->svc->ops->lookup(g->svc, keys, 1, &hit)))
+		goto out;
+	/* Lookups match prefixes: <digest>-sig is another entry. */
+	if (strcmp(hit.key, key.data) != 0) {
 		rc = ERR_NOT_FOUND;
-	if (!rc)
-		rc = g->svc->ops->open(g->svc, &hit, out);
+		goto out;
+	}
+	rc = g->svc->ops->open(g->svc, &hit, out);
+out:
 	if (rc == ERR_NOT_FOUND)
 		error_set(ERR_NOT_FOUND, "blob %s is missing from %s (no entry %s)", d->digest, t->display, key.data);
 	gha_hit_free(&hit);
@@ -280,6 +292,22 @@ out:
 	return rc;
 }
 
+/* ERR_NOT_FOUND naming the index looked for. */
+static int no_index(const struct gha_transport *g)
+{
+	const struct runtime_token *tok = &g->cfg.claims;
+	struct buffer key = BUFFER_INIT;
+	int rc = gha_index_key(&key, g->cfg.scope, runtime_token_write_scope(tok));
+	if (rc) {
+		buffer_free(&key);
+		return rc;
+	}
+	rc = error_set(ERR_NOT_FOUND, "no gha cache in %s: no index %s#<n> (nor for the token's other %zu scopes)",
+		       g->base.display, key.data, tok->n_scopes ? tok->n_scopes - 1 : 0);
+	buffer_free(&key);
+	return rc;
+}
+
 static int gha_read_cache(struct transport *t, struct cache **out)
 {
 	struct gha_transport *g = (struct gha_transport *)t;
@@ -313,15 +341,8 @@ static int gha_read_cache(struct transport *t, struct cache **out)
 		if (rc)
 			break;
 	}
-	if (!rc && !merged) {
-		struct buffer key = BUFFER_INIT;
-		rc = gha_index_key(&key, g->cfg.scope, runtime_token_write_scope(tok));
-		if (!rc)
-			rc = error_set(ERR_NOT_FOUND,
-				       "no gha cache in %s: no index %s#<n> (nor for the token's other %zu scopes)",
-				       t->display, key.data, tok->n_scopes ? tok->n_scopes - 1 : 0);
-		buffer_free(&key);
-	}
+	if (!rc && !merged)
+		rc = no_index(g);
 	if (rc) {
 		cache_free(merged);
 		return rc;
@@ -443,11 +464,8 @@ static int gha_open(struct transport **out, struct cache_options *o, enum transp
 	CHECK_ALLOC(g);
 	pthread_mutex_init(&g->lock, NULL);
 	int rc = gha_config_resolve(&g->cfg, o, (int64_t)time(NULL));
-	if (!rc)
-		rc = transport_init(&g->base, &gha_ops, o);
-	if (!rc)
-		rc = transport_set_location(&g->base, "gha:%s#%s", g->cfg.url, g->cfg.scope);
-	if (rc) {
+	if (rc || (rc = transport_init(&g->base, &gha_ops, o)) ||
+	    (rc = transport_set_location(&g->base, "gha:%s#%s", g->cfg.url, g->cfg.scope))) {
 		free(g->base.display);
 		gha_free(&g->base);
 		return rc;

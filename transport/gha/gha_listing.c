@@ -17,16 +17,22 @@ static int one_page(struct strmap *out, struct http_client *http, const char *ur
 				 NULL};
 	struct http_request req = {.method = "GET", .url = url, .headers = headers, .capture_limit = 8u << 20};
 	struct http_response resp;
+	cJSON *j = NULL;
 	int rc = http_do(http, &req, &resp);
-	if (!rc && resp.status != 200)
+	if (rc)
+		goto out;
+	if (resp.status != 200) {
 		rc = error_set(ERR_FAILURE, "GitHub cache listing: HTTP %ld", resp.status);
-	cJSON *j = rc ? NULL : cJSON_Parse(resp.body.data ? resp.body.data : "");
+		goto out;
+	}
+	j = cJSON_Parse(resp.body.data ? resp.body.data : "");
 	const cJSON *count = cJSON_GetObjectItem(j, "total_count"), *list = cJSON_GetObjectItem(j, "actions_caches");
-	if (!rc && (!cJSON_IsNumber(count) || !cJSON_IsArray(list)))
+	if (!cJSON_IsNumber(count) || !cJSON_IsArray(list)) {
 		rc = error_set(ERR_FAILURE, "GitHub cache listing: the answer has no total_count and actions_caches");
+		goto out;
+	}
 	const cJSON *e;
-	const cJSON *items = rc ? NULL : list;
-	cJSON_ArrayForEach(e, items) {
+	cJSON_ArrayForEach(e, list) {
 		const cJSON *key = cJSON_GetObjectItem(e, "key"), *v = cJSON_GetObjectItem(e, "version");
 		int64_t size;
 		if (!cJSON_IsString(key) || !json_integer(cJSON_GetObjectItem(e, "size_in_bytes"), 0, JSON_EXACT_MAX, &size))
@@ -34,10 +40,10 @@ static int one_page(struct strmap *out, struct http_client *http, const char *ur
 		if (cJSON_IsString(v) && strcmp(v->valuestring, version) != 0)
 			continue;
 		if ((rc = strmap_put(out, key->valuestring, (size_t)size)))
-			break;
+			goto out;
 	}
-	if (!rc)
-		*total = count->valuedouble;
+	*total = count->valuedouble;
+out:
 	cJSON_Delete(j);
 	http_response_free(&resp);
 	return rc;

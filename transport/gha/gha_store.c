@@ -52,18 +52,16 @@ static int rest(struct transport *t, const char *method, const char *path, struc
 	struct http_client *http;
 	struct buffer url = BUFFER_INIT, auth = BUFFER_INIT;
 	int rc = gha_store_access(t, &cfg, &http);
-	if (!rc)
-		rc = need_rest(cfg, t->display);
-	if (!rc)
-		rc = buffer_appendf(&url, "%s/repos/%s%s", cfg->api_url, cfg->repository, path) ||
-		     buffer_appendf(&auth, "Authorization: Bearer %s", cfg->ghtoken);
-	if (!rc) {
-		const char *headers[] = {"Accept: application/vnd.github+json", auth.data,
-					 "X-GitHub-Api-Version: 2022-11-28", NULL};
-		struct http_request req = {.method = method, .url = url.data, .headers = headers,
-					   .capture_limit = 8u << 20};
-		rc = http_do(http, &req, resp);
-	}
+	if (rc || (rc = need_rest(cfg, t->display)))
+		return rc;
+	if ((rc = buffer_appendf(&url, "%s/repos/%s%s", cfg->api_url, cfg->repository, path)) ||
+	    (rc = buffer_appendf(&auth, "Authorization: Bearer %s", cfg->ghtoken)))
+		goto out;
+	const char *headers[] = {"Accept: application/vnd.github+json", auth.data, "X-GitHub-Api-Version: 2022-11-28",
+				 NULL};
+	struct http_request req = {.method = method, .url = url.data, .headers = headers, .capture_limit = 8u << 20};
+	rc = http_do(http, &req, resp);
+out:
 	if (auth.data)
 		memset(auth.data, 0, auth.len);
 	buffer_free(&auth);
@@ -148,9 +146,10 @@ static int list_ref(struct transport *t, struct gha_listing *out)
 	double total = 0;
 	memset(out, 0, sizeof(*out));
 	int rc = gha_store_access(t, &cfg, &http);
-	const char *ref = rc ? "" : runtime_token_write_scope(&cfg->claims);
-	if (!rc)
-		rc = gha_index_key(&h8, "", ref); /* "index--1-<h8>": its tail is this ref's */
+	if (rc)
+		return rc;
+	const char *ref = runtime_token_write_scope(&cfg->claims);
+	rc = gha_index_key(&h8, "", ref); /* "index--1-<h8>": its tail is this ref's */
 	for (int page = 1; !rc; page++) {
 		struct http_response resp;
 		buffer_reset(&path);
@@ -187,14 +186,13 @@ static int select_scope(struct transport *t, const char *name)
 	struct gha_config *cfg;
 	struct http_client *http;
 	int rc = gha_store_access(t, &cfg, &http);
-	char *copy = rc ? NULL : strdup(name);
-	if (!rc && !copy)
-		rc = error_oom();
-	if (!rc) {
-		free(cfg->scope);
-		cfg->scope = copy;
-	}
-	return rc;
+	if (rc)
+		return rc;
+	char *copy = strdup(name);
+	CHECK_ALLOC(copy);
+	free(cfg->scope);
+	cfg->scope = copy;
+	return 0;
 }
 
 static int gha_store_list(struct transport *t, struct store_entry **out, size_t *n)
@@ -204,8 +202,10 @@ static int gha_store_list(struct transport *t, struct store_entry **out, size_t 
 	*out = NULL;
 	*n = 0;
 	int rc = list_ref(t, &l);
-	struct store_entry *e = rc ? NULL : calloc(l.n + 1, sizeof(*e));
-	if (!rc && !e)
+	if (rc)
+		return rc; /* list_ref freed l */
+	struct store_entry *e = calloc(l.n + 1, sizeof(*e));
+	if (!e)
 		rc = error_oom();
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		const struct gha_entry *g = &l.e[i];
@@ -250,7 +250,9 @@ static int gha_store_mark(struct transport *t, const struct store_entry *e, stru
 	const struct descriptor **blobs = NULL;
 	size_t n = 0;
 	int rc = select_scope(t, e->name);
-	if (!rc && (rc = gha_read_write_scope(t, &c)) == ERR_NOT_FOUND) {
+	if (rc)
+		return rc;
+	if ((rc = gha_read_write_scope(t, &c)) == ERR_NOT_FOUND) {
 		error_clear();
 		return 0;
 	}
@@ -269,11 +271,12 @@ static int delete_entry(struct transport *t, long long id)
 	char path[64];
 	snprintf(path, sizeof(path), "/actions/caches/%lld", id);
 	int rc = rest(t, "DELETE", path, &resp);
-	if (!rc && resp.status != 204 && resp.status != 200 && resp.status != 404)
+	if (rc)
+		return rc;
+	if (resp.status != 204 && resp.status != 200 && resp.status != 404)
 		rc = error_set(ERR_FAILURE, "GitHub: DELETE cache entry %lld: HTTP %ld (the token needs actions:write)",
 			       id, resp.status);
-	if (!rc)
-		http_response_free(&resp);
+	http_response_free(&resp);
 	return rc;
 }
 
@@ -283,10 +286,16 @@ static int gha_store_remove(struct transport *t, const struct store_entry *e)
 	struct gha_listing l;
 	struct cache *c = NULL;
 	int rc = select_scope(t, e->name);
-	if (!rc && !(rc = gha_read_write_scope(t, &c)) && strcmp(c->source_config.digest, e->digest) != 0)
-		rc = error_set(ERR_NOT_FOUND, "gha cache \"%s\" was written again meanwhile", e->name);
+	if (rc)
+		return rc;
+	rc = gha_read_write_scope(t, &c);
+	bool rewritten = !rc && strcmp(c->source_config.digest, e->digest) != 0;
 	cache_free(c);
-	if (rc || (rc = list_ref(t, &l)))
+	if (rc)
+		return rc;
+	if (rewritten)
+		return error_set(ERR_NOT_FOUND, "gha cache \"%s\" was written again meanwhile", e->name);
+	if ((rc = list_ref(t, &l)))
 		return rc;
 	long newest = newest_of(&l, e->name);
 	for (size_t i = 0; !rc && i < l.n; i++)
@@ -304,8 +313,10 @@ static int gha_store_list_blobs(struct transport *t, struct store_blob **out, si
 	*out = NULL;
 	*n = 0;
 	int rc = list_ref(t, &l);
-	struct store_blob *b = rc ? NULL : calloc(l.n + 1, sizeof(*b));
-	if (!rc && !b)
+	if (rc)
+		return rc; /* list_ref freed l */
+	struct store_blob *b = calloc(l.n + 1, sizeof(*b));
+	if (!b)
 		rc = error_oom();
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		const struct gha_entry *g = &l.e[i];

@@ -30,11 +30,13 @@ static int v1_lookup(struct gha_service *s, const char *const *keys, size_t n, s
 		goto oom;
 	struct http_request req = {.method = "GET", .url = url.data, .headers = headers};
 	int rc = http_do(s->http, &req, &resp);
-	if (!rc && resp.status == 204)
+	if (rc)
+		goto out;
+	if (resp.status == 204) {
 		rc = ERR_NOT_FOUND;
-	else if (!rc && resp.status != 200)
+	} else if (resp.status != 200) {
 		rc = gha_answer_error(s, "cache lookup", &resp);
-	if (!rc) {
+	} else {
 		cJSON *j = cJSON_Parse(resp.body.data ? resp.body.data : "");
 		const cJSON *key = cJSON_GetObjectItem(j, "cacheKey");
 		const cJSON *loc = cJSON_GetObjectItem(j, "archiveLocation");
@@ -48,6 +50,7 @@ static int v1_lookup(struct gha_service *s, const char *const *keys, size_t n, s
 			rc = error_oom();
 		cJSON_Delete(j);
 	}
+out:
 	if (rc == ERR_NOT_FOUND)
 		error_set(ERR_NOT_FOUND, "no gha entry %s", keys[0]);
 	if (rc)
@@ -160,11 +163,13 @@ static int v1_save(struct gha_service *s, const char *key, const struct byte_ran
 	/* A zero-length entry has no chunk at all, only the commit. */
 	size_t chunks = (size_t)((body->length + s->part_size - 1) / s->part_size);
 	struct chunked_upload u = {s, url.data, body};
-	rc = parallel_for(chunks, CHUNK_WORKERS, false, upload_chunk, &u);
-	if (!rc)
-		rc = commit(s, url.data, body->length);
+	if ((rc = parallel_for(chunks, CHUNK_WORKERS, false, upload_chunk, &u)) ||
+	    (rc = commit(s, url.data, body->length))) {
+		buffer_free(&url);
+		return error_wrap(rc, "save %s", key);
+	}
 	buffer_free(&url);
-	return rc ? error_wrap(rc, "save %s", key) : 0;
+	return 0;
 }
 
 static int v1_open(struct gha_service *s, struct gha_hit *hit, struct byte_source **out)

@@ -87,15 +87,14 @@ static int v2_lookup(struct gha_service *s, const char *const *keys, size_t n, s
 	memset(hit, 0, sizeof(*hit));
 	/* As BuildKit: the first key, and every key again as restore keys. */
 	int rc = key_body(&body, keys[0], keys, n, -1);
-	if (!rc)
-		rc = twirp(s, "GetCacheEntryDownloadURL", &body, &a, NULL);
-	if (!rc) {
-		const char *url = text_of(a, "signed_download_url"), *key = text_of(a, "matched_key");
-		if (!ok_of(a) || !url)
-			rc = error_set(ERR_NOT_FOUND, "no gha entry %s", keys[0]);
-		else if (!(hit->key = strdup(key ? key : keys[0])) || !(hit->url = strdup(url)))
-			rc = error_oom();
-	}
+	if (rc || (rc = twirp(s, "GetCacheEntryDownloadURL", &body, &a, NULL)))
+		goto out;
+	const char *url = text_of(a, "signed_download_url"), *key = text_of(a, "matched_key");
+	if (!ok_of(a) || !url)
+		rc = error_set(ERR_NOT_FOUND, "no gha entry %s", keys[0]);
+	else if (!(hit->key = strdup(key ? key : keys[0])) || !(hit->url = strdup(url)))
+		rc = error_oom();
+out:
 	if (rc)
 		gha_hit_free(hit);
 	cJSON_Delete(a);

@@ -64,6 +64,16 @@ static int parse_scopes(struct runtime_token *t, const char *ac)
 	return rc;
 }
 
+/* Between the nbf and exp claims, where given. */
+static int check_valid_at(const struct runtime_token *t, int64_t now)
+{
+	if (t->expires && t->expires < now)
+		return bad("it has expired (exp claim)");
+	if (t->not_before && t->not_before > now)
+		return bad("it is not valid yet (nbf claim)");
+	return 0;
+}
+
 int runtime_token_parse(struct runtime_token *out, const char *jwt, int64_t now)
 {
 	memset(out, 0, sizeof(*out));
@@ -90,14 +100,8 @@ int runtime_token_parse(struct runtime_token *out, const char *jwt, int64_t now)
 	else if ((nbf && !json_integer(nbf, 0, JSON_EXACT_MAX, &out->not_before)) ||
 		 (exp && !json_integer(exp, 0, JSON_EXACT_MAX, &out->expires)))
 		rc = bad("its nbf or exp claim is not a time in seconds");
-	else
-		rc = parse_scopes(out, ac->valuestring);
-	if (!rc) {
-		if (out->expires && out->expires < now)
-			rc = bad("it has expired (exp claim)");
-		else if (out->not_before && out->not_before > now)
-			rc = bad("it is not valid yet (nbf claim)");
-	}
+	else if ((rc = parse_scopes(out, ac->valuestring)) == 0)
+		rc = check_valid_at(out, now);
 	cJSON_Delete(claims);
 	if (rc)
 		runtime_token_free(out);

@@ -172,25 +172,52 @@ int aws_sts_assume_role_with_web_identity(struct aws_credentials *out, struct ht
 	struct buffer form = BUFFER_INIT;
 	const char *headers[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
 				 "Accept: application/xml", NULL};
-	int rc = form_add(&form, "Action", "AssumeRoleWithWebIdentity");
-	if (!rc)
-		rc = form_add(&form, "Version", "2011-06-15");
-	if (!rc)
-		rc = form_add(&form, "RoleArn", role_arn);
-	if (!rc)
-		rc = form_add(&form, "RoleSessionName", session_name);
-	if (!rc)
-		rc = form_add(&form, "WebIdentityToken", token);
-	if (!rc) {
-		char what[400];
-		snprintf(what, sizeof(what), "STS AssumeRoleWithWebIdentity for %s", role_arn);
-		rc = sts_call(out, h, endpoint, &form, headers, what);
-	} else {
-		rc = error_oom();
-	}
+	char what[400];
+	int rc;
+	if ((rc = form_add(&form, "Action", "AssumeRoleWithWebIdentity")) ||
+	    (rc = form_add(&form, "Version", "2011-06-15")) || (rc = form_add(&form, "RoleArn", role_arn)) ||
+	    (rc = form_add(&form, "RoleSessionName", session_name)) ||
+	    (rc = form_add(&form, "WebIdentityToken", token)))
+		goto out;
+	snprintf(what, sizeof(what), "STS AssumeRoleWithWebIdentity for %s", role_arn);
+	rc = sts_call(out, h, endpoint, &form, headers, what);
+out:
 	if (form.data)
 		OPENSSL_cleanse(form.data, form.cap);
 	buffer_free(&form);
+	return rc;
+}
+
+/* What a signed STS request carries in its header lines. */
+struct signed_sts {
+	const struct url_parts *u;
+	const char *path, *content_type, *date, *authorization, *session_token;
+};
+
+static int signed_sts_call(struct aws_credentials *out, struct http_client *h, const struct signed_sts *sts,
+			   struct buffer *form, const char *what)
+{
+	struct buffer lines[5] = {BUFFER_INIT, BUFFER_INIT, BUFFER_INIT, BUFFER_INIT, BUFFER_INIT};
+	const char *headers[7] = {NULL};
+	size_t n = 0;
+	int hr = buffer_appendf(&lines[0], "Host: %s", sts->u->authority) |
+		 buffer_appendf(&lines[1], "Content-Type: %s", sts->content_type) |
+		 buffer_appendf(&lines[2], "X-Amz-Date: %s", sts->date) |
+		 buffer_appendf(&lines[3], "Authorization: %s", sts->authorization);
+	if (sts->session_token)
+		hr |= buffer_appendf(&lines[4], "X-Amz-Security-Token: %s", sts->session_token);
+	for (size_t i = 0; i < 5; i++)
+		if (lines[i].data)
+			headers[n++] = lines[i].data;
+	headers[n++] = "Accept: application/xml";
+	char url[1024];
+	snprintf(url, sizeof(url), "%s://%s%s", sts->u->scheme, sts->u->authority, sts->path);
+	int rc = hr ? error_oom() : sts_call(out, h, url, form, headers, what);
+	for (size_t i = 0; i < 5; i++) {
+		if (lines[i].data)
+			OPENSSL_cleanse(lines[i].data, lines[i].cap);
+		buffer_free(&lines[i]);
+	}
 	return rc;
 }
 
@@ -206,54 +233,24 @@ int aws_sts_assume_role(struct aws_credentials *out, struct http_client *h, cons
 	int rc = url_parts_parse(&u, endpoint, "STS endpoint");
 	if (rc)
 		return rc;
-	rc = form_add(&form, "Action", "AssumeRole");
-	if (!rc)
-		rc = form_add(&form, "Version", "2011-06-15");
-	if (!rc)
-		rc = form_add(&form, "RoleArn", role_arn);
-	if (!rc)
-		rc = form_add(&form, "RoleSessionName", session_name);
-	if (!rc && external_id)
-		rc = form_add(&form, "ExternalId", external_id);
-	if (!rc)
-		rc = buffer_appendf(&path, "%s/", u.path);
-	if (!rc)
-		rc = sigv4_hash_hex(hash, form.data, form.len);
-	if (!rc) {
-		sigv4_format_date(date, time(NULL));
-		struct sigv4_header sh[4] = {
-			{"host", u.authority}, {"content-type", ctype}, {"x-amz-date", date},
-			{"x-amz-security-token", source->session_token},
-		};
-		struct sigv4_request sr = {.method = "POST", .canonical_uri = path.data, .headers = sh,
-					   .n_headers = source->session_token ? 4 : 3, .payload_hash = hash,
-					   .amz_date = date, .region = region && *region ? region : "us-east-1",
-					   .service = "sts"};
-		rc = sigv4_authorization(&auth, &sr, source->access_key_id, source->secret_access_key);
-	}
-	if (!rc) {
-		struct buffer lines[5] = {BUFFER_INIT, BUFFER_INIT, BUFFER_INIT, BUFFER_INIT, BUFFER_INIT};
-		const char *headers[7] = {NULL};
-		size_t n = 0;
-		int hr = buffer_appendf(&lines[0], "Host: %s", u.authority) |
-			 buffer_appendf(&lines[1], "Content-Type: %s", ctype) |
-			 buffer_appendf(&lines[2], "X-Amz-Date: %s", date) |
-			 buffer_appendf(&lines[3], "Authorization: %s", auth.data);
-		if (source->session_token)
-			hr |= buffer_appendf(&lines[4], "X-Amz-Security-Token: %s", source->session_token);
-		for (size_t i = 0; i < 5; i++)
-			if (lines[i].data)
-				headers[n++] = lines[i].data;
-		headers[n++] = "Accept: application/xml";
-		char url[1024];
-		snprintf(url, sizeof(url), "%s://%s%s", u.scheme, u.authority, path.data);
-		rc = hr ? error_oom() : sts_call(out, h, url, &form, headers, what);
-		for (size_t i = 0; i < 5; i++) {
-			if (lines[i].data)
-				OPENSSL_cleanse(lines[i].data, lines[i].cap);
-			buffer_free(&lines[i]);
-		}
-	}
+	if ((rc = form_add(&form, "Action", "AssumeRole")) || (rc = form_add(&form, "Version", "2011-06-15")) ||
+	    (rc = form_add(&form, "RoleArn", role_arn)) || (rc = form_add(&form, "RoleSessionName", session_name)) ||
+	    (external_id && (rc = form_add(&form, "ExternalId", external_id))) ||
+	    (rc = buffer_appendf(&path, "%s/", u.path)) || (rc = sigv4_hash_hex(hash, form.data, form.len)))
+		goto out;
+	sigv4_format_date(date, time(NULL));
+	struct sigv4_header sh[4] = {
+		{"host", u.authority}, {"content-type", ctype}, {"x-amz-date", date},
+		{"x-amz-security-token", source->session_token},
+	};
+	struct sigv4_request sr = {.method = "POST", .canonical_uri = path.data, .headers = sh,
+				   .n_headers = source->session_token ? 4 : 3, .payload_hash = hash, .amz_date = date,
+				   .region = region && *region ? region : "us-east-1", .service = "sts"};
+	if ((rc = sigv4_authorization(&auth, &sr, source->access_key_id, source->secret_access_key)))
+		goto out;
+	struct signed_sts sts = {&u, path.data, ctype, date, auth.data, source->session_token};
+	rc = signed_sts_call(out, h, &sts, &form, what);
+out:
 	if (form.data)
 		OPENSSL_cleanse(form.data, form.cap);
 	buffer_free(&form);
@@ -346,25 +343,26 @@ int aws_imds_credentials(struct aws_credentials *out, struct http_client *h, con
 			rc = error_set(ERR_FAILURE, "%s: the instance has no IAM role", where);
 		http_response_free(&r);
 	}
-	if (!rc) {
-		struct buffer path = BUFFER_INIT;
-		rc = sigv4_uri_encode(&path, role, false);
-		snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/%s", (int)elen, endpoint,
-			 path.data ? path.data : "");
-		buffer_free(&path);
-	}
-	if (!rc) {
-		struct http_request get = {.method = "GET", .url = url, .headers = headers};
-		if ((rc = http_do(h, &get, &r)) == 0) {
-			char what[1400];
-			snprintf(what, sizeof(what), "%s, role %s", where, role);
-			if (r.status != 200)
-				rc = error_set(ERR_FAILURE, "%s: HTTP %ld", what, r.status);
-			else
-				rc = credentials_from_json(out, r.body.data, r.body.len, "Token", what);
-			response_wipe(&r);
-		}
-	}
+	if (rc)
+		goto out;
+	struct buffer path = BUFFER_INIT;
+	rc = sigv4_uri_encode(&path, role, false);
+	snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/%s", (int)elen, endpoint,
+		 path.data ? path.data : "");
+	buffer_free(&path);
+	if (rc)
+		goto out;
+	struct http_request get = {.method = "GET", .url = url, .headers = headers};
+	if ((rc = http_do(h, &get, &r)))
+		goto out;
+	char what[1400];
+	snprintf(what, sizeof(what), "%s, role %s", where, role);
+	if (r.status != 200)
+		rc = error_set(ERR_FAILURE, "%s: HTTP %ld", what, r.status);
+	else
+		rc = credentials_from_json(out, r.body.data, r.body.len, "Token", what);
+	response_wipe(&r);
+out:
 	OPENSSL_cleanse(token_header.data, token_header.cap);
 	buffer_free(&token_header);
 	return rc;
@@ -389,18 +387,23 @@ int aws_process_credentials(struct aws_credentials *out, const char *command)
 	}
 	OPENSSL_cleanse(chunk, sizeof(chunk));
 	int status = pclose(f);
-	if (!rc && (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	if (rc)
+		goto out;
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		rc = error_set(ERR_FAILURE, "credential_process failed (exit status %d)",
 			       status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	if (!rc) {
-		cJSON *doc = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
-		const cJSON *version = doc ? cJSON_GetObjectItemCaseSensitive(doc, "Version") : NULL;
-		if (!cJSON_IsNumber(version) || version->valuedouble != 1)
-			rc = error_set(ERR_FAILURE, "credential_process: output is not JSON with \"Version\": 1");
-		json_wipe(doc);
+		goto out;
 	}
-	if (!rc)
-		rc = credentials_from_json(out, b.data, b.len, "SessionToken", "credential_process");
+	cJSON *doc = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+	const cJSON *version = doc ? cJSON_GetObjectItemCaseSensitive(doc, "Version") : NULL;
+	bool versioned = cJSON_IsNumber(version) && version->valuedouble == 1;
+	json_wipe(doc);
+	if (!versioned) {
+		rc = error_set(ERR_FAILURE, "credential_process: output is not JSON with \"Version\": 1");
+		goto out;
+	}
+	rc = credentials_from_json(out, b.data, b.len, "SessionToken", "credential_process");
+out:
 	if (b.data)
 		OPENSSL_cleanse(b.data, b.cap);
 	buffer_free(&b);

@@ -413,10 +413,10 @@ static int from_instance_metadata(struct aws_credential_chain *c, struct aws_cre
 		if ((rc = http_client_new(&c->imds, &o)))
 			return rc;
 	}
-	rc = aws_imds_credentials(out, c->imds, endpoint);
-	if (!rc)
-		snprintf(out->source, sizeof(out->source), "EC2 instance metadata (%s)", endpoint);
-	return rc;
+	if ((rc = aws_imds_credentials(out, c->imds, endpoint)))
+		return rc;
+	snprintf(out->source, sizeof(out->source), "EC2 instance metadata (%s)", endpoint);
+	return 0;
 }
 
 /* ---- the chain ---------------------------------------------------------- */
@@ -466,23 +466,22 @@ int aws_credential_chain_get(struct aws_credential_chain *c, struct aws_credenti
 		struct aws_credentials next;
 		rc = resolve(c, &next);
 		c->failed = rc != 0;
-		if (rc) {
-			c->failed_at = now;
-			error_save(&c->failure, rc);
-		}
 		if (!rc) {
 			aws_credentials_clear(&c->current);
 			c->current = next;
 			c->have = true;
-		} else if (c->have && !force_refresh && c->current.expires > now) {
+		} else {
+			c->failed_at = now;
+			error_save(&c->failure, rc);
+			if (!c->have || force_refresh || c->current.expires <= now)
+				goto out;
 			/* Still valid for a while: keep going, try again next time. */
 			progress_note(c->progress, "could not refresh AWS credentials (%s); using the current ones "
 				      "until they expire", error_message());
-			rc = 0;
 		}
 	}
-	if (!rc)
-		rc = aws_credentials_copy(out, &c->current);
+	rc = aws_credentials_copy(out, &c->current);
+out:
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }

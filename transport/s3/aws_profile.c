@@ -122,11 +122,8 @@ int aws_profile_load(struct aws_profile *out, const char *name, const char *cred
 	if (!(out->name = strdup(name)))
 		return error_oom();
 	int rc = 0;
-	if (credentials_path)
-		rc = load_file(out, credentials_path, false, found);
-	if (!rc && config_path)
-		rc = load_file(out, config_path, true, found);
-	if (rc)
+	if ((credentials_path && (rc = load_file(out, credentials_path, false, found))) ||
+	    (config_path && (rc = load_file(out, config_path, true, found))))
 		aws_profile_free(out);
 	return rc;
 }

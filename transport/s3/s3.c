@@ -169,16 +169,17 @@ static int s3_blob_stat(struct transport *t, const char *digest, int64_t *size)
 	int rc = ready(s);
 	if (rc || (rc = blob_key(&key, s, digest)))
 		return rc;
-	rc = s3_head_object(s->client, key, &info);
-	if (!rc && info.size < 0) {
+	if ((rc = s3_head_object(s->client, key, &info)))
+		goto out;
+	if (info.size < 0) {
 		char name[1200];
 		s3_object_name(s->client, key, name, sizeof(name));
 		rc = error_set(ERR_FAILURE, "HEAD %s: the answer has no Content-Length", name);
+		goto out;
 	}
-	if (!rc) {
-		*size = info.size;
-		rc = maybe_touch(s, key, &info);
-	}
+	*size = info.size;
+	rc = maybe_touch(s, key, &info);
+out:
 	free(key);
 	return rc;
 }
@@ -215,31 +216,27 @@ static int s3_read_cache(struct transport *t, struct cache **out)
 	char *key = NULL, name[1200];
 	size_t dropped = 0;
 	int rc = ready(s);
-	if (!rc)
-		rc = key_for(&key, s, s->manifests_prefix, s->names[0]);
-	if (rc)
+	if (rc || (rc = key_for(&key, s, s->manifests_prefix, s->names[0])))
 		return rc;
 	s3_object_name(s->client, key, name, sizeof(name));
 	rc = s3_get_small(s->client, key, DOCUMENT_MAX, &doc);
 	if (rc == ERR_NOT_FOUND)
 		rc = error_set(ERR_NOT_FOUND, "no cache named \"%s\" in %s: %s does not exist", s->names[0], s->bucket,
 			       name);
-	if (!rc)
-		rc = annotated_config_load(out, doc.data ? doc.data : "", doc.len, name);
-	if (!rc) {
-		struct cache *c = *out;
-		dropped = c->dropped_results;
-		if ((rc = descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG)) ||
-		    (rc = digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len))) {
-			cache_free(c);
-			*out = NULL;
-		} else {
-			c->source_config.size = (int64_t)doc.len;
-		}
-		if (!rc && dropped)
-			progress_note(t->progress, "%s: %zu results dropped: their layers are not described", name,
-				      dropped);
+	if (rc || (rc = annotated_config_load(out, doc.data ? doc.data : "", doc.len, name)))
+		goto out;
+	struct cache *c = *out;
+	dropped = c->dropped_results;
+	if ((rc = descriptor_set_media_type(&c->source_config, MT_CACHE_CONFIG)) ||
+	    (rc = digest_of_bytes(c->source_config.digest, doc.data ? doc.data : "", doc.len))) {
+		cache_free(c);
+		*out = NULL;
+		goto out;
 	}
+	c->source_config.size = (int64_t)doc.len;
+	if (dropped)
+		progress_note(t->progress, "%s: %zu results dropped: their layers are not described", name, dropped);
+out:
 	free(key);
 	buffer_free(&doc);
 	return rc;
@@ -499,9 +496,11 @@ static int set_location(struct s3_transport *s)
 	int rc = 0;
 	for (size_t i = 0; i < s->n_names && !rc; i++)
 		rc = buffer_appendf(&names, "%s%s", i ? ";" : "", s->names[i]);
-	if (!rc)
-		rc = transport_set_location(&s->base, "s3:%s/%s/%s%s:%s", s->endpoint_url ? s->endpoint_url : s->region,
-					    s->bucket, s->prefix, s->manifests_prefix, names.data ? names.data : "");
+	if (rc)
+		goto out;
+	rc = transport_set_location(&s->base, "s3:%s/%s/%s%s:%s", s->endpoint_url ? s->endpoint_url : s->region,
+				    s->bucket, s->prefix, s->manifests_prefix, names.data ? names.data : "");
+out:
 	buffer_free(&names);
 	return rc;
 }

@@ -127,9 +127,7 @@ int s3_address_of(struct s3_client *c, const char *key, struct s3_address *a)
 	pthread_mutex_lock(&c->lock);
 	int rc = address_base(c, a);
 	pthread_mutex_unlock(&c->lock);
-	if (!rc)
-		rc = append_segment(&a->path, key, true);
-	if (rc)
+	if (rc || (rc = append_segment(&a->path, key, true)))
 		buffer_free(&a->path);
 	return rc;
 }

@@ -23,15 +23,16 @@ static int bucket_call(struct s3_client *c, const struct s3_call *call, struct h
 {
 	struct signed_call s;
 	int rc = s3_perform(c, call, out, NULL, &s);
-	if (!rc) {
-		struct s3_answer_error e;
-		s3_answer_error_parse(&e, out);
-		if (out->status < 200 || out->status >= 300 || e.code)
-			rc = s3_answer_fail(c, &s, out, ERR_FAILURE);
-		s3_answer_error_free(&e);
-		if (rc)
-			http_response_free(out);
-	}
+	if (rc)
+		goto out;
+	struct s3_answer_error e;
+	s3_answer_error_parse(&e, out);
+	if (out->status < 200 || out->status >= 300 || e.code)
+		rc = s3_answer_fail(c, &s, out, ERR_FAILURE);
+	s3_answer_error_free(&e);
+	if (rc)
+		http_response_free(out);
+out:
 	s3_signed_call_clear(&s);
 	return rc;
 }
@@ -41,6 +42,29 @@ void s3_listed_free(struct s3_listed *l, size_t n)
 	for (size_t i = 0; l && i < n; i++)
 		free(l[i].key);
 	free(l);
+}
+
+/* Appends one listed object; *key is taken. */
+static int take_object(struct s3_listed **list, size_t *n, size_t *cap, char **key, const char *size,
+		       const char *when)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 256;
+		struct s3_listed *g = realloc(*list, nc * sizeof(*g));
+		CHECK_ALLOC(g);
+		*list = g;
+		*cap = nc;
+	}
+	struct s3_listed *o = &(*list)[(*n)++];
+	memset(o, 0, sizeof(*o));
+	o->key = *key;
+	*key = NULL;
+	o->size = size ? strtoll(size, NULL, 10) : 0;
+	if (when && timestamp_parse(&o->last_modified, when)) {
+		error_clear(); /* unknown time: counts as old */
+		memset(&o->last_modified, 0, sizeof(o->last_modified));
+	}
+	return 0;
 }
 
 /* Adds the <Contents> of one page. */
@@ -54,28 +78,8 @@ static int take_page(const char *xml, size_t len, struct s3_listed **list, size_
 		size_t clen = (size_t)(close - p);
 		char *key = xml_text(p, clen, "Key"), *size = xml_text(p, clen, "Size"),
 		     *when = xml_text(p, clen, "LastModified");
-		int rc = key ? 0 : error_set(ERR_FAILURE, "ListObjectsV2: an object without a <Key>");
-		if (!rc && *n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 256;
-			struct s3_listed *g = realloc(*list, nc * sizeof(*g));
-			if (!g)
-				rc = error_oom();
-			else {
-				*list = g;
-				*cap = nc;
-			}
-		}
-		if (!rc) {
-			struct s3_listed *o = &(*list)[(*n)++];
-			memset(o, 0, sizeof(*o));
-			o->key = key;
-			key = NULL;
-			o->size = size ? strtoll(size, NULL, 10) : 0;
-			if (when && timestamp_parse(&o->last_modified, when)) {
-				error_clear(); /* unknown time: counts as old */
-				memset(&o->last_modified, 0, sizeof(o->last_modified));
-			}
-		}
+		int rc = key ? take_object(list, n, cap, &key, size, when)
+			     : error_set(ERR_FAILURE, "ListObjectsV2: an object without a <Key>");
 		free(key);
 		free(size);
 		free(when);
@@ -134,6 +138,18 @@ static int xml_escaped(struct buffer *b, const char *s)
 	return rc;
 }
 
+static int delete_request_body(struct buffer *body, char *const *keys, size_t n)
+{
+	int rc = buffer_append_str(body, "<Delete><Quiet>true</Quiet>");
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = buffer_append_str(body, "<Object><Key>")) || (rc = xml_escaped(body, keys[i])) ||
+		    (rc = buffer_append_str(body, "</Key></Object>")))
+			return rc;
+	return buffer_append_str(body, "</Delete>");
+}
+
 static int delete_batch(struct s3_client *c, char *const *keys, size_t n)
 {
 	struct buffer body = BUFFER_INIT;
@@ -141,15 +157,10 @@ static int delete_batch(struct s3_client *c, char *const *keys, size_t n)
 	unsigned int md5_len = 0;
 	char hash[DIGEST_BUF];
 	struct buffer md5_b64 = BUFFER_INIT;
-	int rc = buffer_append_str(&body, "<Delete><Quiet>true</Quiet>");
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = buffer_append_str(&body, "<Object><Key>") || xml_escaped(&body, keys[i]) ||
-		     buffer_append_str(&body, "</Key></Object>");
-	if (!rc)
-		rc = buffer_append_str(&body, "</Delete>");
+	int rc = delete_request_body(&body, keys, n);
 	if (rc) {
 		buffer_free(&body);
-		return error_oom();
+		return rc;
 	}
 	/* DeleteObjects requires Content-MD5. */
 	if (!EVP_Digest(body.data, body.len, md5, &md5_len, EVP_md5(), NULL) ||
@@ -164,14 +175,14 @@ static int delete_batch(struct s3_client *c, char *const *keys, size_t n)
 	struct s3_call call = {.method = "POST", .key = "", .query = q, .n_query = 1, .amz = h, .n_amz = 1,
 			       .body = &b, .error_in_200 = true};
 	struct http_response r;
-	rc = bucket_call(c, &call, &r);
-	if (!rc) {
-		char *failed = xml_text(r.body.data ? r.body.data : "", r.body.len, "Error");
-		if (failed)
-			rc = error_set(ERR_FAILURE, "DeleteObjects: the store kept some objects: %.300s", failed);
-		free(failed);
-		http_response_free(&r);
-	}
+	if ((rc = bucket_call(c, &call, &r)))
+		goto out;
+	char *failed = xml_text(r.body.data ? r.body.data : "", r.body.len, "Error");
+	if (failed)
+		rc = error_set(ERR_FAILURE, "DeleteObjects: the store kept some objects: %.300s", failed);
+	free(failed);
+	http_response_free(&r);
+out:
 	buffer_free(&body);
 	buffer_free(&md5_b64);
 	return rc;
@@ -192,7 +203,8 @@ int s3_delete_object(struct s3_client *c, const char *key)
 	struct s3_call call = {.method = "DELETE", .key = key};
 	struct http_response r;
 	int rc = bucket_call(c, &call, &r);
-	if (!rc)
-		http_response_free(&r);
-	return rc;
+	if (rc)
+		return rc;
+	http_response_free(&r);
+	return 0;
 }

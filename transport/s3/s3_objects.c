@@ -10,6 +10,35 @@
 
 #include "transport/s3/xml_text.h"
 
+/* Why a HEAD failed: HEAD answers have no body, so one byte is asked for. */
+static int head_failure(struct s3_client *c, const char *key, const struct signed_call *s,
+			const struct http_response *r)
+{
+	int rc;
+	struct http_response g;
+	struct signed_call gs;
+	struct s3_call get = {.method = "GET", .key = key, .range = "bytes=0-0"};
+	int grc = s3_perform(c, &get, &g, NULL, &gs);
+	if (!grc && (g.status == 404 || g.status == 416)) {
+		/* It was a passing trouble (a region or clock learnt meanwhile). */
+		char name[1200];
+		s3_object_name(c, key, name, sizeof(name));
+		struct s3_answer_error e;
+		s3_answer_error_parse(&e, &g);
+		rc = s3_answer_code_is(&e, "NoSuchBucket") ? s3_answer_fail(c, &gs, &g, ERR_FAILURE)
+			: g.status == 404 ? error_set(ERR_NOT_FOUND, "%s does not exist", name)
+					  : s3_answer_fail(c, s, r, ERR_FAILURE);
+		s3_answer_error_free(&e);
+	} else if (!grc && g.status >= 300 && g.body.len) {
+		rc = s3_answer_fail(c, &gs, &g, ERR_FAILURE);
+	} else {
+		rc = s3_answer_fail(c, s, r, ERR_FAILURE);
+	}
+	http_response_free(&g);
+	s3_signed_call_clear(&gs);
+	return rc;
+}
+
 int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info)
 {
 	struct http_response r;
@@ -17,40 +46,22 @@ int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *
 	struct s3_call call = {.method = "HEAD", .key = key};
 	int rc = s3_perform(c, &call, &r, NULL, &s);
 	memset(info, 0, sizeof(*info));
-	if (!rc && r.status == 200) {
+	if (rc)
+		goto out;
+	if (r.status == 200) {
 		const char *len = http_response_header(&r, "Content-Length");
 		const char *lm = http_response_header(&r, "Last-Modified");
 		info->size = len ? strtoll(len, NULL, 10) : -1;
 		time_t t = lm ? curl_getdate(lm, NULL) : -1;
 		info->last_modified = t == -1 ? 0 : (int64_t)t;
-	} else if (!rc && r.status == 404) {
+	} else if (r.status == 404) {
 		char name[1200];
 		s3_object_name(c, key, name, sizeof(name));
 		rc = error_set(ERR_NOT_FOUND, "%s does not exist", name);
-	} else if (!rc) {
-		/* HEAD answers have no body: ask for one byte to learn why. */
-		struct http_response g;
-		struct signed_call gs;
-		struct s3_call get = {.method = "GET", .key = key, .range = "bytes=0-0"};
-		int grc = s3_perform(c, &get, &g, NULL, &gs);
-		if (!grc && (g.status == 404 || g.status == 416)) {
-			/* It was a passing trouble (a region or clock learnt meanwhile). */
-			char name[1200];
-			s3_object_name(c, key, name, sizeof(name));
-			struct s3_answer_error e;
-			s3_answer_error_parse(&e, &g);
-			rc = s3_answer_code_is(&e, "NoSuchBucket") ? s3_answer_fail(c, &gs, &g, ERR_FAILURE)
-				: g.status == 404 ? error_set(ERR_NOT_FOUND, "%s does not exist", name)
-						  : s3_answer_fail(c, &s, &r, ERR_FAILURE);
-			s3_answer_error_free(&e);
-		} else if (!grc && g.status >= 300 && g.body.len) {
-			rc = s3_answer_fail(c, &gs, &g, ERR_FAILURE);
-		} else {
-			rc = s3_answer_fail(c, &s, &r, ERR_FAILURE);
-		}
-		http_response_free(&g);
-		s3_signed_call_clear(&gs);
+	} else {
+		rc = head_failure(c, key, &s, &r);
 	}
+out:
 	http_response_free(&r);
 	s3_signed_call_clear(&s);
 	return rc;
@@ -118,21 +129,22 @@ int s3_get_object(struct s3_client *c, const char *key, int64_t offset, struct b
 	snprintf(g->range, sizeof(g->range), "bytes=%lld-", (long long)offset);
 	g->desc = (struct s3_call){.method = "GET", .key = g->key, .range = offset > 0 ? g->range : NULL};
 	int rc = s3_perform(c, &g->desc, &g->resp, &g->inner, s);
-	if (!rc && g->inner) {
-		if (offset > 0 && g->resp.status == 200)
-			rc = skip_bytes(g->inner, offset);
-	} else if (!rc) {
+	if (rc)
+		goto fail;
+	if (!g->inner) {
 		struct s3_answer_error e;
 		s3_answer_error_parse(&e, &g->resp);
 		rc = s3_answer_fail(c, s, &g->resp, g->resp.status == 404 && !s3_answer_code_is(&e, "NoSuchBucket") ? ERR_NOT_FOUND : ERR_FAILURE);
 		s3_answer_error_free(&e);
+		goto fail;
 	}
-	if (rc) {
-		get_close(&g->base);
-		return rc;
-	}
+	if (offset > 0 && g->resp.status == 200 && (rc = skip_bytes(g->inner, offset)))
+		goto fail;
 	*out = &g->base;
 	return 0;
+fail:
+	get_close(&g->base);
+	return rc;
 }
 
 int s3_get_small(struct s3_client *c, const char *key, size_t max, struct buffer *out)
@@ -141,7 +153,9 @@ int s3_get_small(struct s3_client *c, const char *key, size_t max, struct buffer
 	struct signed_call s;
 	struct s3_call call = {.method = "GET", .key = key, .capture_limit = max + 1};
 	int rc = s3_perform(c, &call, &r, NULL, &s);
-	if (!rc && r.status == 200) {
+	if (rc)
+		goto out;
+	if (r.status == 200) {
 		char name[1200];
 		s3_object_name(c, key, name, sizeof(name));
 		if (r.body.len > max) {
@@ -150,12 +164,13 @@ int s3_get_small(struct s3_client *c, const char *key, size_t max, struct buffer
 			buffer_reset(out);
 			rc = buffer_append(out, r.body.data ? r.body.data : "", r.body.len);
 		}
-	} else if (!rc) {
+	} else {
 		struct s3_answer_error e;
 		s3_answer_error_parse(&e, &r);
 		rc = s3_answer_fail(c, &s, &r, r.status == 404 && !s3_answer_code_is(&e, "NoSuchBucket") ? ERR_NOT_FOUND : ERR_FAILURE);
 		s3_answer_error_free(&e);
 	}
+out:
 	http_response_free(&r);
 	s3_signed_call_clear(&s);
 	return rc;
@@ -168,17 +183,20 @@ static int simple_call(struct s3_client *c, const struct s3_call *call, struct h
 	struct http_response r;
 	struct signed_call s;
 	int rc = s3_perform(c, call, &r, NULL, &s);
-	if (!rc) {
-		struct s3_answer_error e;
-		s3_answer_error_parse(&e, &r);
-		if (r.status < 200 || r.status >= 300 || e.code)
-			rc = s3_answer_fail(c, &s, &r, ERR_FAILURE);
-		s3_answer_error_free(&e);
+	if (rc)
+		goto out;
+	struct s3_answer_error e;
+	s3_answer_error_parse(&e, &r);
+	if (r.status < 200 || r.status >= 300 || e.code)
+		rc = s3_answer_fail(c, &s, &r, ERR_FAILURE);
+	s3_answer_error_free(&e);
+	if (!rc && resp_out) {
+		*resp_out = r; /* the caller frees it */
+		s3_signed_call_clear(&s);
+		return 0;
 	}
-	if (!rc && resp_out)
-		*resp_out = r;
-	else
-		http_response_free(&r);
+out:
+	http_response_free(&r);
 	s3_signed_call_clear(&s);
 	return rc;
 }

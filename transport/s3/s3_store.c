@@ -19,12 +19,11 @@ static int read_document(struct s3_transport *s, const char *name, struct buffer
 {
 	char *key = NULL;
 	int rc = s3_transport_ready(s);
-	if (!rc)
-		rc = s3_transport_key(&key, s, s->manifests_prefix, name);
-	if (!rc)
-		rc = s3_get_small(s->client, key, DOCUMENT_MAX, doc);
-	if (!rc)
-		rc = digest_of_bytes(digest, doc->data ? doc->data : "", doc->len);
+	if (rc || (rc = s3_transport_key(&key, s, s->manifests_prefix, name)) ||
+	    (rc = s3_get_small(s->client, key, DOCUMENT_MAX, doc)))
+		goto out;
+	rc = digest_of_bytes(digest, doc->data ? doc->data : "", doc->len);
+out:
 	free(key);
 	return rc;
 }
@@ -33,18 +32,19 @@ static int s3_store_list(struct transport *t, struct store_entry **out, size_t *
 {
 	struct s3_transport *s = (struct s3_transport *)t;
 	struct s3_listed *objs = NULL;
+	struct store_entry *e = NULL;
 	size_t n_objs = 0, kept = 0;
 	char *prefix = NULL;
-	int rc = s3_transport_ready(s);
 	*out = NULL;
 	*n = 0;
-	if (!rc)
-		rc = s3_transport_key(&prefix, s, s->manifests_prefix, "");
-	if (!rc)
-		rc = s3_list_objects(s->client, prefix, &objs, &n_objs);
-	struct store_entry *e = rc ? NULL : calloc(n_objs + 1, sizeof(*e));
-	if (!rc && !e)
+	int rc = s3_transport_ready(s);
+	if (rc || (rc = s3_transport_key(&prefix, s, s->manifests_prefix, "")) ||
+	    (rc = s3_list_objects(s->client, prefix, &objs, &n_objs)))
+		goto out;
+	if (!(e = calloc(n_objs + 1, sizeof(*e)))) {
 		rc = error_oom();
+		goto out;
+	}
 	for (size_t i = 0; !rc && i < n_objs; i++) {
 		struct buffer doc = BUFFER_INIT;
 		struct store_entry *x = &e[kept];
@@ -66,6 +66,7 @@ static int s3_store_list(struct transport *t, struct store_entry **out, size_t *
 		x->is_cache = true;
 		kept++;
 	}
+out:
 	s3_listed_free(objs, n_objs);
 	free(prefix);
 	if (rc) {
@@ -109,10 +110,9 @@ static int s3_store_mark(struct transport *t, const struct store_entry *e, struc
 		rc = 0;
 		goto out;
 	}
-	if (!rc)
-		rc = annotated_config_load(&c, doc.data ? doc.data : "", doc.len, e->name);
-	if (!rc)
-		rc = cache_referenced_blobs(c, &blobs, &n);
+	if (rc || (rc = annotated_config_load(&c, doc.data ? doc.data : "", doc.len, e->name)) ||
+	    (rc = cache_referenced_blobs(c, &blobs, &n)))
+		goto out;
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = strmap_put(marks, blobs[i]->digest, (size_t)blobs[i]->size);
 out:
@@ -129,12 +129,13 @@ static int s3_store_remove(struct transport *t, const struct store_entry *e)
 	char digest[DIGEST_BUF], *key = NULL;
 	int rc = read_document(s, e->name, &doc, digest);
 	buffer_free(&doc);
-	if (!rc && strcmp(digest, e->digest) != 0)
-		rc = error_set(ERR_NOT_FOUND, "cache \"%s\" was written again meanwhile", e->name);
-	if (!rc)
-		rc = s3_transport_key(&key, s, s->manifests_prefix, e->name);
-	if (!rc)
-		rc = s3_delete_object(s->client, key);
+	if (rc)
+		return rc;
+	if (strcmp(digest, e->digest) != 0)
+		return error_set(ERR_NOT_FOUND, "cache \"%s\" was written again meanwhile", e->name);
+	if ((rc = s3_transport_key(&key, s, s->manifests_prefix, e->name)))
+		return rc;
+	rc = s3_delete_object(s->client, key);
 	free(key);
 	return rc;
 }
@@ -144,18 +145,19 @@ static int s3_store_list_blobs(struct transport *t, struct store_blob **out, siz
 {
 	struct s3_transport *s = (struct s3_transport *)t;
 	struct s3_listed *objs = NULL;
+	struct store_blob *b = NULL;
 	size_t n_objs = 0, kept = 0;
 	char *prefix = NULL;
-	int rc = s3_transport_ready(s);
 	*out = NULL;
 	*n = 0;
-	if (!rc)
-		rc = s3_transport_key(&prefix, s, s->blobs_prefix, "");
-	if (!rc)
-		rc = s3_list_objects(s->client, prefix, &objs, &n_objs);
-	struct store_blob *b = rc ? NULL : calloc(n_objs + 1, sizeof(*b));
-	if (!rc && !b)
+	int rc = s3_transport_ready(s);
+	if (rc || (rc = s3_transport_key(&prefix, s, s->blobs_prefix, "")) ||
+	    (rc = s3_list_objects(s->client, prefix, &objs, &n_objs)))
+		goto out;
+	if (!(b = calloc(n_objs + 1, sizeof(*b)))) {
 		rc = error_oom();
+		goto out;
+	}
 	for (size_t i = 0; !rc && i < n_objs; i++) {
 		const char *digest = objs[i].key + strlen(prefix);
 		if (digest_check(digest, ERR_FAILURE, "blob key")) {
@@ -169,6 +171,7 @@ static int s3_store_list_blobs(struct transport *t, struct store_blob **out, siz
 			rc = error_oom();
 		kept++;
 	}
+out:
 	s3_listed_free(objs, n_objs);
 	free(prefix);
 	if (rc) {
@@ -204,10 +207,10 @@ static int s3_store_delete_blobs(struct transport *t, const struct store_blob *b
 	}
 	if (!rc && n_keys)
 		rc = s3_delete_objects(((struct s3_transport *)t)->client, keys, n_keys);
-	if (!rc)
-		*deleted = n_keys;
-	else
+	if (rc)
 		*bytes = 0;
+	else
+		*deleted = n_keys;
 	free(keys);
 	strmap_free(&fresh);
 	store_blobs_free(now, n_now);
