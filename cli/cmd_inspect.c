@@ -29,7 +29,19 @@ static const char help[] =
 struct measure_ctx {
 	struct source_set *set;
 	struct blob_facts *facts;
+	struct progress *progress;
 };
+
+struct measure_task {
+	struct progress *progress;
+	int id;
+};
+
+static void on_bytes(void *ctx, int64_t n)
+{
+	struct measure_task *t = ctx;
+	progress_task_add(t->progress, t->id, n);
+}
 
 static int measure_one(void *arg, size_t i)
 {
@@ -44,13 +56,16 @@ static int measure_one(void *arg, size_t i)
 	}
 	if (enc == COMPRESSION_UNKNOWN)
 		return 0;
-	struct layer_task t = {.source = f->d, .encoding = enc, .want_diff_id = true};
+	struct measure_task mt = {m->progress, progress_task_begin(m->progress, f->d->digest, "measure", f->d->size)};
+	struct layer_task t = {.source = f->d, .encoding = enc, .want_diff_id = true, .on_progress = on_bytes,
+			       .progress_ctx = &mt};
 	int rc = source_set_open_blob(m->set, f->d, &src);
 	if (!rc)
 		rc = layer_process(&o, src, &t, NULL);
 	if (rc)
 		snprintf(f->problem, sizeof(f->problem), "%s", error_message());
-	else
+	progress_task_end(m->progress, mt.id, rc ? "failed" : "ok", rc ? f->problem : NULL);
+	if (!rc)
 		f->uncompressed = o.uncompressed_size;
 	if (!rc && o.toc_entries >= 0) {
 		memcpy(f->toc_digest, o.toc_digest, DIGEST_BUF);
@@ -166,7 +181,7 @@ int cmd_inspect(int argc, char **argv)
 		facts[i].toc_entries = -1;
 	}
 	if (!quick) {
-		struct measure_ctx m = {&src.set, facts};
+		struct measure_ctx m = {&src.set, facts, progress};
 		parallel_for(n, common.jobs, true, measure_one, &m);
 	}
 	rc = print_view(&src, facts, n, format, &tree);
