@@ -67,6 +67,10 @@ void known_types_text(char *out, size_t size, enum transport_direction dir);
 /* Inspect and verify are quiet unless asked: their output is on stdout. */
 enum progress_mode quiet_unless_asked(enum progress_mode m);
 
+/* Looks for --progress json on the whole command line before anything is
+ * parsed, so that even a usage error before it is an `error` event. */
+void errors_as_json_scan(int argc, char **argv);
+
 /* Handles --progress and --jobs; returns 1 when the option was one of them. */
 int common_option(struct common_options *c, int opt, const char *arg, int *rc);
 void common_options_init(struct common_options *c);

@@ -112,6 +112,16 @@ void common_options_apply(const struct common_options *c, struct progress *p)
  * word too (report_error), usage errors after it included. */
 static bool errors_as_json;
 
+void errors_as_json_scan(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--progress=json") == 0)
+			errors_as_json = true;
+		else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc)
+			errors_as_json = strcmp(argv[++i], "json") == 0;
+	}
+}
+
 int common_option(struct common_options *c, int opt, const char *arg, int *rc)
 {
 	if (opt == OPT_PROGRESS) {

@@ -139,6 +139,7 @@ static void json_task_progress(struct progress *p, struct task *t)
 struct overall {
 	unsigned done, total, active;
 	int64_t read, written, bytes_total;
+	int64_t moved; /* each task's pace: a re-encode's output, a copy's input */
 	double secs, eta; /* eta < 0: not known yet */
 };
 
@@ -150,6 +151,7 @@ static void overall_of(struct progress *p, struct overall *o)
 	for (size_t i = 0; i < p->n_tasks; i++) {
 		o->read += p->tasks[i].done;
 		o->written += p->tasks[i].written;
+		o->moved += p->tasks[i].written ? p->tasks[i].written : p->tasks[i].done;
 		o->active += p->tasks[i].active;
 	}
 	o->total = p->planned_layers > p->n_tasks ? p->planned_layers : (unsigned)p->n_tasks;
@@ -172,7 +174,7 @@ static void overall_line(struct progress *p, char *line, size_t size)
 	format_bytes(read, sizeof(read), o.read);
 	format_bytes(total, sizeof(total), o.bytes_total);
 	format_bytes(written, sizeof(written), o.written);
-	format_rate(rate, sizeof(rate), o.written > o.read ? o.written : o.read, o.secs);
+	format_rate(rate, sizeof(rate), o.moved, o.secs);
 	if (o.eta >= 0)
 		snprintf(eta, sizeof(eta), ", ETA %.0fs", o.eta);
 	snprintf(line, size, "[%u/%u layers] %s / %s read, %s written in %.1fs%s%s", o.done, o.total, read, total,
