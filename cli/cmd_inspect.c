@@ -24,7 +24,9 @@ static const char help[] =
 	"                    $GITHUB_STEP_SUMMARY)\n"
 	"  --quick           do not read layer blobs: uncompressed sizes are then unknown\n"
 	"  --raw             text: also list every blob, chain node and record as stored\n"
-	"  --full            text: do not fold wide fans (over 20 branches) or long chains (over 40)\n" COMMON_HELP;
+	"  --full            text: do not fold wide fans (over 20 branches) or long chains (over 40)\n"
+	"Progress is quiet unless asked (auto means quiet here): --progress plain, tty or json\n"
+	"shows each layer as it is read.\n" COMMON_HELP;
 
 struct measure_ctx {
 	struct source_set *set;

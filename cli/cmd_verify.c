@@ -17,6 +17,9 @@ static const char help[] =
 	"layers, the diffID of its uncompressed content; eStargz layers are also checked\n"
 	"against their TOC (its digest, every file's and chunk's digest and offset, the\n"
 	"footer).  Names each damaged or missing blob; exits 1 if there is any.\n"
+	"\n"
+	"Progress is quiet unless asked (auto means quiet here): --progress plain, tty or json\n"
+	"shows each blob as it is read.\n"
 	"\n" COMMON_HELP;
 
 struct verify_ctx {
