@@ -88,6 +88,17 @@ class SlowReencode(h.TempDirCase):
         self.assertIn("written", lines[0])
         self.assertNotIn("0 B/s", p.stderr)
 
+    def test_tty_draws_an_overall_line_under_the_blobs(self):
+        p = self.export("tty", self.dir("t"))
+        frames = p.stderr.replace("\x1b[1A\x1b[2K", "\n").splitlines()
+        overall = [l for l in frames if l.startswith("[0/1 layers]")]
+        self.assertTrue(overall, p.stderr[-2000:])
+        self.assertRegex(overall[-1], r"read, [0-9.]+ [KM]i?B written in [0-9.]+s \([0-9.]+ [KM]iB/s\)")
+        # The blob's own line shows the encoder's output growing.
+        written = [l for l in frames if l.startswith(" => zstd") and " written" in l]
+        self.assertGreaterEqual(len(set(written)), 2, p.stderr[-2000:])
+        self.assertNotIn("0 B/s", p.stderr)
+
 
 class JsonOnly(h.TempDirCase):
     """Every failing command class, piped through a JSON parser."""
