@@ -227,6 +227,18 @@ class Results(h.TempDirCase):
         self.assertEqual([e["outcome"] for e in events(self, p.stderr) if e["event"] == "result"],
                          ["ok", "ignored", "ignored"])
 
+    def test_a_cache_without_layers_leaves_the_destination_unchanged(self):
+        src, meta = self.dir("empty"), self.dir("meta.json")
+        os.makedirs(os.path.join(src, "blobs", "sha256"))
+        makecache.write_layout(src, [], [{"digest": makecache.sha(b"only-a-key")}], [])
+        p = run("export", "--progress", "json", "--from", src, "--metadata-file", meta,
+                "--export-cache", "type=local,dest=%s" % self.dir("out"))
+        with open(meta) as f:
+            (got,) = json.load(f)["destinations"]
+        self.assertEqual((got["outcome"], got["root"], got["blobsWritten"]), ("unchanged", None, 0))
+        self.assertEqual([e["outcome"] for e in events(self, p.stderr) if e["event"] == "result"], ["unchanged"])
+        self.assertFalse(os.path.exists(os.path.join(self.dir("out"), "index.json")))
+
     def test_bad_metadata_file_values(self):
         rows = [
             (["export", "--from", SOURCE, "--export-cache", "type=local,dest={d}/x", "--metadata-file", ""], 2,

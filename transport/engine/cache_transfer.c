@@ -220,10 +220,10 @@ int cache_export(struct source_set *src, struct destination *dests, size_t n, un
 	for (size_t i = 0; i < n; i++) {
 		if (plan_errors[i].code)
 			rc = error_restore(&plan_errors[i]);
-		else if (!run.caches[i])
-			continue;
-		else
+		else if (run.caches[i])
 			rc = finish_destination(&run, i);
+		else
+			rc = 0; /* nothing to export there: reported as unchanged */
 		if (rc)
 			error_wrap(rc, "export to %s", dests[i].transport->display);
 		report_destination(&run, i, rc, dests[i].settings.ignore_error);
