@@ -67,6 +67,10 @@ void known_types_text(char *out, size_t size, enum transport_direction dir);
 /* Inspect and verify are quiet unless asked: their output is on stdout. */
 enum progress_mode quiet_unless_asked(enum progress_mode m);
 
+/* Looks for --progress json on the whole command line before anything is
+ * parsed, so that even a usage error before it is an `error` event. */
+void errors_as_json_scan(int argc, char **argv);
+
 /* Handles --progress and --jobs; returns 1 when the option was one of them. */
 int common_option(struct common_options *c, int opt, const char *arg, int *rc);
 void common_options_init(struct common_options *c);
@@ -74,10 +78,17 @@ void common_options_init(struct common_options *c);
  * and a note on p when a lock must be waited for. */
 void common_options_apply(const struct common_options *c, struct progress *p);
 
+/* Names d's result after its spec (type, dir/ref/bucket..., tag), for
+ * the `result` event and --metadata-file; spec must outlive the result. */
+void destination_result_name(struct destination *d, struct cache_options *spec);
+/* --metadata-file FILE: every destination's result, written atomically. */
+int metadata_file_write(const char *path, const char *command, const struct destination *d, size_t n);
+
 /* The message for an option getopt refused ('?' unknown, ':' missing value). */
 int bad_option(int opt, char **argv);
 
-/* Prints "cachectl: <message>" for the current error and maps rc to an exit code. */
+/* Prints "cachectl: <message>" for the current error (after --progress
+ * json: an `error` event) and maps rc to an exit code. */
 int report_error(int rc);
 int exit_code_of(int rc);
 
@@ -98,6 +109,9 @@ int cmd_prune(int argc, char **argv);
 #define OPT_PROGRESS 1000
 #define OPT_JOBS 1001
 #define OPT_LOCK_TIMEOUT 1002
+#define OPT_METADATA_FILE 1003
+#define METADATA_FILE_HELP \
+	"  --metadata-file FILE  write every destination's result there as JSON (docs/progress.md)\n"
 #define COMMON_LONG_OPTIONS                                        \
 	{"progress", required_argument, NULL, OPT_PROGRESS},       \
 	{"jobs", required_argument, NULL, OPT_JOBS},               \

@@ -10,6 +10,7 @@
 #include "core/util/error.h"
 #include "formats/oci_layout.h"
 #include "core/util/parallel.h"
+#include "core/util/export_result.h"
 #include "core/util/secrets.h"
 
 int single_source_load(struct single_source *s, const char *text, struct progress *p)
@@ -107,10 +108,26 @@ void common_options_apply(const struct common_options *c, struct progress *p)
 	oci_layout_set_lock_wait(c->lock_timeout, p ? note_lock_wait : NULL, p);
 }
 
+/* Once --progress json is read, everything on stderr is JSON: the last
+ * word too (report_error), usage errors after it included. */
+static bool errors_as_json;
+
+void errors_as_json_scan(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--progress=json") == 0)
+			errors_as_json = true;
+		else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc)
+			errors_as_json = strcmp(argv[++i], "json") == 0;
+	}
+}
+
 int common_option(struct common_options *c, int opt, const char *arg, int *rc)
 {
 	if (opt == OPT_PROGRESS) {
 		*rc = progress_mode_parse(&c->progress, arg);
+		if (!*rc)
+			errors_as_json = c->progress == PROGRESS_JSON;
 		return 1;
 	}
 	if (opt == OPT_LOCK_TIMEOUT) {
@@ -167,6 +184,10 @@ int report_error(int rc)
 	char text[ERROR_MESSAGE_MAX];
 	snprintf(text, sizeof(text), "%s", error_message());
 	secret_scrub(text);
+	if (errors_as_json) {
+		progress_error_event(stderr, text, exit_code_of(rc));
+		return exit_code_of(rc);
+	}
 	fputs("cachectl: ", stderr);
 	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
 		if (*c == '\n')
@@ -178,4 +199,50 @@ int report_error(int rc)
 	}
 	fputc('\n', stderr);
 	return exit_code_of(rc);
+}
+
+/* Where each type keeps its cache, as the result names it. */
+static const struct {
+	const char *type, *key, *result_key;
+} places[] = {
+	{"local", "dest", "dir"},    {"registry", "ref", "ref"},  {"inline", "ref", "ref"},
+	{"s3", "bucket", "bucket"},  {"gha", "scope", "scope"},  {"azblob", "container", "container"},
+};
+
+/* The tag of a registry reference (host:port/repo:tag), or NULL. */
+static const char *reference_tag(const char *ref)
+{
+	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+	if (strchr(ref, '@') || !colon || (slash && colon < slash))
+		return NULL;
+	return colon + 1;
+}
+
+void destination_result_name(struct destination *d, struct cache_options *spec)
+{
+	struct export_result *r = &d->result;
+	r->destination = d->transport->display;
+	r->type = spec->type;
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		if (strcmp(spec->type, places[i].type) != 0)
+			continue;
+		r->place_key = places[i].result_key;
+		r->place = options_get(spec, places[i].key);
+	}
+	r->tag = options_get(spec, "tag");
+	if (!r->tag)
+		r->tag = options_get(spec, "name");
+	if (!r->tag && r->place && strcmp(r->place_key, "ref") == 0)
+		r->tag = reference_tag(r->place);
+}
+
+int metadata_file_write(const char *path, const char *command, const struct destination *d, size_t n)
+{
+	struct export_result *r = calloc(n + 1, sizeof(*r));
+	CHECK_ALLOC(r);
+	for (size_t i = 0; i < n; i++)
+		r[i] = d[i].result;
+	int rc = export_results_write_file(path, command, r, n);
+	free(r);
+	return rc;
 }

@@ -22,7 +22,7 @@ static const char help_tail[] =
 	"Every DST also takes mode=min|max (default: keep everything), ignore-error=true|false,\n"
 	"compression=uncompressed|gzip|zstd|estargz, compression-level=N, force-compression=true|false,\n"
 	"estargz-lossless=true|false (docs/estargz.md); local and registry add oci-mediatypes=true|false\n"
-	"and image-manifest=true|false.\n" BARE_WORD_HELP "\n" COMMON_HELP;
+	"and image-manifest=true|false.\n" BARE_WORD_HELP "\n" METADATA_FILE_HELP COMMON_HELP;
 
 static void print_help(void)
 {
@@ -36,6 +36,7 @@ struct export_args {
 	struct common_options common;
 	const char **from, **to;
 	size_t n_from, n_to;
+	const char *metadata_file; /* NULL: none */
 	bool help;
 };
 
@@ -45,6 +46,7 @@ static int parse_args(struct export_args *a, int argc, char **argv)
 		{"from", required_argument, NULL, 'f'},
 		{"import-cache", required_argument, NULL, 'f'},
 		{"export-cache", required_argument, NULL, 'e'},
+		{"metadata-file", required_argument, NULL, OPT_METADATA_FILE},
 		COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
@@ -61,6 +63,10 @@ static int parse_args(struct export_args *a, int argc, char **argv)
 			a->from[a->n_from++] = optarg;
 		else if (opt == 'e')
 			a->to[a->n_to++] = optarg;
+		else if (opt == OPT_METADATA_FILE && !*optarg)
+			rc = error_set(ERR_USAGE, "--metadata-file is empty (give a file name)");
+		else if (opt == OPT_METADATA_FILE)
+			a->metadata_file = optarg;
 		else if (opt == 'h')
 			a->help = true;
 		else
@@ -88,6 +94,7 @@ static int open_destinations(struct destination *dests, size_t *n_open, struct c
 		if (rc)
 			return n > 1 ? error_wrap(rc, "--export-cache #%zu", i + 1) : error_wrap(rc, "--export-cache");
 		(*n_open)++;
+		destination_result_name(&dests[i], &specs[i]);
 		const char *here = transport_location(dests[i].transport);
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(transport_location(dests[k].transport), here) == 0)
@@ -127,8 +134,13 @@ int cmd_export(int argc, char **argv)
 		rc = sources_open(sources, specs, &n_src, a.from, a.n_from, progress);
 	if (!rc)
 		rc = source_set_load(&set, sources, n_src, progress);
-	if (!rc)
+	if (!rc) {
 		rc = cache_export(&set, dests, n_dst, a.common.jobs, progress, &totals);
+		/* Failed destinations too: a CI reads which ones made it. */
+		int written = a.metadata_file ? metadata_file_write(a.metadata_file, "export", dests, n_dst) : 0;
+		if (!rc)
+			rc = written;
+	}
 	if (!rc)
 		progress_summary(progress, "export", &totals);
 out:

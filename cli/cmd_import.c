@@ -20,7 +20,7 @@ static const char help_head[] =
 static const char help_tail[] =
 	"                                   with BuildKit's options (see cachectl export --help)\n"
 	"  --dest DIR                       the local cache to write (created if missing)\n"
-	"  --tag T                          tag in DIR/index.json (default latest)\n" COMMON_HELP;
+	"  --tag T                          tag in DIR/index.json (default latest)\n" METADATA_FILE_HELP COMMON_HELP;
 
 static void print_help(void)
 {
@@ -36,6 +36,7 @@ struct import_args {
 	const char **from;
 	size_t n_from;
 	const char *dest_dir, *tag;
+	const char *metadata_file; /* NULL: none */
 	bool help;
 };
 
@@ -62,6 +63,7 @@ static int parse_args(struct import_args *a, int argc, char **argv)
 		{"from", required_argument, NULL, 'f'},
 		{"dest", required_argument, NULL, 'd'},
 		{"tag", required_argument, NULL, 't'},
+		{"metadata-file", required_argument, NULL, OPT_METADATA_FILE},
 		COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
@@ -78,6 +80,10 @@ static int parse_args(struct import_args *a, int argc, char **argv)
 			a->dest_dir = optarg;
 		else if (opt == 't')
 			a->tag = optarg;
+		else if (opt == OPT_METADATA_FILE && !*optarg)
+			rc = error_set(ERR_USAGE, "--metadata-file is empty (give a file name)");
+		else if (opt == OPT_METADATA_FILE)
+			a->metadata_file = optarg;
 		else if (opt == 'h')
 			a->help = true;
 		else
@@ -107,7 +113,10 @@ static int open_dest(struct destination *dest, struct cache_options *spec, const
 	    (a->tag && (rc = cache_options_add(spec, "tag", a->tag))))
 		return rc;
 	/* Copied as they are: no mode, no re-encoding, the source's form. */
-	return transport_open(&dest->transport, spec, TRANSPORT_DESTINATION, progress);
+	if ((rc = transport_open(&dest->transport, spec, TRANSPORT_DESTINATION, progress)))
+		return rc;
+	destination_result_name(dest, spec);
+	return 0;
 }
 
 int cmd_import(int argc, char **argv)
@@ -138,8 +147,12 @@ int cmd_import(int argc, char **argv)
 		rc = sources_open(sources, specs, &n_src, a.from, a.n_from, progress);
 	if (!rc)
 		rc = source_set_load(&set, sources, n_src, progress);
-	if (!rc)
+	if (!rc) {
 		rc = cache_export(&set, &dest, 1, a.common.jobs, progress, &totals);
+		int written = a.metadata_file ? metadata_file_write(a.metadata_file, "import", &dest, 1) : 0;
+		if (!rc)
+			rc = written;
+	}
 	if (!rc)
 		progress_summary(progress, "import", &totals);
 out:

@@ -24,12 +24,26 @@ static const char help[] =
 	"                    $GITHUB_STEP_SUMMARY)\n"
 	"  --quick           do not read layer blobs: uncompressed sizes are then unknown\n"
 	"  --raw             text: also list every blob, chain node and record as stored\n"
-	"  --full            text: do not fold wide fans (over 20 branches) or long chains (over 40)\n" COMMON_HELP;
+	"  --full            text: do not fold wide fans (over 20 branches) or long chains (over 40)\n"
+	"Progress is quiet unless asked (auto means quiet here): --progress plain, tty or json\n"
+	"shows each layer as it is read.\n" COMMON_HELP;
 
 struct measure_ctx {
 	struct source_set *set;
 	struct blob_facts *facts;
+	struct progress *progress;
 };
+
+struct measure_task {
+	struct progress *progress;
+	int id;
+};
+
+static void on_bytes(void *ctx, int64_t n)
+{
+	struct measure_task *t = ctx;
+	progress_task_add(t->progress, t->id, n);
+}
 
 static int measure_one(void *arg, size_t i)
 {
@@ -44,13 +58,16 @@ static int measure_one(void *arg, size_t i)
 	}
 	if (enc == COMPRESSION_UNKNOWN)
 		return 0;
-	struct layer_task t = {.source = f->d, .encoding = enc, .want_diff_id = true};
+	struct measure_task mt = {m->progress, progress_task_begin(m->progress, f->d->digest, "measure", f->d->size)};
+	struct layer_task t = {.source = f->d, .encoding = enc, .want_diff_id = true, .on_progress = on_bytes,
+			       .progress_ctx = &mt};
 	int rc = source_set_open_blob(m->set, f->d, &src);
 	if (!rc)
 		rc = layer_process(&o, src, &t, NULL);
 	if (rc)
 		snprintf(f->problem, sizeof(f->problem), "%s", error_message());
-	else
+	progress_task_end(m->progress, mt.id, rc ? "failed" : "ok", rc ? f->problem : NULL);
+	if (!rc)
 		f->uncompressed = o.uncompressed_size;
 	if (!rc && o.toc_entries >= 0) {
 		memcpy(f->toc_digest, o.toc_digest, DIGEST_BUF);
@@ -166,7 +183,7 @@ int cmd_inspect(int argc, char **argv)
 		facts[i].toc_entries = -1;
 	}
 	if (!quick) {
-		struct measure_ctx m = {&src.set, facts};
+		struct measure_ctx m = {&src.set, facts, progress};
 		parallel_for(n, common.jobs, true, measure_one, &m);
 	}
 	rc = print_view(&src, facts, n, format, &tree);

@@ -17,6 +17,9 @@ static const char help[] =
 	"layers, the diffID of its uncompressed content; eStargz layers are also checked\n"
 	"against their TOC (its digest, every file's and chunk's digest and offset, the\n"
 	"footer).  Names each damaged or missing blob; exits 1 if there is any.\n"
+	"\n"
+	"Progress is quiet unless asked (auto means quiet here): --progress plain, tty or json\n"
+	"shows each blob as it is read.\n"
 	"\n" COMMON_HELP;
 
 struct verify_ctx {
@@ -26,6 +29,17 @@ struct verify_ctx {
 	struct progress *progress;
 };
 
+struct verify_task {
+	struct progress *progress;
+	int id;
+};
+
+static void on_bytes(void *ctx, int64_t n)
+{
+	struct verify_task *t = ctx;
+	progress_task_add(t->progress, t->id, n);
+}
+
 static int verify_one(void *arg, size_t i)
 {
 	struct verify_ctx *v = arg;
@@ -33,8 +47,9 @@ static int verify_one(void *arg, size_t i)
 	struct byte_source *src;
 	struct layer_outcome o;
 	enum compression enc = layer_encoding(d);
-	struct layer_task t = {.source = d, .encoding = enc, .want_diff_id = true};
-	int task = progress_task_begin(v->progress, d->digest, "verify", d->size);
+	struct verify_task vt = {v->progress, progress_task_begin(v->progress, d->digest, "verify", d->size)};
+	struct layer_task t = {.source = d, .encoding = enc, .want_diff_id = true, .on_progress = on_bytes,
+			       .progress_ctx = &vt};
 	int rc = source_set_open_blob(v->set, d, &src);
 	if (!rc)
 		rc = layer_process(&o, src, &t, NULL);
@@ -44,8 +59,7 @@ static int verify_one(void *arg, size_t i)
 	if (rc)
 		snprintf(v->problems[i], sizeof(v->problems[i]), "%s: %s",
 			 rc == ERR_NOT_FOUND ? "missing" : "damaged", error_message());
-	progress_task_add(v->progress, task, d->size);
-	progress_task_end(v->progress, task, rc ? "failed" : "ok", NULL);
+	progress_task_end(v->progress, vt.id, rc ? "failed" : "ok", rc ? v->problems[i] : NULL);
 	return rc;
 }
 

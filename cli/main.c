@@ -66,6 +66,7 @@ int main(int argc, char **argv)
 	 * before the process dies by the signal. */
 	if (temp_files_handle_signals())
 		return report_error(ERR_FAILURE);
+	errors_as_json_scan(argc, argv);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;

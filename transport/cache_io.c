@@ -130,6 +130,10 @@ int cache_store_config_and_root(struct transport *t, const struct cache *c, cons
 		root_desc->size = (int64_t)root->len;
 		rc = digest_of_bytes(root_desc->digest, root->data, root->len);
 	}
+	if (!rc) {
+		memcpy(t->written_root, root_desc->digest, DIGEST_BUF);
+		memcpy(t->written_config, config_desc.digest, DIGEST_BUF);
+	}
 	buffer_free(&config);
 	descriptor_free(&config_desc);
 	return rc;

@@ -67,6 +67,9 @@ struct transport {
 	 * destinations of one export apart. */
 	char *location;
 	struct progress *progress;
+	/* What write_cache stored, for the export's result: the root
+	 * document's digest and the config's ("" when it stores none). */
+	char written_root[DIGEST_BUF], written_config[DIGEST_BUF];
 };
 
 enum transport_direction {

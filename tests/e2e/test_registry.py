@@ -98,6 +98,19 @@ class NoAuth(RegistryCase):
         rl.cachectl("import", "--progress", "quiet", "--import-cache", ref, "--dest", legacy)
         self.assertEqual(cl.load(legacy).root_bytes, src.root_bytes)
 
+    def test_metadata_file_names_the_pushed_root(self):
+        ref = self.reg.host + "/meta/app:t9"
+        meta = os.path.join(self.dir("meta"), "meta.json")
+        rl.cachectl("export", "--progress", "quiet", "--from", fixture("local-gzip-max"), "--metadata-file", meta,
+                    "--export-cache", "type=registry,ref=" + ref)
+        with open(meta) as f:
+            (got,) = json.load(f)["destinations"]
+        _, _, digest = self.reg.manifest("meta/app", "t9")
+        src = cl.load(fixture("local-gzip-max"))
+        self.assertEqual((got["type"], got["ref"], got["tag"], got["outcome"]), ("registry", ref, "t9", "ok"))
+        self.assertEqual((got["root"], got["config"]), (digest, src.config_desc["digest"]))
+        self.assertEqual((got["blobsWritten"], got["records"]), (len(src.layers), len(src.config["records"])))
+
     def test_buildkit_registry_dump_replayed_imports_unchanged(self):
         fx = os.path.join(FIXTURES, "registry-max", "export")
         root = open(os.path.join(fx, "manifest.json"), "rb").read()

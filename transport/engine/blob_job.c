@@ -133,6 +133,31 @@ static void on_bytes(void *ctx, int64_t n)
 	pthread_mutex_unlock(&b->run->lock);
 }
 
+/* Counts a re-encode's output for progress: the encoder's pace, which
+ * the bytes it has read do not show (it may hold many MiB of them). */
+struct output_meter {
+	struct byte_sink base;
+	struct byte_sink *next; /* borrowed */
+	struct blob_run *b;
+};
+
+static int meter_write(struct byte_sink *s, const void *buf, size_t len)
+{
+	struct output_meter *m = (struct output_meter *)s;
+	progress_task_written(m->b->run->progress, m->b->task, (int64_t)len);
+	return sink_write(m->next, buf, len);
+}
+
+static int meter_finish(struct byte_sink *s)
+{
+	return sink_finish(((struct output_meter *)s)->next);
+}
+
+static void meter_close(struct byte_sink *s)
+{
+	(void)s; /* next is closed by its owner */
+}
+
 /* The one pass: source blob -> layer pipeline -> every open writer. */
 static int stream_blob(struct blob_run *b)
 {
@@ -149,6 +174,7 @@ static int stream_blob(struct blob_run *b)
 	const char *what = j->reencode ? compression_name(j->target.compression) : b->n_writers ? "copy" : "measure";
 	struct byte_sink *tee = NULL;
 	struct byte_source *src;
+	struct output_meter meter = {{meter_write, meter_finish, meter_close}, NULL, b};
 	b->task = progress_task_begin(b->run->progress, j->source->digest, what, j->source->size);
 	int rc = b->n_outputs ? tee_sink_new(&tee, b->outputs, b->n_outputs) : 0;
 	if (!rc && b->n_copies)
@@ -157,8 +183,9 @@ static int stream_blob(struct blob_run *b)
 		rc = source_set_open_blob(b->run->src, j->source, &src);
 	if (rc == ERR_NOT_FOUND)
 		rc = ERR_CORRUPT; /* a cache that names a blob it lacks is damaged */
+	meter.next = tee;
 	if (!rc)
-		rc = layer_process(&j->outcome, src, &task, tee);
+		rc = layer_process(&j->outcome, src, &task, j->reencode && tee ? &meter.base : tee);
 	sink_close(tee);
 	sink_close(task.copy_to);
 	if (!rc && task.want_diff_id)
@@ -233,6 +260,8 @@ int blob_job_run(void *ctx, size_t index)
 		rc = move_blob(&b);
 	if (b.task >= 0)
 		progress_task_end(run->progress, b.task, rc ? "failed" : "done", rc ? error_message() : NULL);
+	else
+		progress_layer_settled(run->progress, j->source->size);
 	add_totals(&b);
 	for (size_t w = 0; w < b.n_writers; w++)
 		b.guards[w].writer->close(b.guards[w].writer);

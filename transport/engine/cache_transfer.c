@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "core/model/media_type.h"
+#include "core/util/buffer.h"
+#include "core/util/secrets.h"
+#include "formats/annotated_config.h"
 #include "core/util/parallel.h"
 #include "transport/engine/export_run.h"
 
@@ -125,6 +128,64 @@ static int finish_destination(struct export_run *run, size_t di)
 	return dest->transport->ops->write_cache(dest->transport, c, &form);
 }
 
+/* ---- what each destination got ------------------------------------------ */
+
+/* Blobs written and found present at destination di, and the bytes written. */
+static void count_deliveries(const struct export_run *run, size_t di, struct export_result *r)
+{
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		const struct job *j = &run->jobs[i];
+		for (size_t k = 0; k < j->n_deliveries; k++) {
+			const struct delivery *dl = &j->deliveries[k];
+			if (dl->dest != di || !dl->done)
+				continue;
+			if (dl->existed) {
+				r->blobs_skipped++;
+				continue;
+			}
+			r->blobs_written++;
+			r->bytes_written += !j->reencode || dl->copy ? j->source->size : j->outcome.size;
+		}
+	}
+	for (size_t i = 0; i < run->n_reuses; i++)
+		r->blobs_skipped += run->reuses[i].dest == di;
+}
+
+/* The digests destination di's document has: what write_cache stored, or
+ * for a backend whose document is the annotated config (s3, gha, azblob)
+ * the digest of the same bytes, built again. */
+static void written_digests(struct destination *dest, const struct cache *c)
+{
+	struct export_result *r = &dest->result;
+	struct buffer doc = BUFFER_INIT;
+	memcpy(r->root_digest, dest->transport->written_root, DIGEST_BUF);
+	memcpy(r->config_digest, dest->transport->written_config, DIGEST_BUF);
+	if (!*r->config_digest && c && !annotated_config_build(&doc, c) &&
+	    digest_of_bytes(r->config_digest, doc.data, doc.len))
+		r->config_digest[0] = '\0';
+	buffer_free(&doc);
+}
+
+/* Fills and reports destination di's result; rc is how it ended. */
+static void report_destination(struct export_run *run, size_t di, int rc, bool ignored)
+{
+	struct destination *dest = &run->dests[di];
+	struct export_result *r = &dest->result;
+	const struct cache *c = run->caches[di];
+	count_deliveries(run, di, r);
+	r->records = c ? c->config->n_records : 0;
+	if (rc) {
+		r->outcome = ignored ? "ignored" : "failed";
+		snprintf(r->error, sizeof(r->error), "%s", error_message());
+		secret_scrub(r->error);
+	} else {
+		r->outcome = c ? "ok" : "unchanged";
+		if (c)
+			written_digests(dest, c);
+	}
+	progress_result(run->progress, r);
+}
+
 /* ---- the whole export --------------------------------------------------- */
 
 int cache_export(struct source_set *src, struct destination *dests, size_t n, unsigned jobs,
@@ -149,19 +210,25 @@ int cache_export(struct source_set *src, struct destination *dests, size_t n, un
 			error_save(&plan_errors[i], rc);
 	if ((rc = export_plan_share_reads(&run)))
 		goto out;
+	int64_t planned_bytes = 0;
+	for (size_t i = 0; i < run.n_jobs; i++)
+		planned_bytes += run.jobs[i].source->size;
+	progress_plan(p, (unsigned)run.n_jobs, planned_bytes);
 	/* Every job runs even when one fails: each destination then knows
 	 * exactly which of its blobs made it. */
 	parallel_for(run.n_jobs, jobs, true, blob_job_run, &run);
 	for (size_t i = 0; i < n; i++) {
 		if (plan_errors[i].code)
 			rc = error_restore(&plan_errors[i]);
-		else if (!run.caches[i])
-			continue;
-		else
+		else if (run.caches[i])
 			rc = finish_destination(&run, i);
+		else
+			rc = 0; /* nothing to export there: reported as unchanged */
+		if (rc)
+			error_wrap(rc, "export to %s", dests[i].transport->display);
+		report_destination(&run, i, rc, dests[i].settings.ignore_error);
 		if (!rc)
 			continue;
-		error_wrap(rc, "export to %s", dests[i].transport->display);
 		if (dests[i].settings.ignore_error) {
 			progress_note(p, "ignored (ignore-error=true): %s", error_message());
 			rc = 0;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "core/codec/codec.h"
+#include "core/util/export_result.h"
 #include "transport/engine/config_budget.h"
 #include "transport/transport.h"
 
@@ -56,6 +57,9 @@ int export_settings_parse(struct export_settings *out, struct cache_options *o,
 struct destination {
 	struct transport *transport;
 	struct export_settings settings;
+	/* What it got: the caller names it (destination, type, place, tag),
+	 * cache_export fills the rest and reports it (progress_result). */
+	struct export_result result;
 };
 
 /* Opens the destination o names: its type and every key checked, its

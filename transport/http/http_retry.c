@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/util/progress.h"
 
@@ -86,12 +87,17 @@ void http_trace(struct http_client *c, const struct http_request *req, const cha
 static void note_wait(struct http_client *c, const struct http_request *req, const struct http_response *resp,
 		      double wait, unsigned attempt)
 {
-	char url[512], why[160];
+	char url[512], why[512];
 	http_redact_url(url, sizeof(url), req->url);
+	/* The reason whole ("Could not resolve host: registry.example"): the
+	 * message names the URL first, which the note names anyway. */
+	const char *reason = error_message(), *named = strstr(reason, url);
+	if (named && strstr(named + strlen(url), ": "))
+		reason = strstr(named + strlen(url), ": ") + 2;
 	if (resp && resp->status)
 		snprintf(why, sizeof(why), "HTTP %ld", resp->status);
 	else
-		snprintf(why, sizeof(why), "%.150s", error_message());
+		snprintf(why, sizeof(why), "%s", reason);
 	progress_note(c->o.progress, "%s: %s; waiting %.1fs before try %u of %s %s", c->what, why, wait,
 		      attempt + 1, req->method, url);
 }

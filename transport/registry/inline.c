@@ -307,6 +307,8 @@ static int inline_write_cache(struct transport *t, const struct cache *c, const 
 	descriptor_free(&config_desc);
 	if ((rc = store_image(it, &im, &config, &manifest, &config_desc, &manifest_desc)))
 		goto out;
+	memcpy(t->written_root, manifest_desc.digest, DIGEST_BUF);
+	memcpy(t->written_config, config_desc.digest, DIGEST_BUF);
 	progress_note(t->progress, "%s: %zu cache results inlined into %s (config %s, manifest %s)", t->display, kept,
 		      it->target ? registry_ref_text(it->target) : it->where, config_desc.digest, manifest_desc.digest);
 	if (left && !inline_records_left_out(&records, c, layers, im.root.n_blobs))
