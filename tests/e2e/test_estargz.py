@@ -25,6 +25,8 @@ import gzip
 import io
 import json
 import os
+import random
+import shutil
 import tarfile
 import unittest
 
@@ -33,7 +35,7 @@ from cachelib import sha256
 from harness import run
 import estargzlib
 from estargzlib import (
-    ANN_SIZE, Base, DOCKER_GZIP, LANDMARK, OCI_GZIP, assert_toc_describes, clean, entries_end,
+    ANN_SIZE, Base, DOCKER_GZIP, LANDMARK, OCI_GZIP, assert_toc_describes, build_tar, clean, entries_end,
     manifest, masked, reference_build, stream_names, toc_json_of, without_estargz_entries,
     write_cache,
 )
@@ -193,6 +195,37 @@ class Writing(Base):
         self.export(src, lossless, "compression=estargz,force-compression=true,estargz-lossless=true")
         self.export(lossless, again, "compression=estargz,force-compression=true")
         self.assertEqual(set(cl.load(lossless).layers), set(cl.load(again).layers))
+
+    def test_same_blobs_on_one_cpu_and_on_all(self):
+        """Members are compressed on one thread per CPU: the blobs must not
+        depend on how many there are (the digests would differ between
+        machines).  A layer of many small files, in both layouts, at two
+        levels; cachectl inherits this process's CPU set."""
+        cpus = os.sched_getaffinity(0)
+        if len(cpus) < 2:
+            self.skipTest("one CPU only: nothing to compare")
+        rnd = random.Random(12)
+        entries = [(dict(name="d%02d/" % d, type=tarfile.DIRTYPE, mode=0o755), b"") for d in range(20)]
+        for i in range(1500):
+            vocabulary = ("gzip", "member", "layer", "chunk", "toc")
+            words = " ".join(rnd.choice(vocabulary) for _ in range(rnd.randrange(1, 900)))
+            entries.append((dict(name="d%02d/f%04d" % (i % 20, i), mode=0o644), words.encode()))
+        entries.append((dict(name="big", mode=0o644), rnd.randbytes(5 << 20)))  # two chunks, more than a piece
+        tar = build_tar(entries)
+        src = self.dir("src")
+        write_cache(src, [(gzip.compress(tar, mtime=0), OCI_GZIP, sha256(tar), {})])
+        for opts in ("compression-level=1", "estargz-lossless=true"):
+            blobs = []
+            for cpu_set in ({min(cpus)}, cpus):
+                dest = self.dir("dest")
+                os.sched_setaffinity(0, cpu_set)
+                try:
+                    self.export(src, dest, "compression=estargz,force-compression=true," + opts)
+                finally:
+                    os.sched_setaffinity(0, cpus)
+                blobs.append(set(cl.load(dest).layers))
+                shutil.rmtree(dest)
+            self.assertEqual(blobs[0], blobs[1], opts)
 
     def test_an_estargz_layer_without_its_annotations(self):
         """A gzip layer that is an eStargz blob whose annotations were lost
