@@ -38,7 +38,8 @@ struct writer {
 	struct layer_paths paths;
 	/* Every uncompressed byte of the blob (its diffID).  Lossless, the
 	 * walk feeds it the source bytes, which are the blob's; in the entry
-	 * layout the blob's bytes differ, and the walk feeds src_hash. */
+	 * layout the blob's bytes differ, and the walk feeds src_hash (NULL
+	 * when the caller knows the source's digest). */
 	struct sha256 *out_hash, *src_hash;
 	int64_t out_bytes;       /* uncompressed bytes of the blob so far */
 	bool skipping;           /* the last entry is left out, its padding with it */
@@ -355,7 +356,7 @@ static int finish_source(struct writer *w, struct estargz_write_result *out)
 	if ((rc = close_previous(w, tar_walk_end_pos(w->walk))) || (rc = tar_walk_emit_rest(w->walk, NULL, NULL)))
 		return rc;
 	out->source_size = tar_walk_emitted(w->walk);
-	return sha256_final(w->src_hash, out->source_diff_id);
+	return w->src_hash ? sha256_final(w->src_hash, out->source_diff_id) : 0;
 }
 
 static int run(struct writer *w, struct estargz_write_result *out)
@@ -388,7 +389,7 @@ int estargz_write(struct estargz_write_result *out, struct byte_source *tar, str
 	memset(out, 0, sizeof(*out));
 	w.chunk_size = o->chunk_size > 0 ? o->chunk_size : ESTARGZ_CHUNK_SIZE;
 	estargz_toc_init(&w.toc);
-	if ((rc = sha256_new(&w.out_hash)) || (!w.lossless && (rc = sha256_new(&w.src_hash))) ||
+	if ((rc = sha256_new(&w.out_hash)) || (!w.lossless && !o->source_digest_known && (rc = sha256_new(&w.src_hash))) ||
 	    (rc = sha256_new(&w.file_hash)) || (rc = sha256_new(&w.chunk_hash)) ||
 	    /* a chunk and the headers after it in one piece, mostly */
 	    (rc = gzip_members_new(&w.gz, dest, o->level_set, o->level, (size_t)w.chunk_size + ESTARGZ_AFTER_CHUNK)) ||

@@ -38,6 +38,11 @@ struct estargz_write_options {
 	int level;          /* gzip level as Go's flate: -2..9 */
 	int64_t chunk_size; /* 0: the format's default, 4 MiB */
 	bool lossless;      /* BuildKit's layout instead of the entry layout */
+	/* The caller has the tar's digest already (an uncompressed source: its
+	 * blob digest, checked as it streams, is its diffID), so the entry
+	 * layout need not hash the source a second time; source_diff_id is
+	 * then left empty.  (Lossless, the source's digest costs nothing.) */
+	bool source_digest_known;
 };
 
 struct estargz_write_result {

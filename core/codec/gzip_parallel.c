@@ -19,8 +19,25 @@
 #define OUT_ROOM(in_cap) ((in_cap) + (in_cap) / 128 + (size_t)MAX_MEMBERS * (MEMBER_SLACK + MEMBER_OVERHEAD))
 #define MAX_THREADS 16
 #define LEVELS 10 /* libdeflate compressors kept per thread: levels 0..9 */
+/* A piece's members are compressed in batches of consecutive members, each
+ * batch by one thread, so that the members of one piece (an eStargz piece
+ * holds a 4 MiB chunk or thousands of small files) keep every thread busy.
+ * A batch closes once it holds BATCH_INPUT bytes; the last one takes what
+ * remains when a piece would need more than MAX_BATCHES. */
+#define BATCH_INPUT ((size_t)256 << 10)
+#define MAX_BATCHES 64
 
 enum piece_state { PIECE_FILLING, PIECE_QUEUED, PIECE_WORKING, PIECE_DONE };
+
+/* Members [first, end) of a piece, whose output goes to out + out_start:
+ * the room for any deflate output of the input before it, so batches
+ * written at the same time never overlap. */
+struct batch {
+	unsigned first, end;
+	size_t out_start, out_len;
+	int error;
+	char message[160];
+};
 
 /* A member's input starts at `start` in its piece and ends where the next
  * one starts (the last: at in_len). */
@@ -32,14 +49,15 @@ struct span {
 
 struct piece {
 	unsigned char *in, *out;
-	size_t in_len, out_len;
+	size_t in_len;
 	struct span *spans;
 	unsigned n_spans;
 	int level;            /* 0..9, or -2 for Huffman only */
 	unsigned char xfl;
 	enum piece_state state;
-	int error;
-	char message[160];
+	struct batch batches[MAX_BATCHES];
+	/* under pool.lock: batches handed to threads, and finished */
+	unsigned n_batches, claimed, finished;
 	const void *owner; /* the stream */
 	struct piece *queued_next;
 };
@@ -85,8 +103,8 @@ static size_t deflate_huffman(struct worker *w, const unsigned char *in, size_t 
 
 /* One member at out: Go's header, the deflate stream, CRC-32 and size.
  * Returns its length, 0 when it failed (message in p). */
-static size_t compress_member(struct worker *w, struct piece *p, const unsigned char *in, size_t len,
-			      unsigned char *out, size_t room)
+static size_t compress_member(struct worker *w, const struct piece *p, struct batch *b, const unsigned char *in,
+			      size_t len, unsigned char *out, size_t room)
 {
 	const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, p->xfl, 0xff};
 	size_t made = 0;
@@ -98,8 +116,8 @@ static size_t compress_member(struct worker *w, struct piece *p, const unsigned 
 		made = deflate_huffman(w, in, len, out + 10, room);
 	} else {
 		if (!w->by_level[p->level] && !(w->by_level[p->level] = libdeflate_alloc_compressor(p->level))) {
-			p->error = ERR_FAILURE;
-			snprintf(p->message, sizeof(p->message), "out of memory");
+			b->error = ERR_FAILURE;
+			snprintf(b->message, sizeof(b->message), "out of memory");
 			return 0;
 		}
 		made = libdeflate_deflate_compress(w->by_level[p->level], in, len, out + 10, room);
@@ -114,26 +132,59 @@ static size_t compress_member(struct worker *w, struct piece *p, const unsigned 
 	}
 	return made + MEMBER_OVERHEAD;
 failed:
-	p->error = ERR_FAILURE;
-	snprintf(p->message, sizeof(p->message), "gzip compression failed");
+	b->error = ERR_FAILURE;
+	snprintf(b->message, sizeof(b->message), "gzip compression failed");
 	return 0;
 }
 
-static void compress_piece(struct worker *w, struct piece *p)
+/* Where batch output may start: after the room of every member before it
+ * (OUT_ROOM counted member by member). */
+static size_t out_room_before(size_t in_pos, unsigned members)
 {
-	size_t room = OUT_ROOM(p->in_len), pos = 0;
-	for (unsigned i = 0; i < p->n_spans && !p->error; i++) {
+	return in_pos + in_pos / 128 + (size_t)members * (MEMBER_SLACK + MEMBER_OVERHEAD);
+}
+
+static size_t span_end(const struct piece *p, unsigned i)
+{
+	return i + 1 < p->n_spans ? p->spans[i + 1].start : p->in_len;
+}
+
+/* Cuts the piece's members into batches (before it is queued). */
+static void plan_batches(struct piece *p)
+{
+	unsigned first = 0;
+	p->n_batches = 0;
+	p->claimed = p->finished = 0;
+	if (!p->n_spans) {
+		p->batches[p->n_batches++] = (struct batch){0};
+		return;
+	}
+	for (unsigned i = 0; i < p->n_spans; i++) {
+		bool last_room = p->n_batches == MAX_BATCHES - 1;
+		if (i + 1 < p->n_spans && (last_room || span_end(p, i) - p->spans[first].start < BATCH_INPUT))
+			continue;
+		struct batch *b = &p->batches[p->n_batches++];
+		*b = (struct batch){.first = first, .end = i + 1, .out_start = out_room_before(p->spans[first].start, first)};
+		first = i + 1;
+	}
+}
+
+static void compress_batch(struct worker *w, struct piece *p, struct batch *b)
+{
+	size_t room_end = b + 1 < p->batches + p->n_batches ? (b + 1)->out_start : OUT_ROOM(p->in_len);
+	size_t pos = b->out_start;
+	for (unsigned i = b->first; i < b->end && !b->error; i++) {
 		struct span *s = &p->spans[i];
-		size_t end = i + 1 < p->n_spans ? p->spans[i + 1].start : p->in_len, len = end - s->start;
+		size_t len = span_end(p, i) - s->start;
 		if (s->raw) {
 			memcpy(p->out + pos, p->in + s->start, len);
 			s->out_len = len;
 		} else {
-			s->out_len = compress_member(w, p, p->in + s->start, len, p->out + pos, room - pos);
+			s->out_len = compress_member(w, p, b, p->in + s->start, len, p->out + pos, room_end - pos);
 		}
 		pos += s->out_len;
 	}
-	p->out_len = pos;
+	b->out_len = pos - b->out_start;
 }
 
 static void *worker_main(void *arg)
@@ -146,15 +197,20 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&pool.work, &pool.lock);
 		if (!pool.head)
 			break; /* stopping, and nothing left */
+		/* The oldest piece's next batch; the piece leaves the queue
+		 * with its last batch. */
 		struct piece *p = pool.head;
-		if (!(pool.head = p->queued_next))
-			pool.tail = NULL;
+		struct batch *b = &p->batches[p->claimed++];
 		p->state = PIECE_WORKING;
+		if (p->claimed == p->n_batches && !(pool.head = p->queued_next))
+			pool.tail = NULL;
 		pthread_mutex_unlock(&pool.lock);
-		compress_piece(&w, p);
+		compress_batch(&w, p, b);
 		pthread_mutex_lock(&pool.lock);
-		p->state = PIECE_DONE;
-		pthread_cond_broadcast(&pool.done);
+		if (++p->finished == p->n_batches) {
+			p->state = PIECE_DONE;
+			pthread_cond_broadcast(&pool.done);
+		}
 	}
 	pthread_mutex_unlock(&pool.lock);
 	for (int i = 0; i < LEVELS; i++)
@@ -250,6 +306,7 @@ static struct piece *filling_piece(struct gzip_members *g)
 
 static void enqueue(struct piece *p)
 {
+	plan_batches(p);
 	pthread_mutex_lock(&pool.lock);
 	p->state = PIECE_QUEUED;
 	p->queued_next = NULL;
@@ -258,7 +315,10 @@ static void enqueue(struct piece *p)
 	else
 		pool.head = p;
 	pool.tail = p;
-	pthread_cond_signal(&pool.work);
+	if (p->n_batches > 1)
+		pthread_cond_broadcast(&pool.work);
+	else
+		pthread_cond_signal(&pool.work);
 	pthread_mutex_unlock(&pool.lock);
 }
 
@@ -275,11 +335,14 @@ static int emit_oldest(struct gzip_members *g, bool wait, bool *emitted)
 	pthread_mutex_unlock(&pool.lock);
 	if (!done)
 		return 0;
-	if (p->error)
-		return error_set(p->error, "%s", p->message);
-	int rc = sink_write(g->next, p->out, p->out_len);
-	if (rc)
-		return rc;
+	for (unsigned b = 0; b < p->n_batches; b++)
+		if (p->batches[b].error)
+			return error_set(p->batches[b].error, "%s", p->batches[b].message);
+	for (unsigned b = 0; b < p->n_batches; b++) {
+		int rc = sink_write(g->next, p->out + p->batches[b].out_start, p->batches[b].out_len);
+		if (rc)
+			return rc;
+	}
 	for (unsigned i = 0; i < p->n_spans; i++) {
 		g->offsets[g->emitted++] = g->written;
 		g->written += (int64_t)p->spans[i].out_len;
@@ -358,9 +421,7 @@ static int start_piece(struct gzip_members *g)
 	if (!p->in && (rc = piece_buffers(g, p)))
 		return rc;
 	p->in_len = 0;
-	p->out_len = 0;
 	p->n_spans = 0;
-	p->error = 0;
 	p->level = g->level;
 	p->xfl = g->xfl;
 	p->state = PIECE_FILLING;
@@ -494,8 +555,10 @@ void gzip_members_free(struct gzip_members *g)
 	while (*link) {
 		struct piece *p = *link;
 		if (p->owner == g) {
+			/* no batch of it starts any more; those started are waited for */
 			*link = p->queued_next;
-			p->state = PIECE_DONE;
+			p->n_batches = p->claimed;
+			p->state = p->finished == p->n_batches ? PIECE_DONE : PIECE_WORKING;
 		} else {
 			pool.tail = p;
 			link = &p->queued_next;

@@ -2,9 +2,11 @@
  *
  * The stream is a sequence of gzip members (RFC 1952 allows any number;
  * Go's compress/gzip, gzip, pigz, libarchive and Python read them all).
- * Members are gathered into pieces of input, each piece compressed member
- * by member on a pool of threads shared by every stream of the process,
- * and the pieces written out in order.  Where a member starts depends only
+ * Members are gathered into pieces of input; a piece's members are cut
+ * into batches of consecutive members that the threads of a pool shared by
+ * every stream of the process take one at a time (so the many small
+ * members of one piece are compressed on every core), and the pieces are
+ * written out in order.  Where a member starts depends only
  * on the input and on the calls of the writer, never on timing: the output
  * depends only on the input and the level -- not on the number of
  * processors or of threads.

@@ -134,16 +134,25 @@ out:
 static int to_estargz(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
 		      struct byte_sink *dest, const char *what)
 {
+	const struct descriptor *d = task->source;
 	struct byte_sink *hashed_out = NULL;
 	struct estargz_write_result w;
+	/* An uncompressed source's digest is its diffID, checked as it
+	 * streams: the writer need not hash it again. */
+	bool plain = task->encoding == COMPRESSION_UNCOMPRESSED;
 	struct estargz_write_options o = {.level_set = task->target.level_set,
 					  .level = task->target.level,
-					  .lossless = task->target.estargz_lossless};
+					  .lossless = task->target.estargz_lossless,
+					  .source_digest_known = plain};
 	int rc = decompress_source_new(&src, src, task->encoding, what);
 	if (rc)
 		return rc;
+	/* Reading, the digest check and decompression on a thread of their
+	 * own, while this one walks the tar and feeds the compressors. */
+	src = readahead_source(src, d->size);
 	if ((rc = hashing_sink_new(&hashed_out, dest)) || (rc = estargz_write(&w, src, hashed_out, &o, what)) ||
-	    (rc = check_source_diff_id(task->source, w.source_diff_id)) || (rc = sink_finish(hashed_out)))
+	    (rc = check_source_diff_id(d, o.lossless || !plain ? w.source_diff_id : d->digest)) ||
+	    (rc = sink_finish(hashed_out)))
 		goto out;
 	hashing_sink_result(hashed_out, out->digest, &out->size);
 	memcpy(out->diff_id, w.diff_id, DIGEST_BUF);
