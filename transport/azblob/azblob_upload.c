@@ -59,21 +59,44 @@ static int put(struct http_client *http, const char *url, const char *what, cons
 	return rc;
 }
 
-int azblob_upload_uuid(unsigned char uuid[16])
+int azblob_block_session(char **out)
 {
-	if (RAND_bytes(uuid, 16) != 1)
+	unsigned char uuid[16];
+	if (RAND_bytes(uuid, sizeof(uuid)) != 1)
 		return error_set(ERR_FAILURE, "no random bytes for a block id");
 	uuid[6] = (unsigned char)((uuid[6] & 0x0f) | 0x40); /* a version 4 UUID */
 	uuid[8] = (unsigned char)((uuid[8] & 0x3f) | 0x80);
+	char *hex = malloc(2 * sizeof(uuid) + 1);
+	CHECK_ALLOC(hex);
+	for (size_t i = 0; i < sizeof(uuid); i++)
+		snprintf(hex + 2 * i, 3, "%02x", uuid[i]);
+	*out = hex;
 	return 0;
 }
 
-/* One upload through a signed URL: the URL and the block ids' UUID. */
+int azblob_session_block_id(char out[AZBLOB_BLOCK_ID_BUF], const char *session, uint32_t number)
+{
+	unsigned char uuid[16];
+	for (size_t i = 0; i < sizeof(uuid); i++) {
+		unsigned v;
+		if (!session || sscanf(session + 2 * i, "%2x", &v) != 1)
+			return error_set(ERR_FAILURE, "block upload without a session");
+		uuid[i] = (unsigned char)v;
+	}
+	return azblob_block_id(out, uuid, number);
+}
+
+/* One upload through a signed URL. */
 struct sas_upload {
 	struct http_client *http;
 	const char *url;
-	unsigned char uuid[16];
 };
+
+static int sas_begin(void *ctx, const char *name, char **session)
+{
+	(void)ctx, (void)name;
+	return azblob_block_session(session);
+}
 
 static int sas_put_block(void *ctx, const char *name, const char *session, size_t index,
 			 const struct byte_range *body, const char *sha256_hex, char **token)
@@ -84,9 +107,9 @@ static int sas_put_block(void *ctx, const char *name, const char *session, size_
 	struct buffer target = BUFFER_INIT, query = BUFFER_INIT;
 	char id[AZBLOB_BLOCK_ID_BUF], what[64];
 	struct byte_range part = *body;
-	(void)name, (void)session, (void)sha256_hex, (void)token;
+	(void)name, (void)sha256_hex, (void)token;
 	/* base64 uses + / =: escaped in the query, verbatim in the list */
-	int rc = azblob_block_id(id, u->uuid, (uint32_t)index);
+	int rc = azblob_session_block_id(id, session, (uint32_t)index);
 	if (!rc && !(rc = buffer_append_str(&query, "comp=block&blockid=")) && !(rc = http_escape(&query, id, false)) &&
 	    !(rc = url_with(&target, u->url, query.data))) {
 		snprintf(what, sizeof(what), "Put Block %zu", index);
@@ -105,11 +128,11 @@ static int sas_put_block_list(void *ctx, const char *name, const char *session, 
 	struct sas_upload *u = ctx;
 	struct buffer target = BUFFER_INIT, list = BUFFER_INIT;
 	char id[AZBLOB_BLOCK_ID_BUF];
-	(void)name, (void)session, (void)tokens;
+	(void)name, (void)tokens;
 	*existed = false;
 	int rc = buffer_append_str(&list, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
 	for (size_t i = 0; !rc && i < n; i++)
-		if (!(rc = azblob_block_id(id, u->uuid, (uint32_t)i)))
+		if (!(rc = azblob_session_block_id(id, session, (uint32_t)i)))
 			rc = buffer_appendf(&list, "<Latest>%s</Latest>", id);
 	if (!rc)
 		rc = buffer_append_str(&list, "</BlockList>");
@@ -135,6 +158,7 @@ static int sas_put_blob(void *ctx, const char *name, const struct byte_range *bo
 }
 
 static const struct streamed_upload_ops sas_ops = {
+	.begin = sas_begin,
 	.put_part = sas_put_block,
 	.commit = sas_put_block_list,
 	.put_whole = sas_put_blob,
@@ -142,7 +166,7 @@ static const struct streamed_upload_ops sas_ops = {
 
 int azblob_upload(struct http_client *http, const char *url, const struct byte_range *body, long part_size)
 {
-	struct sas_upload u = {http, url, {0}};
+	struct sas_upload u = {http, url};
 	const struct streamed_upload_limits limits = {
 		.whole_max = part_size,
 		.part_size = part_size,
@@ -150,6 +174,5 @@ int azblob_upload(struct http_client *http, const char *url, const struct byte_r
 		.concurrency = AZBLOB_SAS_BLOCK_CONCURRENCY,
 	};
 	bool existed;
-	int rc = body->length > part_size ? azblob_upload_uuid(u.uuid) : 0;
-	return rc ? rc : streamed_upload_send(&sas_ops, &u, &limits, NULL, body, NULL, &existed);
+	return streamed_upload_send(&sas_ops, &u, &limits, NULL, body, NULL, &existed);
 }

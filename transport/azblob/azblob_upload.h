@@ -21,8 +21,11 @@
 #define AZBLOB_BLOCK_ID_BUF 32
 CACHECTL_MUST_CHECK int azblob_block_id(char out[AZBLOB_BLOCK_ID_BUF], const unsigned char uuid[16], uint32_t number);
 
-/* A fresh random (version 4) UUID for the block ids of one upload. */
-CACHECTL_MUST_CHECK int azblob_upload_uuid(unsigned char uuid[16]);
+/* The session of a new upload in blocks (transport/streamed_upload's
+ * begin): a fresh random version 4 UUID as 32 hex digits, a new string. */
+CACHECTL_MUST_CHECK int azblob_block_session(char **out);
+/* The id of block `number` of a session's upload. */
+CACHECTL_MUST_CHECK int azblob_session_block_id(char out[AZBLOB_BLOCK_ID_BUF], const char *session, uint32_t number);
 
 /* Blocks of one blob in flight at once, and at most how many blocks. */
 #define AZBLOB_SAS_BLOCK_CONCURRENCY 4
