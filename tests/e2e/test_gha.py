@@ -200,6 +200,27 @@ class RoundTrip(Base):
         self.assertEqual(back.problems(), [])
 
 
+    def test_v2_blocks_of_one_blob_go_up_in_parallel(self):
+        """v2: the blocks of one blob are in flight together, at most 4."""
+        if self.api != 2:
+            self.skipTest("v1 chunks are covered by test_small_parts_chunks_and_blocks")
+        # The server fronts the upload URLs and holds each Put Block 0.3 s:
+        # blocks sent one after another never overlap, parallel ones must.
+        self.server.control("front-uploads", {"on": True, "block_delay": 0.3})
+        self.export(fixture("local-gzip-max"), env={"CACHECTL_GHA_PART_SIZE": "262144"})
+        big = "sha256:f671ca523f2108c8fa41496b7a6093e98b0179d552b137e968f10250342ba40e"  # 1068684 bytes
+        key = "buildkit-blob-1-" + big
+        puts = self.server.control("block-puts")
+        self.assertEqual(puts[key]["puts"], 5)
+        self.assertGreater(puts[key]["most_in_flight"], 1)
+        self.assertLessEqual(puts[key]["most_in_flight"], 4)
+        e = self.server.committed(self.api)[key]
+        self.assertEqual((e["size"], "sha256:" + e["sha256"]), (1068684, big))
+        raw = [base64.b64decode(b) for b in self.server.control("blocklist", {"key": key})["blocks"]]
+        self.assertEqual([int.from_bytes(r[16:], "big") for r in raw], [0, 1, 2, 3, 4])
+        back = self.import_to(self.dir("back"))
+        self.assertEqual(back.problems(), [])
+
     def test_v1_requests_are_shaped_as_buildkits(self):
         """The requests BuildKit v0.23.2 made for gha-max (its meta/requests.jsonl),
         blob by blob: lookup, reserve (174-byte body), one PATCH, commit."""

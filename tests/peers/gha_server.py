@@ -41,6 +41,10 @@ sha256 of committed bytes), GET /_control/log, GET /_control/stats,
 POST /_control/throttle {"seconds","retry_after","match"},
 POST /_control/expire-downloads {"count"}, POST /_control/corrupt {"key"},
 POST /_control/blocklist {"key"} (a v2 blob's committed block ids),
+POST /_control/front-uploads {"on","block_delay"} (v2 upload URLs point at
+this server, which forwards them to azurite, holding each Put Block
+block_delay seconds, and counts them: GET /_control/block-puts answers
+{key: {"puts","most_in_flight"}}),
 POST /_control/seed {"dir","scope","api","version"}, POST /_control/reset-log,
 POST /_control/reset.
 """
@@ -48,7 +52,6 @@ import argparse
 import base64
 import hashlib
 import hmac
-import http.client
 import http.server
 import json
 import os
@@ -56,134 +59,22 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import socketserver
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 
+from gha_azurite import Azurite, BlockWatch, Fail, forward, front_path, iso
+
 V1 = "/_apis/artifactcache/"
 V2 = "/twirp/github.actions.results.api.v1.CacheService/"
-ACCOUNT = "devstoreaccount1"
-CONTAINER = "actions-cache"
 MAX_CHUNK = 32 << 20
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class Fail(Exception):
-    """An error answer: status, Twirp code and message."""
-
-    def __init__(self, status, code, msg, headers=None):
-        super().__init__(msg)
-        self.status, self.code, self.msg, self.headers = status, code, msg, headers or {}
-
-
-# ---------------------------------------------------------------- azurite
-
-class Azurite:
-    """A real Azure Blob emulator in a child process, and the SAS URLs for it."""
-
-    def __init__(self, node_modules, blob_host):
-        main = os.path.join(node_modules, "azurite", "dist", "src", "blob", "main.js")
-        consts = os.path.join(node_modules, "azurite", "dist", "src", "blob", "utils", "constants.js")
-        # The published development key, read from azurite's own source.
-        m = re.search(r'EMULATOR_ACCOUNT_KEY_STR = "([^"]+)"', open(consts).read())
-        self.key = base64.b64decode(m.group(1))
-        self.dir = tempfile.mkdtemp(prefix="azurite-")
-        for _ in range(5):
-            port = free_port()
-            self.proc = subprocess.Popen(
-                ["node", main, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", self.dir,
-                 "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
-            line, out = "", []
-            while "successfully listens" not in line:
-                line = self.proc.stdout.readline()
-                if not line:
-                    break
-                out.append(line)
-            if "successfully listens" in line:
-                threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-                self.port = port
-                break
-            self.proc.wait()
-        else:
-            raise RuntimeError("azurite did not start: %s" % "".join(out)[-2000:])
-        self.host = blob_host or "127.0.0.1"
-        self.request("PUT", "?restype=container", container_only=True)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def sign(self, text):
-        return base64.b64encode(hmac.new(self.key, text.encode(), hashlib.sha256).digest()).decode()
-
-    def account_sas(self):
-        se = iso(time.time() + 3600)
-        sts = "\n".join([ACCOUNT, "rwdlacup", "b", "sco", "", se, "", "https,http", "2019-02-02", ""])
-        return urllib.parse.urlencode({"sv": "2019-02-02", "ss": "b", "srt": "sco", "sp": "rwdlacup",
-                                       "se": se, "spr": "https,http", "sig": self.sign(sts)})
-
-    def blob_url(self, blob, perms, ttl):
-        """A service SAS URL for one blob (signed version 2020-12-06)."""
-        se = iso(time.time() + ttl)
-        canonical = "/blob/%s/%s/%s" % (ACCOUNT, CONTAINER, blob)
-        sts = "\n".join([perms, "", se, canonical, "", "", "https,http", "2020-12-06", "b",
-                         "", "", "", "", "", "", ""])
-        q = urllib.parse.urlencode({"sv": "2020-12-06", "spr": "https,http", "se": se, "sr": "b",
-                                    "sp": perms, "sig": self.sign(sts)})
-        if self.host == "127.0.0.1":
-            return "http://127.0.0.1:%d/%s/%s/%s?%s" % (self.port, ACCOUNT, CONTAINER, blob, q)
-        return "http://%s:%d/%s/%s?%s" % (self.host, self.port, CONTAINER, blob, q)
-
-    def request(self, method, suffix, blob=None, body=None, headers=None, container_only=False):
-        path = "/%s/%s" % (ACCOUNT, CONTAINER) + ("" if container_only else "/" + blob)
-        sep = "&" if "?" in suffix else "?"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request(method, path + suffix + sep + self.account_sas(), body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-        finally:
-            conn.close()
-
-    def size(self, blob):
-        status, headers, _ = self.request("HEAD", "", blob)
-        if status == 404:
-            return None
-        if status != 200:
-            raise Fail(500, "internal", "azurite answered %d for blob %s" % (status, blob))
-        return int(headers.get("content-length", "-1"))
-
-    def put(self, blob, data):
-        status, _, body = self.request("PUT", "", blob, data, {"x-ms-blob-type": "BlockBlob"})
-        if status != 201:
-            raise Fail(500, "internal", "azurite answered %d: %s" % (status, body[:200]))
-
-
 # ---------------------------------------------------------------- helpers
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def b64url(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -259,6 +150,7 @@ class Service:
             self.throttle_match = ""
             self.expire_downloads = 0
             self.stats = {"throttled": 0, "rate_limited": 0, "bytes_in": 0}
+            self.blocks = BlockWatch()  # the upload front, off until asked
 
     # -- entries
 
@@ -402,6 +294,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.control(u.path[len("/_control/"):], data)
             if u.path.startswith("/_download/"):
                 return self.download(u)
+            if svc.az and front_path(u.path) is not None:
+                return self.front(data)
             if u.path.startswith(V1) or u.path.startswith(V2):
                 with svc.lock:
                     throttled = time.time() < svc.throttle_until and re.search(svc.throttle_match, u.path)
@@ -519,6 +413,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                "application/octet-stream")
         return self.answer(200, data, {}, "application/octet-stream")
 
+    def front(self, data):
+        """An upload URL's request, sent on to azurite (front-uploads)."""
+        svc = self.server.svc
+        status, headers, body = forward(svc.az, svc.blocks, self.command, self.path, dict(self.headers.items()),
+                                        data if self.command in ("PUT", "POST") else None)
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.status = status
+
     # -- v2
 
     def v2(self, method, data, scopes):
@@ -533,7 +441,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise Fail(400, "malformed", "the body is not JSON")
         if method == "CreateCacheEntry":
             e = svc.reserve(2, write_scope(scopes), req.get("key", ""), req.get("version", ""))
-            return self.answer(200, {"ok": True, "signed_upload_url": svc.az.blob_url(e.blob, "cw", 3600)})
+            front = self.server.server_address[1] if svc.blocks.on else None
+            return self.answer(200, {"ok": True, "signed_upload_url": svc.az.blob_url(e.blob, "cw", 3600, front)})
         if method == "FinalizeCacheEntryUpload":
             scope = write_scope(scopes)
             try:
@@ -657,6 +566,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, _, body = svc.az.request("GET", "?comp=blocklist&blocklisttype=committed", hits[0].blob)
             ids = re.findall(r"<Name>([^<]*)</Name>", body.decode())
             return self.answer(200, {"status": status, "blocks": ids})
+        if what == "front-uploads":
+            with svc.blocks.lock:
+                svc.blocks.on = bool(req.get("on", True))
+                svc.blocks.delay = float(req.get("block_delay", 0))
+            return self.answer(200, {"ok": True})
+        if what == "block-puts":
+            with svc.lock:
+                keys = {e.blob: e.key for e in svc.entries.values()}
+            return self.answer(200, svc.blocks.report(lambda b: keys.get(b, b)))
         if what == "corrupt":
             with svc.lock:
                 hits = [e for e in svc.entries.values() if e.key == req["key"] and e.committed]

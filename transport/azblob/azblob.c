@@ -25,6 +25,7 @@
 #include "transport/azblob/azblob_config.h"
 #include "transport/azblob/azblob_names.h"
 #include "transport/azblob/azblob_stream_upload.h"
+#include "transport/streamed_blob_writer.h"
 #include "transport/resuming_source.h"
 #include "transport/transport.h"
 
@@ -237,57 +238,18 @@ static int azblob_read_cache(struct transport *t, struct cache **out)
 
 /* ---- writing ------------------------------------------------------------ */
 
-struct azblob_writer {
-	struct blob_writer base;
-	struct azblob_transport *a;
-	char expected[DIGEST_BUF]; /* the announced digest; empty when unknown */
-	struct azblob_stream_upload *upload;
-};
-
-static int writer_write(struct byte_sink *sink, const void *buf, size_t len)
+static int writer_name(void *store, const char *digest, char **name)
 {
-	return azblob_stream_upload_write(((struct azblob_writer *)sink)->upload, buf, len);
+	return blob_name(name, store, digest);
 }
 
-static int writer_finish(struct byte_sink *sink)
+/* A digest known only at commit: the listing may have it. */
+static int writer_present(void *store, const char *digest, int64_t size, bool *existed)
 {
-	return azblob_stream_upload_end(((struct azblob_writer *)sink)->upload);
-}
-
-static void writer_sink_close(struct byte_sink *sink)
-{
-	(void)sink; /* the writer's close frees it */
-}
-
-static int writer_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
-{
-	struct azblob_writer *w = (struct azblob_writer *)bw;
-	struct azblob_transport *a = w->a;
 	int64_t listed;
-	*existed = false;
-	if (strcmp(w->expected, digest) != 0) {
-		/* Known only now (a re-encoded layer): the listing may have it. */
-		int rc = listed_size(a, digest, &listed);
-		if (!rc && listed == size) {
-			*existed = true;
-			return 0;
-		}
-		if (rc && rc != ERR_NOT_FOUND)
-			return rc;
-	}
-	char *name = NULL;
-	int rc = blob_name(&name, a, digest);
-	if (!rc)
-		rc = azblob_stream_upload_commit(w->upload, name, existed);
-	free(name);
-	return rc;
-}
-
-static void writer_close(struct blob_writer *bw)
-{
-	struct azblob_writer *w = (struct azblob_writer *)bw;
-	azblob_stream_upload_free(w->upload);
-	free(w);
+	int rc = listed_size(store, digest, &listed);
+	*existed = !rc && listed == size;
+	return rc == ERR_NOT_FOUND ? 0 : rc;
 }
 
 static int azblob_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
@@ -296,33 +258,17 @@ static int azblob_blob_create(struct transport *t, const struct descriptor *expe
 	int rc = ready(a);
 	if (rc)
 		return rc;
-	struct azblob_writer *w = calloc(1, sizeof(*w));
-	CHECK_ALLOC(w);
-	w->a = a;
-	bool known = expected && digest_is_valid(expected->digest) == 0;
-	int64_t size = expected && expected->size > 0 ? expected->size : 0;
-	if (known)
-		memcpy(w->expected, expected->digest, DIGEST_BUF);
-	rc = azblob_stream_upload_new(&w->upload, a->client, &a->upload_slots, size);
-	if (!rc && known && size > AZBLOB_SINGLE_PUT_LIMIT) {
-		/* The name is known: send blocks while the rest is still coming. */
-		char *name;
-		if (!(rc = blob_name(&name, a, expected->digest))) {
-			rc = azblob_stream_upload_to(w->upload, name);
-			free(name);
-		}
-	}
-	if (rc) {
-		writer_close(&w->base);
-		return rc;
-	}
-	w->base.sink.write = writer_write;
-	w->base.sink.finish = writer_finish;
-	w->base.sink.close = writer_sink_close;
-	w->base.commit = writer_commit;
-	w->base.close = writer_close;
-	*out = &w->base;
-	return 0;
+	const struct streamed_blob_store store = {
+		.ops = &azblob_block_ops,
+		.limits = &azblob_block_limits,
+		.ops_ctx = a->client,
+		.slots = &a->upload_slots,
+		.what = "azblob upload",
+		.store = a,
+		.name_of = writer_name,
+		.present = writer_present,
+	};
+	return streamed_blob_writer_new(out, &store, expected);
 }
 
 static int azblob_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)

@@ -32,6 +32,7 @@
 #include "transport/s3/s3.h"
 #include "transport/s3/s3_client.h"
 #include "transport/s3/s3_upload.h"
+#include "transport/streamed_blob_writer.h"
 #include "transport/resuming_source.h"
 #include "transport/transport.h"
 #include "transport/s3/url_parts.h"
@@ -244,64 +245,28 @@ out:
 
 /* ---- writing ------------------------------------------------------------ */
 
-struct s3_writer {
-	struct blob_writer base;
-	struct s3_transport *s;
-	char expected[DIGEST_BUF]; /* the announced digest; empty when unknown */
-	struct s3_upload *upload;
-};
-
-static int writer_write(struct byte_sink *sink, const void *buf, size_t len)
+static int writer_key(void *store, const char *digest, char **key)
 {
-	struct s3_writer *w = (struct s3_writer *)sink;
-	return s3_upload_write(w->upload, buf, len);
+	return blob_key(key, store, digest);
 }
 
-static int writer_finish(struct byte_sink *sink)
+/* A digest known only at commit: a HEAD finds it (and refreshes it). */
+static int writer_present(void *store, const char *digest, int64_t size, bool *existed)
 {
-	struct s3_writer *w = (struct s3_writer *)sink;
-	return s3_upload_end(w->upload);
-}
-
-static void writer_sink_close(struct byte_sink *sink)
-{
-	(void)sink; /* the writer's close frees it */
-}
-
-static int writer_commit(struct blob_writer *bw, const char *digest, int64_t size, bool *existed)
-{
-	struct s3_writer *w = (struct s3_writer *)bw;
-	struct s3_transport *s = w->s;
+	struct s3_transport *s = store;
+	struct s3_object_info info;
 	char *key = NULL;
-	(void)size;
-	*existed = false;
 	int rc = blob_key(&key, s, digest);
-	if (rc)
-		return rc;
-	if (strcmp(w->expected, digest) != 0) {
-		/* Known only now (a re-encoded layer): it may be there already. */
-		struct s3_object_info info;
-		rc = s3_head_object(s->client, key, &info);
-		if (!rc && info.size == size) {
-			*existed = true;
-			rc = maybe_touch(s, key, &info);
-			free(key);
-			return rc;
-		}
-		if (rc == ERR_NOT_FOUND || !rc)
-			rc = 0;
-	}
 	if (!rc)
-		rc = s3_upload_commit(w->upload, key, digest_hex(digest));
+		rc = s3_head_object(s->client, key, &info);
+	if (!rc && info.size == size) {
+		*existed = true;
+		rc = maybe_touch(s, key, &info);
+	} else if (rc == ERR_NOT_FOUND) {
+		rc = 0;
+	}
 	free(key);
 	return rc;
-}
-
-static void writer_close(struct blob_writer *bw)
-{
-	struct s3_writer *w = (struct s3_writer *)bw;
-	s3_upload_free(w->upload);
-	free(w);
 }
 
 static int s3_blob_create(struct transport *t, const struct descriptor *expected, struct blob_writer **out)
@@ -310,33 +275,17 @@ static int s3_blob_create(struct transport *t, const struct descriptor *expected
 	int rc = ready(s);
 	if (rc)
 		return rc;
-	struct s3_writer *w = calloc(1, sizeof(*w));
-	CHECK_ALLOC(w);
-	w->s = s;
-	bool known = expected && digest_is_valid(expected->digest) == 0;
-	int64_t size = expected && expected->size > 0 ? expected->size : 0;
-	if (known)
-		memcpy(w->expected, expected->digest, DIGEST_BUF);
-	rc = s3_upload_new(&w->upload, s->client, t->progress, &s->upload_slots, size);
-	if (!rc && known && size >= S3_SINGLE_PUT_LIMIT) {
-		/* The key is known: send parts while the rest is still coming. */
-		char *key;
-		if (!(rc = blob_key(&key, s, expected->digest))) {
-			rc = s3_upload_stream_to(w->upload, key);
-			free(key);
-		}
-	}
-	if (rc) {
-		writer_close(&w->base);
-		return rc;
-	}
-	w->base.sink.write = writer_write;
-	w->base.sink.finish = writer_finish;
-	w->base.sink.close = writer_sink_close;
-	w->base.commit = writer_commit;
-	w->base.close = writer_close;
-	*out = &w->base;
-	return 0;
+	const struct streamed_blob_store store = {
+		.ops = &s3_upload_ops,
+		.limits = &s3_upload_limits,
+		.ops_ctx = s,
+		.slots = &s->upload_slots,
+		.what = "s3 upload",
+		.store = s,
+		.name_of = writer_key,
+		.present = writer_present,
+	};
+	return streamed_blob_writer_new(out, &store, expected);
 }
 
 static int s3_write_cache(struct transport *t, const struct cache *c, const struct export_form *form)
