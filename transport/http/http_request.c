@@ -31,6 +31,11 @@ void http_response_reset(struct http_response *r)
 	r->waited = waited;
 }
 
+bool http_response_timed_out(const struct http_response *r)
+{
+	return r->curl_code == CURLE_OPERATION_TIMEDOUT;
+}
+
 const char *http_response_header(const struct http_response *r, const char *name)
 {
 	for (size_t i = 0; i < r->n_headers; i++)
@@ -221,6 +226,7 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_capture);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &cap);
 	*curl_rc = curl_easy_perform(e);
+	http_note_transfer(e, resp);
 	if (body.error) {
 		rc = error_restore(&body.err);
 	} else if (*curl_rc != CURLE_OK) {
