@@ -53,7 +53,7 @@ struct http_header {
 struct http_response {
 	long status;
 	struct http_header *headers; /* of the final response, in order */
-	size_t n_headers;
+	size_t n_headers, cap_headers;
 	struct buffer body;          /* captured bodies (http_do), up to the request's limit */
 	char *effective_url;         /* after redirects */
 	unsigned attempts;           /* how many tries it took */

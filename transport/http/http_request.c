@@ -1,6 +1,7 @@
 /* Captured requests (http_do): the easy handle, request bodies, response
  * headers, and one attempt whose body is kept in memory. */
 #include "transport/http/http_internal.h"
+#include "core/util/array_grow.h"
 #include "core/util/secrets.h"
 
 #include <stdio.h>
@@ -65,10 +66,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 		v++;
 	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
 		end--;
-	struct http_header *h = realloc(r->headers, (r->n_headers + 1) * sizeof(*h));
-	if (!h)
+	if (ARRAY_RESERVE(r->headers, r->cap_headers, r->n_headers + 1))
 		return 0;
-	r->headers = h;
+	struct http_header *h = r->headers;
 	h[r->n_headers].name = strndup(data, (size_t)(colon - data));
 	h[r->n_headers].value = strndup(v, (size_t)(end - v));
 	if (!h[r->n_headers].name || !h[r->n_headers].value) {
