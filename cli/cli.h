@@ -112,10 +112,12 @@ int cmd_prune(int argc, char **argv);
 #define OPT_METADATA_FILE 1003
 #define METADATA_FILE_HELP \
 	"  --metadata-file FILE  write every destination's result there as JSON (docs/progress.md)\n"
+#define OPT_DEBUG 1004
 #define COMMON_LONG_OPTIONS                                        \
 	{"progress", required_argument, NULL, OPT_PROGRESS},       \
 	{"jobs", required_argument, NULL, OPT_JOBS},               \
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT}, \
+	{"debug", no_argument, NULL, OPT_DEBUG},                   \
 	{"help", no_argument, NULL, 'h'}
 
 #define COMMON_HELP                                                                   \
@@ -123,6 +125,8 @@ int cmd_prune(int argc, char **argv);
 	"  --jobs N          blobs processed at once (default: processors)\n"         \
 	"  --lock-timeout D  wait this long for a local cache another process has\n"   \
 	"                    locked, e.g. 30s, 5m, 0 (default 60s)\n"                  \
+	"  --debug           trace each HTTP request on stderr, credentials hidden\n"  \
+	"                    (as CACHECTL_DEBUG=http)\n"                               \
 	"  -h, --help        this help\n"
 
 #endif

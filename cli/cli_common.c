@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/debug_trace.h"
 #include "core/util/duration.h"
 #include "core/util/error.h"
 #include "formats/oci_layout.h"
@@ -128,6 +129,10 @@ int common_option(struct common_options *c, int opt, const char *arg, int *rc)
 		*rc = progress_mode_parse(&c->progress, arg);
 		if (!*rc)
 			errors_as_json = c->progress == PROGRESS_JSON;
+		return 1;
+	}
+	if (opt == OPT_DEBUG) {
+		debug_trace_enable(DEBUG_HTTP);
 		return 1;
 	}
 	if (opt == OPT_LOCK_TIMEOUT) {

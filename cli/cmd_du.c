@@ -8,6 +8,7 @@
 #include "core/util/json_out.h"
 #include "core/util/size.h"
 #include "cli/store_survey_command.h"
+#include "core/util/printable.h"
 
 static const char help[] =
 	"usage: cachectl du [--format text|json] STORE\n"
@@ -28,7 +29,9 @@ static void print_text(const struct store_survey *s)
 		size_format(a, sizeof(a), e->bytes);
 		size_format(b, sizeof(b), e->unique_bytes);
 		size_format(c, sizeof(c), e->bytes - e->unique_bytes);
-		printf("%-24s %-6s %10s %10s %10s\n", *e->entry.name ? e->entry.name : "(untagged)",
+		char name[1024];
+		printf("%-24s %-6s %10s %10s %10s\n",
+		       *e->entry.name ? printable(name, sizeof(name), e->entry.name, 0) : "(untagged)",
 		       e->entry.is_cache ? "cache" : "image", a, b, c);
 	}
 	if (s->usage_known) {

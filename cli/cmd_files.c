@@ -11,6 +11,7 @@
 #include "core/model/cache_graph.h"
 #include "core/util/error.h"
 #include "core/util/json_out.h"
+#include "core/util/printable.h"
 
 static const char help[] =
 	"usage: cachectl files [--format text|json] [--changes | --top N] SRC [LAYER ...]\n"
@@ -80,8 +81,11 @@ static void print_file_text(const struct layer_file *f, const char *from, const 
 		print_tar_name(f->link);
 		printf("%s", f->kind == LAYER_FILE_HARDLINK ? " (hard link)" : "");
 	}
-	if (from)
-		printf("  [%s]", from);
+	if (from) {
+		printf("  [");
+		printable_fputs(from, stdout);
+		printf("]");
+	}
 	printf("\n");
 }
 
@@ -153,7 +157,8 @@ static int list_layer(struct single_source *s, const struct descriptor *d, const
 		json_key(j, "entries");
 		json_array_begin(j);
 	} else {
-		printf("layer %s\n", d->digest);
+		char shown[512];
+		printf("layer %s\n", printable(shown, sizeof(shown), d->digest, 0));
 	}
 	int rc = layer_read_files(&s->set, d, false, list_one, &l);
 	if (rc)
@@ -255,8 +260,9 @@ static int top_of_chain(struct single_source *s, const struct cache_graph *g, in
 			json_key(j, "files");
 			json_array_begin(j);
 		} else {
+			char shown[512];
 			printf("the %ld biggest files of the chain of %zu layers ending at %s\n", top, depth,
-			       cfg->layers[node].blob);
+			       printable(shown, sizeof(shown), cfg->layers[node].blob, 0));
 		}
 		rc = print_top(set, cfg, chain, top, j);
 		if (j) {

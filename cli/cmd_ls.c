@@ -8,6 +8,7 @@
 #include "core/util/json_out.h"
 #include "core/util/size.h"
 #include "cli/store_survey_command.h"
+#include "core/util/printable.h"
 
 static const char help[] =
 	"usage: cachectl ls [--format text|json] STORE\n"
@@ -32,11 +33,14 @@ static void print_text(const struct store_survey *s)
 			snprintf(when, sizeof(when), "-");
 		else
 			timestamp_format(when, &e->entry.written, true);
-		printf("%-24s %-6s %-19.19s %8zu %6zu %10s  %s%s\n", *e->entry.name ? e->entry.name : "(untagged)",
-		       e->entry.is_cache ? "cache" : "image", e->entry.digest, e->records, e->blobs, bytes, when,
+		char name[1024], digest[512];
+		printf("%-24s %-6s %-19.19s %8zu %6zu %10s  %s%s\n",
+		       *e->entry.name ? printable(name, sizeof(name), e->entry.name, 0) : "(untagged)",
+		       e->entry.is_cache ? "cache" : "image", printable(digest, sizeof(digest), e->entry.digest, 0),
+		       e->records, e->blobs, bytes, when,
 		       e->over_buildkit_limit ? "  config over BuildKit's 1 MiB limit" : "");
 		if (e->entry.is_cache && !e->readable)
-			printf("    unreadable: %s\n", e->problem);
+			printf("    unreadable: %s\n", printable(name, sizeof(name), e->problem, 0));
 	}
 }
 

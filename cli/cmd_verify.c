@@ -9,6 +9,7 @@
 #include "core/codec/layer_pipeline.h"
 #include "core/util/parallel.h"
 #include "transport/engine/cache_transfer.h"
+#include "core/util/printable.h"
 
 static const char help[] =
 	"usage: cachectl verify SRC\n"
@@ -73,6 +74,7 @@ int cmd_verify(int argc, char **argv)
 	struct single_source src = {0};
 	struct progress *progress = NULL;
 	char (*problems)[512] = NULL;
+	char shown[2048]; /* cache text, escaped: printable */
 	size_t n = 0, bad = 0;
 	int rc = 0, opt;
 	common_options_init(&common);
@@ -101,7 +103,7 @@ int cmd_verify(int argc, char **argv)
 	parallel_for(n, common.jobs, true, verify_one, &v);
 	for (size_t i = 0; i < n; i++) {
 		if (problems[i][0]) {
-			printf("%s\n", problems[i]);
+			printf("%s\n", printable(shown, sizeof(shown), problems[i], 0));
 			bad++;
 		}
 	}
@@ -117,14 +119,15 @@ int cmd_verify(int argc, char **argv)
 	if (too_large)
 		printf("too large: config %s is %lld bytes, over the %lld BuildKit imports from a local or registry "
 		       "cache (re-export it with max-config-size=1MiB)\n",
-		       c->source_config.digest, (long long)c->source_config.size, (long long)BUILDKIT_CONFIG_MAX);
+		       printable(shown, sizeof(shown), c->source_config.digest, 0), (long long)c->source_config.size, (long long)BUILDKIT_CONFIG_MAX);
 	if (bad)
 		rc = error_set(ERR_CORRUPT, "%s: %zu of %zu blobs damaged or missing", src.transport->display, bad, n);
 	else if (too_large)
 		rc = error_set(ERR_FAILURE, "%s: the cache config is over BuildKit's 1 MiB limit: BuildKit will not "
 					    "import this cache", src.transport->display);
 	else
-		printf("ok: %zu blobs, root and config verified (%s)\n", n, src.transport->display);
+		printf("ok: %zu blobs, root and config verified (%s)\n", n,
+		       printable(shown, sizeof(shown), src.transport->display, 0));
 out:
 	free(problems);
 	single_source_free(&src);

@@ -9,6 +9,7 @@
 #include "core/model/cache_diff.h"
 #include "core/util/error.h"
 #include "core/util/json_out.h"
+#include "core/util/printable.h"
 
 struct diff_run {
 	struct single_source *a, *b;
@@ -137,8 +138,9 @@ static int text_result(struct diff_run *r, const struct chain_divergence *v)
 	}
 	const char *blob_a = v->a_layer >= 0 ? cfg_a(r)->layers[v->a_layer].blob : NULL;
 	printf("  leaves A's chains at layer %zu of %zu (%zu shared below it)\n", v->shared + 1, v->depth, v->shared);
-	printf("    A: %s\n", blob_a ? blob_a : "(no layer: A's chain ends there)");
-	printf("    B: %s\n", b->layers[v->b_layer].blob);
+	char shown[512];
+	printf("    A: %s\n", blob_a ? printable(shown, sizeof(shown), blob_a, 0) : "(no layer: A's chain ends there)");
+	printf("    B: %s\n", printable(shown, sizeof(shown), b->layers[v->b_layer].blob, 0));
 	if (r->o->no_files)
 		return 0;
 	printf("    files that differ (B against A):\n");
@@ -153,7 +155,9 @@ static int text_result(struct diff_run *r, const struct chain_divergence *v)
 
 static int print_text(struct diff_run *r)
 {
-	printf("A  %s\nB  %s\n\n", r->a->transport->display, r->b->transport->display);
+	char a[1024], b[1024];
+	printf("A  %s\nB  %s\n\n", printable(a, sizeof(a), r->a->transport->display, 0),
+	       printable(b, sizeof(b), r->b->transport->display, 0));
 	text_records(r);
 	const struct cache_diff *d = r->d;
 	if (!d->n_only_a && !d->n_only_b && !d->chains_only_a && !d->chains_only_b) {

@@ -8,17 +8,21 @@
 #include "transport/engine/config_budget.h"
 #include "core/model/media_type.h"
 #include "core/util/progress.h"
+#include "core/util/printable.h"
 
 /* BuildKit's local and registry importers refuse a cache config larger than this. */
 #define BIGGEST_LAYERS 10
 
-/* Prints text inside a Markdown table cell: pipes and backticks escaped. */
+/* Prints text inside a Markdown table cell: control bytes escaped first
+ * (printable: a newline as \n, which also keeps the row one line), then
+ * pipes, backticks, emphasis and backslashes escaped for Markdown. */
 static void cell(const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '|' || *s == '`' || *s == '\\' || *s == '*' || *s == '_')
+	char shown[2048];
+	for (const char *p = printable(shown, sizeof(shown), s, 0); *p; p++) {
+		if (*p == '|' || *p == '`' || *p == '\\' || *p == '*' || *p == '_')
 			putchar('\\');
-		putchar(*s == '\n' ? ' ' : *s);
+		putchar(*p);
 	}
 }
 

@@ -6,6 +6,7 @@
 #include "cli/inspect.h"
 #include "core/model/media_type.h"
 #include "core/util/progress.h"
+#include "core/util/printable.h"
 
 static void print_blobs(const struct inspect_view *v)
 {
@@ -20,11 +21,14 @@ static void print_blobs(const struct inspect_view *v)
 		format_bytes(a, sizeof(a), d->size);
 		if (f->uncompressed >= 0)
 			format_bytes(b, sizeof(b), f->uncompressed);
-		printf("  %s\n", d->digest);
-		printf("      %s (%s), %s -> %s uncompressed, created %s\n", d->media_type ? d->media_type : "?",
+		char t1[512], t2[512];
+		printf("  %s\n", printable(t1, sizeof(t1), d->digest, 0));
+		printf("      %s (%s), %s -> %s uncompressed, created %s\n",
+		       printable(t1, sizeof(t1), d->media_type ? d->media_type : "?", 0),
 		       toc ? "estargz" : compression_name(media_type_compression(d->media_type)), a,
-		       f->uncompressed >= 0 ? b : "?", created ? created : "unknown");
-		printf("      diffID %s\n", diff ? diff : "(missing: BuildKit will not load this layer)");
+		       f->uncompressed >= 0 ? b : "?", printable(t2, sizeof(t2), created ? created : "unknown", 0));
+		printf("      diffID %s\n",
+		       diff ? printable(t1, sizeof(t1), diff, 0) : "(missing: BuildKit will not load this layer)");
 	}
 }
 

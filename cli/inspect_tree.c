@@ -13,6 +13,7 @@
 #include "core/util/error.h"
 #include "core/util/progress.h"
 #include "transport/engine/config_budget.h"
+#include "core/util/printable.h"
 
 /* Per-node sums over the node and everything above it in the tree. */
 struct subtree {
@@ -216,15 +217,16 @@ static void print_header(const struct inspect_view *v)
 {
 	const struct cache *c = v->cache;
 	const struct cache_config *cfg = c->config;
-	char a[32], b[32];
-	printf("cache   %s\n", v->source);
+	char a[32], b[32], shown[1024], shown2[512];
+	printf("cache   %s\n", printable(shown, sizeof(shown), v->source, 0));
 	if (*c->source_root.digest) {
 		format_bytes(a, sizeof(a), c->source_root.size);
-		printf("root    %s  %s  %s\n", c->source_root.digest, c->root_media_type ? c->root_media_type : "", a);
+		printf("root    %s  %s  %s\n", printable(shown, sizeof(shown), c->source_root.digest, 0),
+		       printable(shown2, sizeof(shown2), c->root_media_type ? c->root_media_type : "", 0), a);
 	}
 	if (*c->source_config.digest) {
 		format_bytes(a, sizeof(a), c->source_config.size);
-		printf("config  %s  %s\n", c->source_config.digest, a);
+		printf("config  %s  %s\n", printable(shown, sizeof(shown), c->source_config.digest, 0), a);
 		if (v->config_limited && c->source_config.size > BUILDKIT_CONFIG_MAX)
 			printf("        too large for BuildKit: over the %lld bytes it imports from a local or registry "
 			       "cache (re-export with max-config-size=1MiB)\n",
@@ -249,7 +251,7 @@ static void print_notes(const struct inspect_view *v)
 	for (size_t i = 0; i < v->n_facts; i++) {
 		const struct blob_facts *f = &v->facts[i];
 		const char *toc = descriptor_annotation(f->d, ANN_STARGZ_TOC);
-		char s[24];
+		char s[24], shown[2048];
 		if (!any && (!descriptor_annotation(f->d, ANN_UNCOMPRESSED) || *f->problem || toc)) {
 			printf("\nnotes:\n");
 			any = true;
@@ -258,13 +260,13 @@ static void print_notes(const struct inspect_view *v)
 		if (!descriptor_annotation(f->d, ANN_UNCOMPRESSED))
 			printf("  %s has no diffID annotation: BuildKit will not load this layer\n", s);
 		if (*f->problem)
-			printf("  %s unreadable: %s\n", s, f->problem);
+			printf("  %s unreadable: %s\n", s, printable(shown, sizeof(shown), f->problem, 0));
 		if (toc && f->toc_entries >= 0)
 			printf("  %s estargz TOC %s, %lld entries (in another encoding the TOC and landmark "
 			       "entries are left out: other diffID)\n",
-			       s, f->toc_digest, (long long)f->toc_entries);
+			       s, printable(shown, sizeof(shown), f->toc_digest, 0), (long long)f->toc_entries);
 		else if (toc)
-			printf("  %s estargz TOC %s\n", s, toc);
+			printf("  %s estargz TOC %s\n", s, printable(shown, sizeof(shown), toc, 0));
 	}
 	if (v->cache->dropped_results)
 		printf("%s  %zu results named blobs the cache does not describe and were left out\n",

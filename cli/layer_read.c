@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/util/error.h"
+#include "core/util/printable.h"
 
 int layer_resolve(const struct descriptor **out, const struct single_source *s, const char *arg)
 {
@@ -62,6 +63,5 @@ int layer_read_set(struct layer_file_set **out, struct source_set *set, const st
 
 void print_tar_name(const char *s)
 {
-	for (; *s; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	printable_fputs(s, stdout);
 }

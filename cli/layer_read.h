@@ -20,8 +20,9 @@ int layer_read_files(struct source_set *set, const struct descriptor *d, bool ha
 int layer_read_set(struct layer_file_set **out, struct source_set *set, const struct descriptor *d,
 		   bool hash_content);
 
-/* Prints a path or link target from a tar with control characters as '?':
- * a name cannot move the cursor or start a line of its own. */
+/* Prints a path or link target from a tar escaped (printable_fputs: \n,
+ * \x1b, bytes that are not UTF-8 as \xHH): a name cannot move the cursor
+ * or start a line of its own. */
 void print_tar_name(const char *s);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/util/debug_trace.h"
 #include "core/util/error.h"
 #include "core/util/temp_files.h"
 
@@ -79,6 +80,10 @@ int main(int argc, char **argv)
 		print_version();
 		return stdout_close(EXIT_OK);
 	}
+	/* A misspelt CACHECTL_DEBUG must not silently trace nothing. */
+	int rc = debug_trace_from_environment();
+	if (rc)
+		return report_error(rc);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return stdout_close(commands[i].fn(argc - 1, argv + 1));

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/error.h"
 #include "core/util/json_out.h"
 #include "core/model/media_type.h"
@@ -83,9 +84,8 @@ void cache_root_free(struct cache_root *r)
 static int add_blob(struct cache_root *r, const cJSON *obj, const char *what)
 {
 	int rc;
-	struct descriptor *b = realloc(r->blobs, (r->n_blobs + 1) * sizeof(*b));
-	CHECK_ALLOC(b);
-	r->blobs = b;
+	if ((rc = ARRAY_RESERVE(r->blobs, r->cap_blobs, r->n_blobs + 1)))
+		return rc;
 	if ((rc = descriptor_parse_json(&r->blobs[r->n_blobs], obj, what)))
 		return rc;
 	r->n_blobs++;

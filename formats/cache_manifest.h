@@ -38,7 +38,7 @@ struct cache_root {
 	bool has_config;
 	struct descriptor config;  /* the cache config, when has_config */
 	struct descriptor *blobs;  /* every other entry (layers) */
-	size_t n_blobs;
+	size_t n_blobs, cap_blobs;
 	struct descriptor image_config; /* an image manifest's non-cache config */
 	bool has_image_config;
 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/base64.h"
 #include "core/util/error.h"
 #include "core/util/json_span.h"
@@ -212,7 +213,8 @@ static bool blob_is_layer(const struct cache *c, const char *blob, const struct 
 
 static int add_chain(struct cache_record *r, const int *positions, size_t n, const struct timestamp *created)
 {
-	struct cache_chain *ch = realloc(r->chains, (r->n_chains + 1) * sizeof(*ch));
+	/* the cache config's own growth: records parsed and built alike */
+	struct cache_chain *ch = array_grow_counted(r->chains, r->n_chains, sizeof(*ch));
 	CHECK_ALLOC(ch);
 	r->chains = ch;
 	ch = &r->chains[r->n_chains];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/error.h"
 #include "core/util/printable.h"
 
@@ -25,9 +26,10 @@ int cache_options_add(struct cache_options *o, const char *key, const char *valu
 	for (size_t i = 0; i < o->n; i++)
 		if (strcmp(o->kv[i].key, key) == 0)
 			return error_set(ERR_USAGE, "option \"%s\" is given twice", printable(shown, sizeof(shown), key, 0));
-	struct option_kv *kv = realloc(o->kv, (o->n + 1) * sizeof(*kv));
-	CHECK_ALLOC(kv);
-	o->kv = kv;
+	int rc = ARRAY_RESERVE(o->kv, o->cap, o->n + 1);
+	if (rc)
+		return rc;
+	struct option_kv *kv = o->kv;
 	kv[o->n].key = strdup(key);
 	kv[o->n].value = strdup(value);
 	if (!kv[o->n].key || !kv[o->n].value) {

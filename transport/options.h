@@ -31,7 +31,7 @@ struct option_key {
 struct cache_options {
 	char *type;
 	struct option_kv *kv;
-	size_t n;
+	size_t n, cap;
 	/* (No copy of the text it came from: it may hold credentials, and
 	 * messages quote fields through transport_spec_text.) */
 };

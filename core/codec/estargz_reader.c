@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
 #include "core/codec/estargz_toc.h"
@@ -15,6 +16,7 @@
 #include "core/codec/layer_paths.h"
 #include "core/codec/tar_walk.h"
 #include "core/util/json_number.h"
+#include "core/util/json_span.h"
 
 /* The TOC tar is held whole to be parsed; beyond this it is refused. */
 #define TOC_TAR_MAX ((int64_t)512 << 20)
@@ -127,21 +129,9 @@ static int pass(struct reader *r, int64_t to)
 
 /* ---- records ------------------------------------------------------------ */
 
-static int grow(void **items, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 64;
-	void *p = realloc(*items, c * size);
-	CHECK_ALLOC(p);
-	*items = p;
-	*cap = c;
-	return 0;
-}
-
 static int segment_begin(struct reader *r, struct record *rec, int64_t at, int64_t data_pos)
 {
-	int rc = grow((void **)&r->segments, &r->cap_segments, r->n_segments, sizeof(*r->segments));
+	int rc = ARRAY_RESERVE(r->segments, r->cap_segments, r->n_segments + 1);
 	if (rc)
 		return rc;
 	struct segment *s = &r->segments[r->n_segments++];
@@ -256,7 +246,7 @@ static int read_entry(struct reader *r, const struct tar_entry *e, bool *toc_her
 	bool hardlink = strcmp(type, "hardlink") == 0, is_reg = strcmp(type, "reg") == 0;
 	if ((rc = layer_paths_check(&r->paths, e->name, hardlink ? e->linkname : NULL, r->what)))
 		return rc;
-	if ((rc = grow((void **)&r->records, &r->cap_records, r->n_records, sizeof(*r->records))))
+	if ((rc = ARRAY_RESERVE(r->records, r->cap_records, r->n_records + 1)))
 		return rc;
 	struct record *rec = &r->records[r->n_records++];
 	memset(rec, 0, sizeof(*rec));
@@ -441,60 +431,144 @@ static int check_chunk(struct reader *r, size_t i, const cJSON *e, const struct 
 	return 0;
 }
 
-static int check_toc(struct reader *r, const cJSON *toc)
+/* Where the walk through the TOC's entries is: entries are read one at a
+ * time (a TOC of 300 000 entries parsed whole costs about 1 KiB of cJSON
+ * nodes per entry), each held against the records of the tar. */
+struct toc_walk {
+	struct reader *r;
+	size_t next;               /* the next record to meet */
+	size_t i;                  /* entries seen */
+	size_t chunk;              /* chunks of rec seen */
+	const struct record *rec;  /* the record of the last file entry */
+	bool parse_failed;
+};
+
+static int check_entry(struct toc_walk *w, const cJSON *e)
 {
-	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(toc, "entries");
-	size_t next = 0, i = 0, chunk = 0;
-	const struct record *rec = NULL;
+	struct reader *r = w->r;
+	const char *type = str(e, "type"), *name = str(e, "name");
 	int rc;
-	if (!cJSON_IsObject(toc) || (!cJSON_IsArray(entries) && !cJSON_IsNull(entries) && entries))
-		return error_set(ERR_CORRUPT, "%s: the eStargz TOC is not a TOC object", r->what);
-	const cJSON *list = cJSON_IsArray(entries) ? entries : NULL, *e;
-	cJSON_ArrayForEach(e, list)
-	{
-		const char *type = str(e, "type"), *name = str(e, "name");
-		if (type && strcmp(type, "chunk") == 0) {
-			if (!rec || !rec->size || chunk >= rec->n_segments)
-				return lie(r, i, name, "a chunk entry where the file has no further chunk");
-			if ((rc = check_chunk(r, i, e, rec, chunk++)))
-				return rc;
-			i++;
-			continue;
-		}
-		if (rec && chunk != rec->n_segments)
-			return lie(r, i - 1, rec->name, "%zu chunks listed, the file lies in %zu gzip members", chunk,
-				   rec->n_segments);
-		if (next == r->n_records)
-			return lie(r, i, name, "listed, but the tar has no more entries");
-		rec = &r->records[next++];
-		chunk = 0;
-		if (!name || strcmp(name, rec->name) != 0)
-			return lie(r, i, rec->name, "the name is \"%.200s\", the tar has this one", or_none(name));
-		if (!type || strcmp(type, rec->type) != 0)
-			return lie(r, i, rec->name, "the type is %s, the tar has %s", or_none(type), rec->type);
-		/* Go's writer leaves an empty linkName out (omitempty), as ours
-		 * does: absent is the empty target. */
-		const char *link = str(e, "linkName") ? str(e, "linkName") : "";
-		if (rec->link && strcmp(link, rec->link) != 0)
-			return lie(r, i, rec->name, "the link target is \"%.200s\", the tar has \"%.200s\"", link,
-				   rec->link);
-		if (strcmp(rec->type, "reg") == 0) {
-			const char *digest = str(e, "digest");
-			if (num(e, "size") != rec->size)
-				return lie(r, i, rec->name, "size is %" PRId64 ", the tar has %" PRId64, num(e, "size"), rec->size);
-			if ((digest || rec->size) && (!digest || strcmp(digest, rec->digest) != 0))
-				return lie(r, i, rec->name, "digest is %s, the file hashes to %s", or_none(digest), rec->digest);
-			if (rec->size && (rc = check_chunk(r, i, e, rec, chunk++)))
-				return rc;
-		}
-		i++;
+	if (type && strcmp(type, "chunk") == 0) {
+		if (!w->rec || !w->rec->size || w->chunk >= w->rec->n_segments)
+			return lie(r, w->i, name, "a chunk entry where the file has no further chunk");
+		if ((rc = check_chunk(r, w->i, e, w->rec, w->chunk++)))
+			return rc;
+		w->i++;
+		return 0;
 	}
-	if (rec && chunk != rec->n_segments)
-		return lie(r, i - 1, rec->name, "%zu chunks listed, the file lies in %zu gzip members", chunk,
-			   rec->n_segments);
-	if (next != r->n_records)
-		return lie(r, i, r->records[next].name, "in the tar, but not in the TOC");
+	const struct record *last = w->rec;
+	if (last && w->chunk != last->n_segments)
+		return lie(r, w->i - 1, last->name, "%zu chunks listed, the file lies in %zu gzip members", w->chunk,
+			   last->n_segments);
+	if (w->next == r->n_records)
+		return lie(r, w->i, name, "listed, but the tar has no more entries");
+	const struct record *rec = w->rec = &r->records[w->next++];
+	w->chunk = 0;
+	if (!name || strcmp(name, rec->name) != 0)
+		return lie(r, w->i, rec->name, "the name is \"%.200s\", the tar has this one", or_none(name));
+	if (!type || strcmp(type, rec->type) != 0)
+		return lie(r, w->i, rec->name, "the type is %s, the tar has %s", or_none(type), rec->type);
+	/* Go's writer leaves an empty linkName out (omitempty), as ours
+	 * does: absent is the empty target. */
+	const char *link = str(e, "linkName") ? str(e, "linkName") : "";
+	if (rec->link && strcmp(link, rec->link) != 0)
+		return lie(r, w->i, rec->name, "the link target is \"%.200s\", the tar has \"%.200s\"", link, rec->link);
+	if (strcmp(rec->type, "reg") == 0) {
+		const char *digest = str(e, "digest");
+		if (num(e, "size") != rec->size)
+			return lie(r, w->i, rec->name, "size is %" PRId64 ", the tar has %" PRId64, num(e, "size"), rec->size);
+		if ((digest || rec->size) && (!digest || strcmp(digest, rec->digest) != 0))
+			return lie(r, w->i, rec->name, "digest is %s, the file hashes to %s", or_none(digest), rec->digest);
+		if (rec->size && (rc = check_chunk(r, w->i, e, rec, w->chunk++)))
+			return rc;
+	}
+	w->i++;
 	return 0;
+}
+
+/* One element of "entries": parsed alone, checked, freed. */
+static int check_entry_text(void *ctx, const char *text, size_t len)
+{
+	struct toc_walk *w = ctx;
+	const char *parse_end = NULL;
+	cJSON *e = cJSON_ParseWithLengthOpts(text, len, &parse_end, false);
+	if (!e || parse_end != text + len) {
+		cJSON_Delete(e);
+		w->parse_failed = true;
+		return error_set(ERR_CORRUPT, "%s: the eStargz TOC is not valid JSON", w->r->what);
+	}
+	int rc = check_entry(w, e);
+	cJSON_Delete(e);
+	return rc;
+}
+
+static int check_toc_end(struct toc_walk *w)
+{
+	struct reader *r = w->r;
+	if (w->rec && w->chunk != w->rec->n_segments)
+		return lie(r, w->i - 1, w->rec->name, "%zu chunks listed, the file lies in %zu gzip members", w->chunk,
+			   w->rec->n_segments);
+	if (w->next != r->n_records)
+		return lie(r, w->i, r->records[w->next].name, "in the tar, but not in the TOC");
+	return 0;
+}
+
+/* The TOC without its entries ("entries": null in their place), parsed to
+ * check the rest of the document is JSON and a TOC object. */
+static int check_toc_frame(struct reader *r, const char *json, size_t len, const struct json_member *entries)
+{
+	struct buffer frame = BUFFER_INIT;
+	size_t cut = entries ? entries->value_start : len, resume = entries ? entries->value_end : len;
+	int rc = buffer_append(&frame, json, cut);
+	if (!rc && entries)
+		rc = buffer_append_str(&frame, "null");
+	if (!rc)
+		rc = buffer_append(&frame, json + resume, len - resume);
+	if (rc) {
+		buffer_free(&frame);
+		return rc;
+	}
+	cJSON *toc = cJSON_ParseWithLength(frame.data, frame.len);
+	buffer_free(&frame);
+	if (!toc)
+		return error_set(ERR_CORRUPT, "%s: the eStargz TOC is not valid JSON", r->what);
+	bool object = cJSON_IsObject(toc);
+	cJSON_Delete(toc);
+	return object ? 0 : error_set(ERR_CORRUPT, "%s: the eStargz TOC is not a TOC object", r->what);
+}
+
+/* Holds the TOC's entries against the tar's records, one entry at a time;
+ * *n_entries: how many the TOC lists. */
+static int check_toc(struct reader *r, const char *json, size_t len, size_t *n_entries)
+{
+	struct json_member *members = NULL;
+	size_t n_members = 0, end;
+	struct toc_walk w = {.r = r};
+	*n_entries = 0;
+	if (json_object_members(json, len, 0, &members, &n_members, &end)) {
+		/* not an object: tell a JSON value that is not a TOC from a text
+		 * that is not JSON */
+		cJSON *v = cJSON_ParseWithLength(json, len);
+		cJSON_Delete(v);
+		return error_set(ERR_CORRUPT, v ? "%s: the eStargz TOC is not a TOC object" : "%s: the eStargz TOC is not valid JSON",
+				 r->what);
+	}
+	long at = json_find_member(json, members, n_members, "entries");
+	const struct json_member *entries = at >= 0 ? &members[at] : NULL;
+	int rc = check_toc_frame(r, json, len, entries);
+	if (!rc && entries && json[entries->value_start] != '[' &&
+	    !(entries->value_end - entries->value_start == 4 && memcmp(json + entries->value_start, "null", 4) == 0))
+		rc = error_set(ERR_CORRUPT, "%s: the eStargz TOC is not a TOC object", r->what);
+	else if (!rc && entries && json[entries->value_start] == '[') {
+		rc = json_array_each(json, entries->value_end, entries->value_start, check_entry_text, &w);
+		if (rc && !w.parse_failed && rc == ERR_FAILURE)
+			rc = error_set(ERR_CORRUPT, "%s: the eStargz TOC is not valid JSON", r->what);
+	}
+	free(members);
+	if (rc)
+		return rc;
+	*n_entries = w.i;
+	return check_toc_end(&w);
 }
 
 /* The footer must be the last member, empty, and point at the TOC member. */
@@ -536,7 +610,6 @@ static int run(struct reader *r, struct estargz_read_result *out)
 	static const unsigned char eoa[1024];
 	const struct tar_entry *e;
 	struct buffer tar = BUFFER_INIT;
-	cJSON *toc = NULL;
 	bool toc_here = false;
 	int64_t toc_pos = 0, toc_compressed = 0;
 	const char *json = NULL;
@@ -571,19 +644,12 @@ static int run(struct reader *r, struct estargz_read_result *out)
 		goto out;
 	if ((rc = toc_json(r, &tar, &json, &json_len)) || (rc = digest_of_bytes(out->toc_digest, json, json_len)))
 		goto out;
-	if (!(toc = cJSON_ParseWithLength(json, json_len))) {
-		rc = error_set(ERR_CORRUPT, "%s: the eStargz TOC is not valid JSON", r->what);
+	if ((rc = check_toc(r, json, json_len, &out->toc_entries)))
 		goto out;
-	}
-	if ((rc = check_toc(r, toc)))
-		goto out;
-	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(toc, "entries");
-	out->toc_entries = cJSON_IsArray(entries) ? (size_t)cJSON_GetArraySize(entries) : 0;
 	out->toc_offset = toc_compressed;
 	out->uncompressed_size = total;
 	rc = sha256_final(r->all_hash, out->diff_id);
 out:
-	cJSON_Delete(toc);
 	buffer_free(&tar);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/error.h"
 #include "core/util/json_out.h"
 
@@ -66,9 +67,9 @@ static int name_if_changed(struct estargz_toc *t, struct strmap *last, int64_t i
 		*name = "";
 		return 0;
 	}
-	char **names = realloc(t->names, (t->n_names + 1) * sizeof(*names));
-	CHECK_ALLOC(names);
-	t->names = names;
+	int rc = ARRAY_RESERVE(t->names, t->cap_names, t->n_names + 1);
+	if (rc)
+		return rc;
 	if (!(t->names[t->n_names] = strdup(*name)))
 		return error_oom();
 	return strmap_put(last, key, t->n_names++);

@@ -62,7 +62,7 @@ struct estargz_toc {
 	/* the last user/group name written per id (index into names) */
 	struct strmap last_user, last_group;
 	char **names;
-	size_t n_names;
+	size_t n_names, cap_names;
 	/* where offsets still to resolve go in json, and their members */
 	struct estargz_toc_hole {
 		size_t at;

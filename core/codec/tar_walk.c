@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/error.h"
 
 #define WALK_BLOCK (256u << 10)
@@ -27,7 +28,7 @@ struct tar_walk {
 	int src_error; /* the source's error code, its message already set */
 	struct tar_entry entry;
 	struct tar_xattr *xattrs;
-	size_t n_xattrs;
+	size_t n_xattrs, cap_xattrs;
 	char *what;
 };
 
@@ -189,7 +190,7 @@ static void xattrs_clear(struct tar_walk *w)
 	}
 	free(w->xattrs);
 	w->xattrs = NULL;
-	w->n_xattrs = 0;
+	w->n_xattrs = w->cap_xattrs = 0;
 }
 
 /* Records one SCHILY.xattr record; a repeated name keeps the last value,
@@ -202,9 +203,9 @@ static int xattr_put(struct tar_walk *w, const char *name, size_t name_len, cons
 		if (strlen(w->xattrs[i].name) == name_len && memcmp(w->xattrs[i].name, name, name_len) == 0)
 			x = &w->xattrs[i];
 	if (!x) {
-		struct tar_xattr *more = realloc(w->xattrs, (w->n_xattrs + 1) * sizeof(*more));
-		CHECK_ALLOC(more);
-		w->xattrs = more;
+		int rc = ARRAY_RESERVE(w->xattrs, w->cap_xattrs, w->n_xattrs + 1);
+		if (rc)
+			return rc;
 		x = &w->xattrs[w->n_xattrs++];
 		memset(x, 0, sizeof(*x));
 		if (!(x->name = strndup(name, name_len)))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/error.h"
 #include "core/util/json_out.h"
 #include "core/util/json_number.h"
@@ -58,21 +59,9 @@ void cache_config_free(struct cache_config *cfg)
 	free(cfg);
 }
 
-static void *grow_array(void *arr, size_t n, size_t size)
-{
-	/* Room for one more; capacity doubles at powers of two. */
-	if (n & (n - 1))
-		return arr;
-	size_t cap = n ? n * 2 : 4;
-	void *p = realloc(arr, cap * size);
-	if (p)
-		memset((char *)p + n * size, 0, (cap - n) * size);
-	return p;
-}
-
 int cache_config_add_layer(struct cache_config *cfg, const char *blob, int parent, int *out)
 {
-	struct cache_layer *l = grow_array(cfg->layers, cfg->n_layers, sizeof(*l));
+	struct cache_layer *l = array_grow_counted(cfg->layers, cfg->n_layers, sizeof(*l));
 	CHECK_ALLOC(l);
 	cfg->layers = l;
 	l = &cfg->layers[cfg->n_layers];
@@ -88,7 +77,7 @@ int cache_config_add_layer(struct cache_config *cfg, const char *blob, int paren
 
 int cache_config_add_record(struct cache_config *cfg, const char *digest, int *out)
 {
-	struct cache_record *r = grow_array(cfg->records, cfg->n_records, sizeof(*r));
+	struct cache_record *r = array_grow_counted(cfg->records, cfg->n_records, sizeof(*r));
 	CHECK_ALLOC(r);
 	cfg->records = r;
 	r = &cfg->records[cfg->n_records];
@@ -103,7 +92,7 @@ int cache_config_add_record(struct cache_config *cfg, const char *digest, int *o
 
 int cache_record_add_result(struct cache_record *r, int layer, const struct timestamp *created)
 {
-	struct cache_result *res = grow_array(r->results, r->n_results, sizeof(*res));
+	struct cache_result *res = array_grow_counted(r->results, r->n_results, sizeof(*res));
 	CHECK_ALLOC(res);
 	r->results = res;
 	res[r->n_results].layer = layer;
@@ -115,7 +104,7 @@ int cache_record_add_result(struct cache_record *r, int layer, const struct time
 int cache_record_reserve_slots(struct cache_record *r, size_t n)
 {
 	while (r->n_inputs < n) {
-		struct cache_slot *s = grow_array(r->inputs, r->n_inputs, sizeof(*s));
+		struct cache_slot *s = array_grow_counted(r->inputs, r->n_inputs, sizeof(*s));
 		CHECK_ALLOC(s);
 		r->inputs = s;
 		r->n_inputs++;
@@ -129,7 +118,7 @@ int cache_record_add_input(struct cache_record *r, size_t slot, const char *sele
 	if ((rc = cache_record_reserve_slots(r, slot + 1)))
 		return rc;
 	struct cache_slot *s = &r->inputs[slot];
-	struct cache_input *a = grow_array(s->alts, s->n_alts, sizeof(*a));
+	struct cache_input *a = array_grow_counted(s->alts, s->n_alts, sizeof(*a));
 	CHECK_ALLOC(a);
 	s->alts = a;
 	a[s->n_alts].link = link;
@@ -245,7 +234,7 @@ static int parse_record(struct cache_record *r, const cJSON *obj, size_t index)
 		const cJSON *idx, *n;
 		if (!cJSON_IsObject(it))
 			return error_set(ERR_FAILURE, "cache config: %s: a chain is not an object", what);
-		struct cache_chain *c = grow_array(r->chains, r->n_chains, sizeof(*c));
+		struct cache_chain *c = array_grow_counted(r->chains, r->n_chains, sizeof(*c));
 		CHECK_ALLOC(c);
 		r->chains = c;
 		c = &r->chains[r->n_chains++];
@@ -290,7 +279,7 @@ int cache_config_parse_records(struct cache_config *cfg, const cJSON *records)
 	int rc;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, records) {
-		struct cache_record *r = grow_array(cfg->records, cfg->n_records, sizeof(*r));
+		struct cache_record *r = array_grow_counted(cfg->records, cfg->n_records, sizeof(*r));
 		CHECK_ALLOC(r);
 		cfg->records = r;
 		/* Counted before parsing so that a half-parsed record is freed. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/error.h"
 #include "core/util/json_number.h"
 
@@ -150,15 +151,12 @@ int descriptor_annotation_set(struct descriptor *d, const char *key, const char 
 		return 0;
 	}
 	char *k = strdup(key);
-	struct annotation *a = realloc(d->annotations, (d->n_annotations + 1) * sizeof(*a));
-	if (!k || !a) {
+	if (!k || ARRAY_RESERVE(d->annotations, d->cap_annotations, d->n_annotations + 1)) {
 		free(k);
 		free(v);
-		if (a)
-			d->annotations = a;
 		return error_oom();
 	}
-	d->annotations = a;
+	struct annotation *a = d->annotations;
 	memmove(&a[i + 1], &a[i], (d->n_annotations - i) * sizeof(*a));
 	a[i].key = k;
 	a[i].value = v;

@@ -34,7 +34,7 @@ struct descriptor {
 	char **urls;
 	size_t n_urls;
 	struct annotation *annotations; /* sorted by key, as Go writes maps */
-	size_t n_annotations;
+	size_t n_annotations, cap_annotations;
 	char *data;                     /* base64 text, kept as it came */
 	struct platform *platform;
 	char *artifact_type;

@@ -1,3 +1,4 @@
+#include "core/util/array_grow.h"
 #include "core/util/json_span.h"
 
 #include <cjson/cJSON.h>
@@ -58,7 +59,7 @@ int json_object_members(const char *text, size_t len, size_t pos, struct json_me
 			size_t *end)
 {
 	struct json_member *m = NULL;
-	size_t count = 0;
+	size_t count = 0, cap = 0;
 	size_t p = skip_ws(text, len, pos);
 	*out = NULL;
 	*n = 0;
@@ -72,12 +73,10 @@ int json_object_members(const char *text, size_t len, size_t pos, struct json_me
 	for (;;) {
 		if (p >= len || text[p] != '"')
 			goto bad;
-		struct json_member *grown = realloc(m, (count + 1) * sizeof(*m));
-		if (!grown) {
+		if (ARRAY_RESERVE(m, cap, count + 1)) {
 			free(m);
 			return error_oom();
 		}
-		m = grown;
 		m[count].key_start = p;
 		p = m[count].key_end = skip_string(text, len, p);
 		p = skip_ws(text, len, p);
@@ -127,4 +126,29 @@ long json_find_member(const char *text, const struct json_member *m, size_t n, c
 			return (long)i;
 	}
 	return -1;
+}
+
+int json_array_each(const char *text, size_t len, size_t pos,
+		    int (*each)(void *ctx, const char *element, size_t element_len), void *ctx)
+{
+	size_t p = skip_ws(text, len, pos);
+	if (p >= len || text[p] != '[')
+		return error_set(ERR_FAILURE, "not a JSON array");
+	p = skip_ws(text, len, p + 1);
+	if (p < len && text[p] == ']')
+		return 0;
+	for (;;) {
+		if (p >= len || text[p] == ',' || text[p] == ']')
+			return error_set(ERR_FAILURE, "not a JSON array");
+		size_t end = skip_value(text, len, p);
+		int rc = each(ctx, text + p, end - p);
+		if (rc)
+			return rc;
+		p = skip_ws(text, len, end);
+		if (p < len && text[p] == ']')
+			return 0;
+		if (p >= len || text[p] != ',')
+			return error_set(ERR_FAILURE, "not a JSON array");
+		p = skip_ws(text, len, p + 1);
+	}
 }

@@ -27,6 +27,15 @@ CACHECTL_MUST_CHECK int json_object_members(const char *text, size_t len, size_t
 /* The member's key, unescaped (caller frees). */
 CACHECTL_MUST_CHECK int json_member_key(const char *text, const struct json_member *m, char **out);
 
+/* Calls each(ctx, start, length) for every element of the array starting
+ * at text[pos] (whitespace allowed before the '['), in order, with the
+ * element's text, so a large array can be read one element at a time;
+ * stops at the first non-zero return and returns it.  ERR_FAILURE when the
+ * text is not an array of elements separated by commas (the elements
+ * themselves are the callback's to check). */
+CACHECTL_MUST_CHECK int json_array_each(const char *text, size_t len, size_t pos,
+					int (*each)(void *ctx, const char *element, size_t element_len), void *ctx);
+
 /* The index of the member whose key is `key`, or -1. */
 long json_find_member(const char *text, const struct json_member *m, size_t n, const char *key);
 

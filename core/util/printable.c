@@ -65,3 +65,26 @@ char *printable(char *out, size_t out_size, const char *in, size_t max_in)
 	out[o < out_size ? o : out_size - 1] = '\0';
 	return out;
 }
+
+int printable_fputs(const char *in, FILE *f)
+{
+	/* In pieces: each escapes at most 255 input bytes into 1024. */
+	char piece[1024 + 8];
+	int rc = 0;
+	const char *p = in;
+	while (*p) {
+		size_t n = strnlen(p, 255);
+		/* do not cut a UTF-8 sequence in two: back up to its first byte */
+		while (p[n] && n > 1 && ((unsigned char)p[n] & 0xc0) == 0x80)
+			n--;
+		char chunk[256];
+		memcpy(chunk, p, n);
+		chunk[n] = '\0';
+		printable(piece, sizeof(piece), chunk, 0);
+		rc = fputs(piece, f);
+		if (rc == EOF)
+			return rc;
+		p += n;
+	}
+	return rc;
+}

@@ -46,13 +46,15 @@ static void first_line(const char *cmd, char *out, size_t size)
 		pclose(p);
 }
 
+/* Lines of the trace that are requests ("http: GET URL -> 200 (...)"), not
+ * their header lines ("http:   > ...") nor a body's closing line. */
 static long count_lines(const char *path, const char *prefix)
 {
 	FILE *f = fopen(path, "r");
 	char line[8192];
 	long n = 0;
 	while (f && fgets(line, sizeof(line), f))
-		n += strncmp(line, prefix, strlen(prefix)) == 0;
+		n += strncmp(line, prefix, strlen(prefix)) == 0 && line[strlen(prefix)] != ' ' && strstr(line, " -> ");
 	if (f)
 		fclose(f);
 	return n;

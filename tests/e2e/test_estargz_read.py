@@ -200,6 +200,11 @@ class BadInput(Base):
             j = json.dumps(t, indent="\t").encode()
             return blob[:offset] + gzip_member(toc_tar(j)) + footer(offset), sha256(j)
 
+        def retoc_text(j):
+            return blob[:offset] + gzip_member(toc_tar(j)) + footer(offset), sha256(j)
+
+        text = json.dumps(toc, indent="\t").encode()
+        assert b"\n\t\t},\n\t\t{" in text
         big = next(i for i, e in enumerate(toc["entries"]) if e["name"] == "app/big.bin")
 
         def wrong_chunk_digest(entries):
@@ -226,6 +231,18 @@ class BadInput(Base):
             ("chunk-offset",) + retoc(wrong_offset) + ("offset is",),
             ("file-digest",) + retoc(wrong_file_digest) + ("digest is",),
             ("missing-entry",) + retoc(missing_entry) + ("TOC does not match",),
+            # entries are read one at a time: text that is not JSON is
+            # refused wherever it is, in an entry, between them or around
+            ("toc-cut",) + retoc_text(text[:-1]) + ("not valid JSON",),
+            ("toc-two-commas",) + retoc_text(text.replace(b"\n\t\t},\n\t\t{", b"\n\t\t},,\n\t\t{", 1)) +
+            ("not valid JSON",),
+            ("toc-no-comma",) + retoc_text(text.replace(b"\n\t\t},\n\t\t{", b"\n\t\t}\n\t\t{", 1)) +
+            ("not valid JSON",),
+            ("toc-bad-entry",) + retoc_text(text.replace(b'"type": "dir"', b'"type": dir', 1)) +
+            ("not valid JSON",),
+            ("toc-bad-member",) + retoc_text(text[:-2] + b',\n\t"x": }') + ("not valid JSON",),
+            ("toc-entries-number",) + retoc_text(b'{"version": 1, "entries": 5}') + ("not a TOC object",),
+            ("toc-array",) + retoc_text(b'[{"version": 1}]') + ("not a TOC object",),
         ]
         # a TOC tar header that claims more bytes than the blob holds
         head = toc_tar(b" " * (len(toc_json) + 100000))[:512]

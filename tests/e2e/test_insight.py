@@ -200,7 +200,7 @@ class InspectTree(Base):
         self.assertEqual(row.count("|"), 6)
         out = run("files", src, layers[0]).stdout
         self.assertEqual(len(out.splitlines()), 5)  # layer line, two entries, summary, blank
-        self.assertIn("evil?name?[2J", out)
+        self.assertIn(r"evil\nname\x1b[2J", out)
         self.assertNotIn("\x1b", out)
 
     def test_markdown_summary(self):

@@ -1,6 +1,8 @@
-/* Digests, Go-compatible JSON text, RFC 3339 times. */
+/* Digests, Go-compatible JSON text, RFC 3339 times, array growth, JSON arrays read element by element. */
 #include "check.h"
 #include "core/util/json_number.h"
+#include "core/util/array_grow.h"
+#include "core/util/json_span.h"
 #include "core/util/buffer.h"
 #include "core/util/digest.h"
 #include "core/util/error.h"
@@ -155,8 +157,90 @@ static void test_json_integer(void)
 	CHECK(!json_integer(NULL, 0, 1, &(int64_t){0}));
 }
 
+/* Appends grow the room geometrically: 100 000 appends, few reallocations. */
+static void test_array_grow(void)
+{
+	int *a = NULL;
+	size_t n = 0, cap = 0, grew = 0;
+	for (int i = 0; i < 100000; i++) {
+		size_t before = cap;
+		CHECK(ARRAY_RESERVE(a, cap, n + 1) == 0);
+		grew += cap != before;
+		CHECK(cap >= n + 1);
+		a[n++] = i;
+	}
+	CHECK(grew <= 14); /* 16, 32, ..., 131072 */
+	CHECK_INT(a[99999], 99999);
+	CHECK(ARRAY_RESERVE(a, cap, 10) == 0); /* already room: nothing moves */
+	CHECK_INT(cap, 131072);
+	free(a);
+	/* an array that does not fit fails and stays as it was */
+	char *big = NULL;
+	size_t big_cap = 0;
+	CHECK(ARRAY_RESERVE(big, big_cap, SIZE_MAX / 2 + 2) == ERR_FAILURE);
+	CHECK(big == NULL && big_cap == 0);
+
+	/* counted arrays: room implied by the count, new room zeroed */
+	long *c = NULL;
+	for (size_t i = 0; i < 1000; i++) {
+		long *g = array_grow_counted(c, i, sizeof(*c));
+		CHECK(g != NULL);
+		c = g;
+		CHECK(c[i] == 0);
+		c[i] = (long)i + 1;
+	}
+	CHECK(c[999] == 1000 && c[0] == 1);
+	free(c);
+}
+
+struct seen {
+	char text[64];
+	size_t n;
+};
+
+static int note_element(void *ctx, const char *e, size_t len)
+{
+	struct seen *s = ctx;
+	size_t at = strlen(s->text);
+	snprintf(s->text + at, sizeof(s->text) - at, "%s%.*s", at ? "|" : "", (int)len, e);
+	s->n++;
+	return s->n == 99 ? ERR_CORRUPT : 0;
+}
+
+static void test_json_array_each(void)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		const char *elements;
+	} rows[] = {
+		{" [ {\"a\": [1, \"]\"]} , 2,\"x,y\", null ]", 0, "{\"a\": [1, \"]\"]}|2|\"x,y\"|null"},
+		{"[]", 0, ""},
+		{"[ ]", 0, ""},
+		{"[1,,2]", ERR_FAILURE, "1"},
+		{"[1 2]", ERR_FAILURE, "1"},
+		{"[,1]", ERR_FAILURE, ""},
+		{"[1,", ERR_FAILURE, "1"},
+		{"[1", ERR_FAILURE, "1"},
+		{"{}", ERR_FAILURE, ""},
+		{"", ERR_FAILURE, ""},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+		struct seen s = {"", 0};
+		int rc = json_array_each(rows[i].text, strlen(rows[i].text), 0, note_element, &s);
+		CHECK_INT(rc, rows[i].rc);
+		CHECK_STR(s.text, rows[i].elements);
+	}
+	/* the callback's code stops the walk and comes back */
+	struct seen s = {"", 98};
+	CHECK_INT(json_array_each("[1,2,3]", 7, 0, note_element, &s), ERR_CORRUPT);
+	CHECK_STR(s.text, "1");
+}
+
 int main(void)
 {
+	test_array_grow();
+	test_json_array_each();
 	test_json_integer();
 	test_digest();
 	test_json();

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/base64.h"
 #include "core/util/error.h"
 #include "core/util/secrets.h"
@@ -222,13 +223,13 @@ static int account(struct azblob_config *c, struct cache_options *o, const struc
 
 static int split_names(struct azblob_config *c, const char *names)
 {
+	size_t cap = 0; /* the names are only ever set here */
 	for (const char *p = names;;) {
 		const char *semi = strchr(p, ';');
 		size_t len = semi ? (size_t)(semi - p) : strlen(p);
-		char **n = realloc(c->names, (c->n_names + 1) * sizeof(*n));
-		CHECK_ALLOC(n);
-		c->names = n;
-		int rc = dup_or_null(&n[c->n_names], p, len);
+		int rc = ARRAY_RESERVE(c->names, cap, c->n_names + 1);
+		if (!rc)
+			rc = dup_or_null(&c->names[c->n_names], p, len);
 		if (rc)
 			return rc;
 		c->n_names++;

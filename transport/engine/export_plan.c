@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/model/media_type.h"
+#include "core/util/array_grow.h"
 #include "transport/engine/blob_reuse.h"
 #include "transport/engine/export_run.h"
 
@@ -31,9 +32,9 @@ static struct job *find_job(struct export_run *run, const struct descriptor *d, 
 static int add_job(struct job **out, struct export_run *run, const struct descriptor *d, bool reencode,
 		   const struct codec_options *target)
 {
-	struct job *jobs = realloc(run->jobs, (run->n_jobs + 1) * sizeof(*jobs));
-	CHECK_ALLOC(jobs);
-	run->jobs = jobs;
+	int rc = ARRAY_RESERVE(run->jobs, run->cap_jobs, run->n_jobs + 1);
+	if (rc)
+		return rc;
 	struct job *j = &run->jobs[run->n_jobs++];
 	memset(j, 0, sizeof(*j));
 	j->source = d;
@@ -57,10 +58,10 @@ static int want_blob(struct export_run *run, const struct descriptor *d, bool re
 	for (size_t i = 0; i < j->n_deliveries; i++)
 		if (j->deliveries[i].dest == dest)
 			return 0;
-	struct delivery *dl = realloc(j->deliveries, (j->n_deliveries + 1) * sizeof(*dl));
-	CHECK_ALLOC(dl);
-	j->deliveries = dl;
-	dl[j->n_deliveries++] = (struct delivery){.dest = dest};
+	int rc = ARRAY_RESERVE(j->deliveries, j->cap_deliveries, j->n_deliveries + 1);
+	if (rc)
+		return rc;
+	j->deliveries[j->n_deliveries++] = (struct delivery){.dest = dest};
 	return 0;
 }
 
@@ -81,10 +82,9 @@ static int find_reuse(bool *reused, struct export_run *run, size_t di, struct ex
 		existing_blobs_find(existing, t, diff_id, run->dests[di].settings.codec.compression);
 	if (!found)
 		return 0;
-	struct reuse *r = realloc(run->reuses, (run->n_reuses + 1) * sizeof(*r));
-	CHECK_ALLOC(r);
-	run->reuses = r;
-	r = &run->reuses[run->n_reuses];
+	if ((rc = ARRAY_RESERVE(run->reuses, run->cap_reuses, run->n_reuses + 1)))
+		return rc;
+	struct reuse *r = &run->reuses[run->n_reuses];
 	*r = (struct reuse){.dest = di, .source = d};
 	if ((rc = descriptor_copy(&r->found, found)))
 		return rc;
@@ -197,16 +197,17 @@ static struct job *reencode_of(struct export_run *run, const struct descriptor *
 /* Moves copy job c's deliveries onto re-encode job host. */
 static int ride_along(struct job *host, struct job *c)
 {
-	struct delivery *dl = realloc(host->deliveries, (host->n_deliveries + c->n_deliveries) * sizeof(*dl));
-	CHECK_ALLOC(dl);
-	host->deliveries = dl;
+	int rc = ARRAY_RESERVE(host->deliveries, host->cap_deliveries, host->n_deliveries + c->n_deliveries);
+	if (rc)
+		return rc;
+	struct delivery *dl = host->deliveries;
 	for (size_t k = 0; k < c->n_deliveries; k++) {
 		dl[host->n_deliveries] = c->deliveries[k];
 		dl[host->n_deliveries++].copy = true;
 	}
 	free(c->deliveries);
 	c->deliveries = NULL;
-	c->n_deliveries = 0; /* no job is planned without deliveries: gone */
+	c->n_deliveries = c->cap_deliveries = 0; /* no job is planned without deliveries: gone */
 	return 0;
 }
 

@@ -30,7 +30,7 @@ struct job {
 	bool reencode;
 	struct codec_options target;
 	struct delivery *deliveries;
-	size_t n_deliveries;
+	size_t n_deliveries, cap_deliveries;
 	/* results */
 	struct layer_outcome outcome;
 	char measured_diff_id[DIGEST_BUF]; /* computed when the source had none */
@@ -51,9 +51,9 @@ struct export_run {
 	struct destination *dests;
 	struct cache **caches; /* per destination, NULL when skipped */
 	struct job *jobs;      /* owned, with their deliveries */
-	size_t n_jobs;
+	size_t n_jobs, cap_jobs;
 	struct reuse *reuses; /* owned */
-	size_t n_reuses;
+	size_t n_reuses, cap_reuses;
 	struct progress *progress;
 	pthread_mutex_t lock; /* guards totals while jobs run */
 	struct progress_totals *totals;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
 
@@ -23,7 +24,7 @@ struct gha_entry {
 
 struct gha_listing {
 	struct gha_entry *e;
-	size_t n;
+	size_t n, cap;
 };
 
 static void listing_free(struct gha_listing *l)
@@ -103,12 +104,8 @@ static int take_page(struct gha_listing *l, const char *json, const char *h8_suf
 		const cJSON *v = cJSON_GetObjectItem(it, "version");
 		if (!cJSON_IsNumber(id) || !cJSON_IsString(key) || (cJSON_IsString(v) && strcmp(v->valuestring, GHA_CACHE_VERSION)))
 			continue; /* not BuildKit's */
-		struct gha_entry *g = realloc(l->e, (l->n + 1) * sizeof(*g));
-		if (!g) {
-			rc = error_oom();
+		if ((rc = ARRAY_RESERVE(l->e, l->cap, l->n + 1)))
 			break;
-		}
-		l->e = g;
 		struct gha_entry *e = &l->e[l->n];
 		memset(e, 0, sizeof(*e));
 		if (!(e->key = strdup(key->valuestring))) {

@@ -53,11 +53,17 @@ struct http_header {
 struct http_response {
 	long status;
 	struct http_header *headers; /* of the final response, in order */
-	size_t n_headers;
+	size_t n_headers, cap_headers;
 	struct buffer body;          /* captured bodies (http_do), up to the request's limit */
 	char *effective_url;         /* after redirects */
 	unsigned attempts;           /* how many tries it took */
 	double waited;               /* seconds spent waiting between tries */
+	/* The last try, as libcurl saw it: its CURLcode (0 when an answer
+	 * came; CURLE_OPERATION_TIMEDOUT when nothing arrived in time -- the
+	 * connect timeout or the idle cut), and what it moved. */
+	int curl_code;
+	int64_t bytes_sent, bytes_received; /* bodies, as counted by libcurl */
+	double seconds;                     /* the try's total time */
 };
 
 /* Supplies a request body; called again for every retry, so the body is
@@ -106,6 +112,10 @@ CACHECTL_MUST_CHECK int http_open(struct http_client *c, const struct http_reque
 	      struct byte_source **body);
 
 void http_response_free(struct http_response *r);
+/* Whether a request failed for want of any answer in time (a connect
+ * timeout, or no byte for the idle timeout): what a firewall or a hop
+ * limit that drops packets looks like, unlike a refused connection. */
+bool http_response_timed_out(const struct http_response *r);
 /* The first header of that name (case-insensitive), or NULL. */
 const char *http_response_header(const struct http_response *r, const char *name);
 

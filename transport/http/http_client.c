@@ -1,6 +1,7 @@
 /* The HTTP client: libcurl set up once, the connections, DNS and TLS
  * sessions its threads share, and the pause every worker keeps after a 429. */
 #include "transport/http/http_internal.h"
+#include "core/util/debug_trace.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -66,8 +67,7 @@ int http_client_new(struct http_client **out, const struct http_client_options *
 		c->o.retry_after_cap = 300;
 	c->what = strdup(o->what ? o->what : "server");
 	c->o.what = c->what;
-	const char *debug = getenv("CACHECTL_DEBUG");
-	c->debug = debug && strstr(debug, "http");
+	c->debug = debug_trace_on(DEBUG_HTTP);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->locks[i], NULL);
 	pthread_mutex_init(&c->pause_lock, NULL);

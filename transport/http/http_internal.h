@@ -59,8 +59,20 @@ void http_wait_for_pause(struct http_client *c);
  * 429 pauses every worker of the client for that long. */
 double http_backoff(struct http_client *c, unsigned attempt, const struct http_response *failed);
 
-/* One line on stderr per attempt when CACHECTL_DEBUG names "http". */
-void http_trace(struct http_client *c, const struct http_request *req, const char *outcome);
+/* When CACHECTL_DEBUG names "http" (or --debug): one block on stderr per
+ * attempt -- method, URL, status or failure, bytes, time, then the
+ * request's header lines and the answer's, credentials hidden (see
+ * http_trace.c). */
+void http_trace(struct http_client *c, const struct http_request *req, const struct http_response *resp,
+		const char *outcome);
+/* A streamed body ended (closed by its reader): what it moved in all. */
+void http_trace_stream_end(struct http_client *c, const char *url, int64_t delivered, double seconds,
+			   unsigned resumes);
+/* Copies libcurl's account of a finished (or failed) transfer into resp:
+ * bytes each way and time. */
+void http_note_transfer(CURL *e, struct http_response *resp);
+/* Whether a header's value is a credential, never printed. */
+bool http_secret_header(const char *name, size_t len);
 
 /* Frees what r holds but keeps its attempt count and waiting time. */
 void http_response_reset(struct http_response *r);

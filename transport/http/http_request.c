@@ -1,6 +1,7 @@
 /* Captured requests (http_do): the easy handle, request bodies, response
  * headers, and one attempt whose body is kept in memory. */
 #include "transport/http/http_internal.h"
+#include "core/util/array_grow.h"
 #include "core/util/secrets.h"
 
 #include <stdio.h>
@@ -29,6 +30,11 @@ void http_response_reset(struct http_response *r)
 	http_response_free(r);
 	r->attempts = attempts;
 	r->waited = waited;
+}
+
+bool http_response_timed_out(const struct http_response *r)
+{
+	return r->curl_code == CURLE_OPERATION_TIMEDOUT;
 }
 
 const char *http_response_header(const struct http_response *r, const char *name)
@@ -60,10 +66,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
 		v++;
 	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
 		end--;
-	struct http_header *h = realloc(r->headers, (r->n_headers + 1) * sizeof(*h));
-	if (!h)
+	if (ARRAY_RESERVE(r->headers, r->cap_headers, r->n_headers + 1))
 		return 0;
-	r->headers = h;
+	struct http_header *h = r->headers;
 	h[r->n_headers].name = strndup(data, (size_t)(colon - data));
 	h[r->n_headers].value = strndup(v, (size_t)(end - v));
 	if (!h[r->n_headers].name || !h[r->n_headers].value) {
@@ -221,6 +226,7 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_capture);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &cap);
 	*curl_rc = curl_easy_perform(e);
+	http_note_transfer(e, resp);
 	if (body.error) {
 		rc = error_restore(&body.err);
 	} else if (*curl_rc != CURLE_OK) {

@@ -75,15 +75,6 @@ static bool retry_wait(struct http_client *c, unsigned attempt, unsigned max, co
 	return true;
 }
 
-void http_trace(struct http_client *c, const struct http_request *req, const char *outcome)
-{
-	if (!c->debug)
-		return;
-	char url[1024];
-	http_redact_url(url, sizeof(url), req->url);
-	fprintf(stderr, "http: %s %s -> %s\n", req->method, url, outcome);
-}
-
 static void note_wait(struct http_client *c, const struct http_request *req, const struct http_response *resp,
 		      double wait, unsigned attempt)
 {
@@ -111,12 +102,13 @@ int http_retry_run(struct http_client *c, const struct http_request *req, struct
 		http_wait_for_pause(c);
 		resp->attempts = attempt;
 		int rc = try_once(ctx, resp, &crc);
-		char outcome[64];
+		resp->curl_code = (int)crc;
+		char outcome[96];
 		if (rc)
 			snprintf(outcome, sizeof(outcome), "%s", crc ? curl_easy_strerror(crc) : "failed");
 		else
 			snprintf(outcome, sizeof(outcome), "%ld", resp->status);
-		http_trace(c, req, outcome);
+		http_trace(c, req, resp, outcome);
 		bool retry = rc ? (crc != CURLE_OK && retryable_curl(crc)) : retryable_status(resp->status);
 		double wait;
 		if (!retry || !retry_wait(c, attempt, max, rc ? NULL : resp, &wait))

@@ -35,6 +35,7 @@ struct http_stream {
 	int64_t skip;                 /* bytes to drop after a resume answered 200 */
 	int64_t length;               /* Content-Length of the whole body, or -1 */
 	unsigned resumes;
+	double opened;                /* monotonic seconds, for the trace */
 };
 
 static size_t on_stream(char *data, size_t size, size_t n, void *ctx)
@@ -236,6 +237,8 @@ static ssize_t stream_read(struct byte_source *src, void *buf, size_t len)
 static void stream_close(struct byte_source *src)
 {
 	struct http_stream *s = (struct http_stream *)src;
+	if (s->resp == &s->own) /* a body handed to a reader: what it moved */
+		http_trace_stream_end(s->client, s->url, s->delivered, http_now() - s->opened, s->resumes);
 	stream_cleanup_transfer(s);
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
@@ -259,6 +262,7 @@ static int open_try(void *ctx, struct http_response *resp, CURLcode *curl_rc)
 		return rc;
 	long status = 0;
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	http_note_transfer(s->easy, resp);
 	resp->status = status;
 	bool success = status >= 200 && status < 300;
 	if (s->done && s->result != CURLE_OK && !(success && s->got_data)) {
@@ -305,6 +309,7 @@ static struct http_stream *stream_new(struct http_client *c, const struct http_r
 	s->resp = resp;
 	s->cap = STREAM_BUFFER;
 	s->length = -1;
+	s->opened = http_now();
 	return s;
 }
 

@@ -125,6 +125,7 @@ bool http_same_origin(const char *url, const char *origin)
  * its request back (a proxy's error page) must not get printed. */
 static const char *const CREDENTIAL_HEADERS[] = {
 	"authorization", "proxy-authorization", "x-amz-security-token", "x-ms-copy-source-authorization", "cookie",
+	"x-aws-ec2-metadata-token",
 };
 
 void http_remember_credentials(const char *line)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/base64.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
@@ -34,7 +35,7 @@ struct registry_auth {
 	enum auth_scheme scheme;
 	char *realm, *service;
 	char **scopes;
-	size_t n_scopes;
+	size_t n_scopes, cap_scopes;
 	char *token;
 	char *refresh_token; /* handed out by the token server */
 	double renew_at;     /* monotonic seconds */
@@ -246,10 +247,10 @@ static int add_scope_locked(struct registry_auth *a, const char *scope, bool *ad
 	for (size_t i = 0; i < a->n_scopes; i++)
 		if (strcmp(a->scopes[i], scope) == 0 || scope_covers(a->scopes[i], scope))
 			return 0;
-	char **s = realloc(a->scopes, (a->n_scopes + 1) * sizeof(*s));
-	CHECK_ALLOC(s);
-	a->scopes = s;
-	if (!(s[a->n_scopes] = strdup(scope)))
+	int rc = ARRAY_RESERVE(a->scopes, a->cap_scopes, a->n_scopes + 1);
+	if (rc)
+		return rc;
+	if (!(a->scopes[a->n_scopes] = strdup(scope)))
 		return error_oom();
 	a->n_scopes++;
 	*added = true;

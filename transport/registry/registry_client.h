@@ -47,7 +47,7 @@ struct registry_transport {
 	/* Upload sessions a refused cross-repository mount opened (202): the
 	 * upload of that blob uses them instead of starting another. */
 	struct pending_session *pending;
-	size_t n_pending;
+	size_t n_pending, cap_pending;
 };
 
 /* The origin and API URLs for scheme ("https" or "http"). */

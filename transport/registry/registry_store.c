@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/model/media_type.h"
+#include "core/util/array_grow.h"
 #include "core/util/error.h"
 #include "formats/cache_manifest.h"
 #include "transport/http/http.h"
@@ -61,7 +62,7 @@ static int select_tag(struct transport *t, const char *tag)
 	return 0;
 }
 
-static int add_tags(const char *json, size_t len, char ***tags, size_t *n)
+static int add_tags(const char *json, size_t len, char ***tags, size_t *n, size_t *cap)
 {
 	cJSON *doc = cJSON_ParseWithLength(json, len);
 	const cJSON *list = doc ? cJSON_GetObjectItemCaseSensitive(doc, "tags") : NULL, *t;
@@ -70,10 +71,9 @@ static int add_tags(const char *json, size_t len, char ***tags, size_t *n)
 	{
 		if (rc || !cJSON_IsString(t))
 			continue;
-		char **g = realloc(*tags, (*n + 1) * sizeof(*g));
-		if (!g || !(g[*n] = strdup(t->valuestring))) {
-			if (g)
-				*tags = g;
+		char **g = *tags;
+		if (ARRAY_RESERVE(g, *cap, *n + 1) || !(g[*n] = strdup(t->valuestring))) {
+			*tags = g;
 			rc = error_oom();
 			continue;
 		}
@@ -102,6 +102,7 @@ static int list_tags(struct transport *t, char ***tags, size_t *n)
 {
 	char *path = strdup("/tags/list?n=1000"), *url = NULL;
 	int rc = path ? 0 : error_oom();
+	size_t cap = 0;
 	*tags = NULL;
 	*n = 0;
 	while (!rc && path) {
@@ -115,7 +116,7 @@ static int list_tags(struct transport *t, char ***tags, size_t *n)
 		else if (resp.status != 200)
 			rc = registry_fail_answer(ERR_FAILURE, "GET", url, &resp);
 		else {
-			rc = add_tags(resp.body.data ? resp.body.data : "", resp.body.len, tags, n);
+			rc = add_tags(resp.body.data ? resp.body.data : "", resp.body.len, tags, n, &cap);
 			path = next_page(http_response_header(&resp, "Link"));
 		}
 		http_response_free(&resp);

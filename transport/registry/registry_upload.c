@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/buffer.h"
 #include "core/util/progress.h"
 #include "transport/registry/registry.h"
@@ -26,13 +27,11 @@ static int pending_put(struct registry_transport *r, const char *digest, const c
 {
 	int rc = 0;
 	pthread_mutex_lock(&r->lock);
-	struct pending_session *p = realloc(r->pending, (r->n_pending + 1) * sizeof(*p));
-	if (!p || !(p[r->n_pending].location = strdup(location))) {
-		if (p)
-			r->pending = p;
+	if (ARRAY_RESERVE(r->pending, r->cap_pending, r->n_pending + 1) ||
+	    !(r->pending[r->n_pending].location = strdup(location))) {
 		rc = error_oom();
 	} else {
-		r->pending = p;
+		struct pending_session *p = r->pending;
 		memcpy(p[r->n_pending].digest, digest, DIGEST_BUF);
 		r->n_pending++;
 	}

@@ -311,11 +311,10 @@ int aws_imds_credentials(struct aws_credentials *out, struct http_client *h, con
 	struct http_request put = {.method = "PUT", .url = url, .headers = ttl};
 	int rc = http_do(h, &put, &r);
 	if (rc) {
-		/* No answer at all (a timeout, or curl's low-speed cut: "too
-		 * slow") is what a PUT dropped by the hop limit looks like. */
-		const char *why = error_message();
-		bool silent = strstr(why, "imeout") || strstr(why, "timed out") || strstr(why, "too slow");
-		return error_wrap(rc, "%s: no session token%s", where, silent ? IMDS_HOP_HINT : "");
+		/* No answer at all (a timeout, or curl's low-speed cut) is
+		 * what a PUT dropped by the hop limit looks like; a refused
+		 * connection is not. */
+		return error_wrap(rc, "%s: no session token%s", where, http_response_timed_out(&r) ? IMDS_HOP_HINT : "");
 	}
 	if (r.status != 200 || !r.body.len) {
 		rc = error_set(ERR_FAILURE, "%s: session token request answered HTTP %ld", where, r.status);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/buffer.h"
 #include "core/util/error.h"
 
@@ -47,9 +48,10 @@ static int put(struct aws_profile *p, const char *key, const char *value, bool f
 		p->entries[i].from_credentials_file = from_credentials;
 		return 0;
 	}
-	struct aws_profile_entry *e = realloc(p->entries, (p->n + 1) * sizeof(*e));
-	CHECK_ALLOC(e);
-	p->entries = e;
+	int rc = ARRAY_RESERVE(p->entries, p->cap, p->n + 1);
+	if (rc)
+		return rc;
+	struct aws_profile_entry *e = p->entries;
 	e[p->n].key = strdup(key);
 	e[p->n].value = strdup(value);
 	e[p->n].from_credentials_file = from_credentials;

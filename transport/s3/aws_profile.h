@@ -19,7 +19,7 @@ struct aws_profile_entry {
 struct aws_profile {
 	char *name;
 	struct aws_profile_entry *entries;
-	size_t n;
+	size_t n, cap;
 };
 
 /* Loads profile `name` from both files (either path may be NULL or name a

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util/array_grow.h"
 #include "core/util/buffer.h"
 #include "core/util/duration.h"
 #include "core/util/error.h"
@@ -346,13 +347,14 @@ static const struct transport_ops s3_ops = {
 static int split_names(struct s3_transport *s, const char *names)
 {
 	const char *p = names;
+	size_t cap = 0; /* the names are only ever set here */
 	for (;;) {
 		const char *semi = strchr(p, ';');
 		size_t len = semi ? (size_t)(semi - p) : strlen(p);
-		char **n = realloc(s->names, (s->n_names + 1) * sizeof(*n));
-		CHECK_ALLOC(n);
-		s->names = n;
-		if (!(n[s->n_names] = strndup(p, len)))
+		int rc = ARRAY_RESERVE(s->names, cap, s->n_names + 1);
+		if (rc)
+			return rc;
+		if (!(s->names[s->n_names] = strndup(p, len)))
 			return error_oom();
 		s->n_names++;
 		if (!semi)

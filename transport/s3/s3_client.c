@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/debug_trace.h"
 #include "core/util/progress.h"
 
 /* ---- addressing --------------------------------------------------------- */
@@ -69,8 +70,7 @@ int s3_client_new(struct s3_client **out, const struct s3_client_options *o)
 	c->path_style_option = o->path_style;
 	c->credentials = o->credentials;
 	c->progress = o->progress;
-	const char *debug = getenv("CACHECTL_DEBUG");
-	c->debug = debug && strstr(debug, "s3");
+	c->debug = debug_trace_on(DEBUG_S3);
 	char what[600];
 	int rc = c->bucket && c->region ? 0 : error_oom();
 	if (rc || (rc = set_endpoint(c, c->custom_endpoint ? o->endpoint_url : NULL)))
