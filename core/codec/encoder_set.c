@@ -20,13 +20,34 @@ struct encoder_set {
 	struct byte_sink *tee;
 };
 
-static int encoder_open(struct encoder *e, struct encoder_target *t, bool own_thread)
+/* The compressors: the zstd ones made together (codec.h: zstd_sinks_new),
+ * the others one by one. */
+static int open_compressors(struct encoder_set *s)
 {
-	int rc;
-	e->target = t;
-	if ((rc = hashing_sink_new(&e->hashed, t->dest)) || (rc = compress_sink_new(&e->compress, e->hashed, t->options)))
-		return rc;
-	return own_thread ? writebehind_sink_new(&e->behind, e->compress) : 0;
+	struct byte_sink **out = calloc(s->n, sizeof(*out)), **next = calloc(s->n, sizeof(*next));
+	const struct codec_options **o = calloc(s->n, sizeof(*o));
+	size_t *at = calloc(s->n, sizeof(*at)), n_zstd = 0;
+	int rc = out && next && o && at ? 0 : error_oom();
+	for (size_t i = 0; i < s->n && !rc; i++) {
+		struct encoder *e = &s->encoders[i];
+		if (e->target->options->compression != COMPRESSION_ZSTD) {
+			rc = compress_sink_new(&e->compress, e->hashed, e->target->options);
+			continue;
+		}
+		out[n_zstd] = NULL;
+		next[n_zstd] = e->hashed;
+		o[n_zstd] = e->target->options;
+		at[n_zstd++] = i;
+	}
+	if (!rc && n_zstd)
+		rc = zstd_sinks_new(out, next, o, n_zstd);
+	for (size_t k = 0; !rc && k < n_zstd; k++)
+		s->encoders[at[k]].compress = out[k];
+	free(out);
+	free(next);
+	free(o);
+	free(at);
+	return rc;
 }
 
 int encoder_set_new(struct encoder_set **out, struct encoder_target *targets, size_t n)
@@ -38,9 +59,16 @@ int encoder_set_new(struct encoder_set **out, struct encoder_target *targets, si
 	int rc = s->encoders && s->inputs ? 0 : error_oom();
 	for (size_t i = 0; i < n && !rc; i++) {
 		s->n++;
-		rc = encoder_open(&s->encoders[i], &targets[i], i > 0);
-		if (!rc)
-			s->inputs[i] = s->encoders[i].behind ? s->encoders[i].behind : s->encoders[i].compress;
+		s->encoders[i].target = &targets[i];
+		rc = hashing_sink_new(&s->encoders[i].hashed, targets[i].dest);
+	}
+	if (!rc)
+		rc = open_compressors(s);
+	/* Every encoder but the first on a thread of its own. */
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct encoder *e = &s->encoders[i];
+		rc = i ? writebehind_sink_new(&e->behind, e->compress) : 0;
+		s->inputs[i] = e->behind ? e->behind : e->compress;
 	}
 	/* The first input is written in the caller's thread first: the others
 	 * have their bytes queued by then and work meanwhile. */
