@@ -162,7 +162,8 @@ class OneRead(Base):
         self.export(fixture("local-gzip-max"), self.s3())
         self.new_log()
         force = ",force-compression=true"
-        specs = ["compression=zstd" + force, "compression=uncompressed" + force, "compression=zstd,compression-level=9" + force]
+        specs = ["compression=zstd" + force, "compression=uncompressed" + force,
+                 "compression=zstd,compression-level=9" + force]
         dests = [self.dir("enc-%d" % i) for i in range(len(specs))]
         args = ["export", "--progress", "plain", "--from", self.s3()]
         for d, spec in zip(dests, specs):
