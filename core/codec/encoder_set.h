@@ -18,7 +18,7 @@
 struct encoder_target {
 	const struct codec_options *options; /* not eStargz (it walks a tar source) */
 	struct byte_sink *dest;              /* not owned; NULL: hashed, then dropped */
-	/* Filled by encoder_set_finish: digest and size of the encoded bytes. */
+	/* Filled by encoder_set_results: digest and size of the encoded bytes. */
 	char digest[DIGEST_BUF];
 	int64_t size;
 };
