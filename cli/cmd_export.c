@@ -1,10 +1,12 @@
 /* cachectl export --from SRC... --export-cache DST... */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/destination_overlap.h"
 #include "core/util/error.h"
 #include "transport/engine/cache_transfer.h"
 
@@ -95,11 +97,12 @@ static int open_destinations(struct destination *dests, size_t *n_open, struct c
 			return n > 1 ? error_wrap(rc, "--export-cache #%zu", i + 1) : error_wrap(rc, "--export-cache");
 		(*n_open)++;
 		destination_result_name(&dests[i], &specs[i]);
-		const char *here = transport_location(dests[i].transport);
+		char why[PATH_MAX + 160];
 		for (size_t k = 0; k < i; k++)
-			if (strcmp(transport_location(dests[k].transport), here) == 0)
+			if (destinations_overlap(dests[k].transport, &specs[k], dests[i].transport, &specs[i], why,
+						 sizeof(why)))
 				return error_set(ERR_USAGE, "duplicate destination: --export-cache #%zu and #%zu write the same place (%s)",
-						 k + 1, i + 1, dests[i].transport->display);
+						 k + 1, i + 1, why);
 	}
 	return 0;
 }

@@ -40,5 +40,10 @@ int gzip_source_new(struct byte_source **out, struct byte_source *inner, const c
 int gzip_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set, int level);
 int zstd_source_new(struct byte_source **out, struct byte_source *inner, const char *what);
 int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set, int level);
+/* n zstd encoders (out[i] to next[i] at o[i]'s level) that work on one
+ * stream together (core/codec/encoder_set.h): their memory is taken from
+ * the encoders' shared budget at once, since a set holding part of it while
+ * it waits for the rest could wait for itself forever. */
+int zstd_sinks_new(struct byte_sink **out, struct byte_sink **next, const struct codec_options **o, size_t n);
 
 #endif

@@ -170,16 +170,17 @@ static struct {
 	unsigned running;
 } encoders = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
 
-static size_t budget_take(size_t budget, size_t want)
+/* `count` encoders wanting `want` bytes in all start together: taken at
+ * once, as holding some while waiting for the others could wait forever. */
+static void budget_take(size_t budget, size_t want, unsigned count)
 {
 	pthread_mutex_lock(&encoders.lock);
 	encoders.budget = budget;
 	while (encoders.running > 0 && encoders.in_use + want > encoders.budget)
 		pthread_cond_wait(&encoders.freed, &encoders.lock);
 	encoders.in_use += want;
-	encoders.running++;
+	encoders.running += count;
 	pthread_mutex_unlock(&encoders.lock);
-	return want;
 }
 
 static void budget_give_back(size_t taken)
@@ -254,14 +255,11 @@ static int worker_count(int level)
 	return n;
 }
 
-int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set, int level)
+/* An encoder not counted in the budget yet; *want: the memory it will take. */
+static int zstd_sink_create(struct zstd_sink **out, size_t *want, struct byte_sink *next, bool level_set, int level)
 {
-	size_t budget;
 	if (level_set && codec_check_level(COMPRESSION_ZSTD, level))
 		return ERR_USAGE;
-	int checked = budget_from_environment(&budget);
-	if (checked)
-		return checked;
 	struct zstd_sink *z = calloc(1, sizeof(*z));
 	if (z) {
 		z->out_size = ZSTD_CStreamOutSize();
@@ -289,11 +287,51 @@ int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set
 		return error_set(ERR_FAILURE, "cannot configure the zstd encoder: %s", ZSTD_getErrorName(rc));
 	}
 	ZSTD_compressionParameters cp = ZSTD_getCParams(level, ZSTD_CONTENTSIZE_UNKNOWN, 0);
-	z->budget_taken = budget_take(budget, encoder_memory(&cp, workers));
+	*want = encoder_memory(&cp, workers);
 	z->base.write = zstd_write;
 	z->base.finish = zstd_finish;
 	z->base.close = zstd_sink_close;
 	z->next = next;
+	*out = z;
+	return 0;
+}
+
+int zstd_sink_new(struct byte_sink **out, struct byte_sink *next, bool level_set, int level)
+{
+	struct zstd_sink *z;
+	size_t budget, want;
+	int rc = budget_from_environment(&budget);
+	if (!rc)
+		rc = zstd_sink_create(&z, &want, next, level_set, level);
+	if (rc)
+		return rc;
+	budget_take(budget, want, 1);
+	z->budget_taken = want;
 	*out = &z->base;
 	return 0;
+}
+
+int zstd_sinks_new(struct byte_sink **out, struct byte_sink **next, const struct codec_options **o, size_t n)
+{
+	struct zstd_sink **z = calloc(n ? n : 1, sizeof(*z));
+	size_t budget, *want = calloc(n ? n : 1, sizeof(*want)), total = 0, made = 0;
+	int rc = z && want ? budget_from_environment(&budget) : error_oom();
+	while (!rc && made < n) {
+		rc = zstd_sink_create(&z[made], &want[made], next[made], o[made]->level_set, o[made]->level);
+		if (!rc)
+			total += want[made++];
+	}
+	if (!rc) {
+		budget_take(budget, total, (unsigned)n);
+		for (size_t i = 0; i < n; i++) {
+			z[i]->budget_taken = want[i];
+			out[i] = &z[i]->base;
+		}
+	}
+	/* On failure none is counted yet: each closes giving nothing back. */
+	for (size_t i = 0; rc && i < made; i++)
+		zstd_sink_close(&z[i]->base);
+	free(z);
+	free(want);
+	return rc;
 }

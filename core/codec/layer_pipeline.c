@@ -86,12 +86,46 @@ static int check_estargz_annotations(const struct descriptor *d, const struct es
 	return 0;
 }
 
+/* The encoders of a re-encode: task->target to dest, and task->more. */
+static int open_encoders(struct encoder_set **out, struct encoder_target **targets, const struct layer_task *task,
+			 struct byte_sink *dest)
+{
+	struct encoder_target *t = calloc(task->n_more + 1, sizeof(*t));
+	CHECK_ALLOC(t);
+	t[0] = (struct encoder_target){.options = &task->target, .dest = dest};
+	for (size_t i = 0; i < task->n_more; i++)
+		t[i + 1] = task->more[i];
+	int rc = encoder_set_new(out, t, task->n_more + 1);
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	*targets = t;
+	return 0;
+}
+
+/* Once the encoders' input finished: the first one's result in out, the
+ * others' in task->more (their diffID is out's). */
+static void encoder_results(struct layer_outcome *out, struct encoder_set *set, struct encoder_target *t,
+			    const struct layer_task *task)
+{
+	encoder_set_results(set);
+	memcpy(out->digest, t[0].digest, DIGEST_BUF);
+	out->size = t[0].size;
+	for (size_t i = 0; i < task->n_more; i++) {
+		memcpy(task->more[i].digest, t[i + 1].digest, DIGEST_BUF);
+		task->more[i].size = t[i + 1].size;
+	}
+}
+
 /* eStargz -> checked, and (when re-encoding) its plain tar -> target. */
 static int from_estargz(struct layer_outcome *out, struct byte_source *src, const struct layer_task *task,
 			struct byte_sink *dest, const char *what)
 {
 	const struct descriptor *d = task->source;
-	struct byte_sink *plain_hash = NULL, *compress = NULL, *hashed_out = NULL;
+	struct byte_sink *plain_hash = NULL;
+	struct encoder_set *encoders = NULL;
+	struct encoder_target *targets = NULL;
 	struct estargz_read_result r;
 	int rc = 0;
 	if (task->reencode) {
@@ -99,9 +133,8 @@ static int from_estargz(struct layer_outcome *out, struct byte_source *src, cons
 			source_close(src);
 			return error_set(ERR_FAILURE, "layer %s is eStargz already", d->digest);
 		}
-		if ((rc = hashing_sink_new(&hashed_out, dest)) ||
-		    (rc = compress_sink_new(&compress, hashed_out, &task->target)) ||
-		    (rc = hashing_sink_new(&plain_hash, compress))) {
+		if ((rc = open_encoders(&encoders, &targets, task, dest)) ||
+		    (rc = hashing_sink_new(&plain_hash, encoder_set_input(encoders)))) {
 			source_close(src);
 			goto out;
 		}
@@ -109,10 +142,11 @@ static int from_estargz(struct layer_outcome *out, struct byte_source *src, cons
 	if ((rc = estargz_read(&r, src, plain_hash, what)) || (rc = check_estargz_annotations(d, &r)))
 		goto out;
 	if (plain_hash) {
+		/* The hash passes the finish on to the encoders. */
 		if ((rc = sink_finish(plain_hash)))
 			goto out;
 		hashing_sink_result(plain_hash, out->diff_id, &out->uncompressed_size);
-		hashing_sink_result(hashed_out, out->digest, &out->size);
+		encoder_results(out, encoders, targets, task);
 		goto out;
 	}
 	if (dest && (rc = sink_finish(dest)))
@@ -125,8 +159,8 @@ static int from_estargz(struct layer_outcome *out, struct byte_source *src, cons
 	out->toc_entries = (int64_t)r.toc_entries;
 out:
 	sink_close(plain_hash);
-	sink_close(compress);
-	sink_close(hashed_out);
+	encoder_set_free(encoders);
+	free(targets);
 	return rc;
 }
 
@@ -170,7 +204,9 @@ static int through_codecs(struct layer_outcome *out, struct byte_source *src, co
 			  struct byte_sink *dest, char *buf, const char *what)
 {
 	const struct descriptor *d = task->source;
-	struct byte_sink *compress = NULL, *hashed_out = NULL;
+	struct byte_sink *compress = NULL;
+	struct encoder_set *encoders = NULL;
+	struct encoder_target *targets = NULL;
 	struct sha256 *diff_hash = NULL;
 	int rc;
 	if ((rc = decompress_source_new(&src, src, task->encoding, what)))
@@ -181,9 +217,9 @@ static int through_codecs(struct layer_outcome *out, struct byte_source *src, co
 	if ((rc = sha256_new(&diff_hash)))
 		goto out;
 	if (task->reencode) {
-		if ((rc = hashing_sink_new(&hashed_out, dest)) ||
-		    (rc = compress_sink_new(&compress, hashed_out, &task->target)))
+		if ((rc = open_encoders(&encoders, &targets, task, dest)))
 			goto out;
+		compress = encoder_set_input(encoders);
 	}
 	/* An uncompressed blob is its own tar: its digest, checked as it
 	 * streams, is its diffID, and a second hash would only cost time. */
@@ -213,7 +249,7 @@ static int through_codecs(struct layer_outcome *out, struct byte_source *src, co
 	if (compress) {
 		if ((rc = sink_finish(compress)))
 			goto out;
-		hashing_sink_result(hashed_out, out->digest, &out->size);
+		encoder_results(out, encoders, targets, task);
 	} else {
 		if (dest && (rc = sink_finish(dest)))
 			goto out;
@@ -222,8 +258,8 @@ static int through_codecs(struct layer_outcome *out, struct byte_source *src, co
 	}
 out:
 	sha256_free(diff_hash);
-	sink_close(compress);
-	sink_close(hashed_out);
+	encoder_set_free(encoders);
+	free(targets);
 	source_close(src);
 	return rc;
 }
@@ -310,6 +346,11 @@ int layer_process(struct layer_outcome *out, struct byte_source *blob, const str
 		goto out;
 	}
 
+	if (task->n_more && (!task->reencode || task->target.compression == COMPRESSION_ESTARGZ)) {
+		rc = error_set(ERR_FAILURE, "layer %s: several encodings are for a re-encode to anything but eStargz",
+			       d->digest);
+		goto out;
+	}
 	bool decode = (task->reencode || task->want_diff_id) && task->encoding != COMPRESSION_UNKNOWN;
 	if (!decode) {
 		/* Reading and the digest check overlap the writing. */

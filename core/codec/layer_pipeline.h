@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "core/codec/codec.h"
+#include "core/codec/encoder_set.h"
 #include "core/model/descriptor.h"
 #include "core/util/stream.h"
 
@@ -28,6 +29,12 @@ struct layer_task {
 	 * are read (destinations that take the blob as it is ride on the same
 	 * read).  Not owned; may be NULL. */
 	struct byte_sink *copy_to;
+	/* When re-encoding: more encodings fed by the same read, each to its
+	 * own dest on a thread of its own (core/codec/encoder_set.h); their
+	 * digests and sizes are filled in, their diffID is the outcome's.
+	 * Neither these nor `target` may then be eStargz. */
+	struct encoder_target *more;
+	size_t n_more;
 	/* Called with the number of source bytes consumed, as they are. */
 	void (*on_progress)(void *ctx, int64_t bytes);
 	void *progress_ctx;

@@ -221,6 +221,38 @@ class Reencoding(Base):
                 self.assertIntact(cl.load(enc))
                 self.assertEqual(cl.load(enc).root_bytes, self.export(fixture(name), fresh, opts).root_bytes)
 
+    def test_one_read_feeds_every_encoding(self):
+        # (source, options of each destination, reads per blob): the other
+        # re-encodes of a blob ride on the first one's read, each encoding
+        # byte-identical to an export that asks for it alone.  eStargz is
+        # written by walking the tar on a read of its own.
+        force = ",force-compression=true"
+        zstd, raw = "compression=zstd" + force, "compression=uncompressed" + force
+        cases = [("local-gzip-max", [zstd, raw], 1),
+                 ("local-gzip-max", [zstd + ",compression-level=1", zstd + ",compression-level=9", raw, ""], 1),
+                 ("local-zstd-max", ["compression=gzip" + force, raw], 1),
+                 ("local-estargz", ["compression=gzip" + force, zstd, ""], 1),
+                 ("local-gzip-max", [zstd, "compression=estargz" + force], 2)]
+        for name, specs, reads in cases:
+            with self.subTest(name=name, specs=specs):
+                n = len(cl.load(fixture(name)).layers)
+                dests = [self.dir("%s-%d" % (name, i)) for i in range(len(specs))]
+                for d in dests:
+                    shutil.rmtree(d, ignore_errors=True)
+                args = []
+                for d, spec in zip(dests, specs):
+                    args += ["--export-cache", "type=local,dest=" + d + ("," + spec if spec else "")]
+                p = run("export", "--progress", "plain", "--from", fixture(name), *args)
+                self.assertIn("%d layers read, %d written" % (reads * n, len(specs) * n), p.stderr)
+                for d, spec in zip(dests, specs):
+                    alone = self.dir("alone")
+                    shutil.rmtree(alone, ignore_errors=True)
+                    run("export", "--progress", "quiet", "--from", fixture(name),
+                        "--export-cache", "type=local,dest=" + alone + ("," + spec if spec else ""))
+                    # the same root names the same blobs, each checked against its digest
+                    self.assertEqual(cl.load(d).root_bytes, cl.load(alone).root_bytes)
+                    self.assertIntact(cl.load(d))
+
     def test_reuse_needs_the_blob_in_the_store(self):
         zstd = "compression=zstd,force-compression=true"
         dest, other = self.dir("lost"), self.dir("other")

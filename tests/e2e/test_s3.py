@@ -155,6 +155,31 @@ class RoundTrips(Base):
                          ["/%s/manifests/buildkit" % self.bucket])
 
 
+class OneRead(Base):
+    def test_two_encodings_get_each_blob_once(self):
+        # an s3 source: the front counts the GETs of each blob
+        src = cl.load(fixture("local-gzip-max"))
+        self.export(fixture("local-gzip-max"), self.s3())
+        self.new_log()
+        force = ",force-compression=true"
+        specs = ["compression=zstd" + force, "compression=uncompressed" + force,
+                 "compression=zstd,compression-level=9" + force]
+        dests = [self.dir("enc-%d" % i) for i in range(len(specs))]
+        args = ["export", "--progress", "plain", "--from", self.s3()]
+        for d, spec in zip(dests, specs):
+            args += ["--export-cache", "type=local,dest=%s,%s" % (d, spec)]
+        p = self.run_cachectl(*args)
+        self.assertIn("%d layers read" % len(src.layers), p.stderr)
+        gets = sorted(e["path"] for e in self.new_log() if e["method"] == "GET" and "/blobs/" in e["path"])
+        self.assertEqual(gets, sorted("/%s/blobs/%s" % (self.bucket, d) for d in src.layers))
+        for d, spec in zip(dests, specs):
+            alone = self.dir("alone-%s" % os.path.basename(d))
+            self.run_cachectl("export", "--progress", "quiet", "--from", self.s3(),
+                              "--export-cache", "type=local,dest=%s,%s" % (alone, spec))
+            self.assertEqual(cl.load(d).root_bytes, cl.load(alone).root_bytes)
+            self.assertEqual(cl.load(d).problems(), [])
+
+
 class InspectVerify(Base):
     def test_inspect_and_verify_read_the_bucket(self):
         self.export(fixture("local-gzip-max"), self.s3())

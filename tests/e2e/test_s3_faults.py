@@ -48,6 +48,27 @@ class Faults(Base):
         doc = self.assert_complete()
         self.assertEqual(len(doc["layers"]), 9)
 
+    def test_a_failing_encoding_fails_alone(self):
+        # one read feeds zstd for a local cache and uncompressed for s3,
+        # whose blob uploads are refused: the s3 destination fails, the
+        # local one is complete and what the same export alone writes
+        url = self.proxy([{"method": "PUT", "path": "/blobs/",
+                           "action": {"status": 403, "body": "<Error><Code>AccessDenied</Code></Error>"}}])
+        force = ",force-compression=true"
+        local, alone = self.dir("zstd"), self.dir("alone")
+        p = self.run_cachectl("export", "--progress", "plain", "--from", fixture("local-gzip-max"),
+                              "--export-cache", "type=local,dest=%s,compression=zstd%s" % (local, force),
+                              "--export-cache", self.s3(endpoint=url, compression="uncompressed",
+                                                        **{"force-compression": "true", "ignore-error": "true"}))
+        self.assertIn("ignored (ignore-error=true)", p.stderr)
+        self.assertIn("9 layers read", p.stderr)
+        self.assertTrue(self.fired(0))
+        self.assertNotIn("manifests/buildkit", self.keys())
+        self.run_cachectl("export", "--progress", "quiet", "--from", fixture("local-gzip-max"),
+                          "--export-cache", "type=local,dest=%s,compression=zstd%s" % (alone, force))
+        self.assertEqual(cl.load(local).root_bytes, cl.load(alone).root_bytes)
+        self.assertEqual(cl.load(local).problems(), [])
+
     def test_a_connection_reset_mid_part_is_retried(self):
         path, digest, size = self.big()
         url = self.proxy([

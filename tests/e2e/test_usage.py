@@ -61,6 +61,11 @@ INLINE = [
     (["export", "--from", "{src}", "--export-cache", "type=inline,ref={host}/app@sha256:" + "4" * 64], 2, "name="),
     (["export", "--from", "{src}", "--export-cache", "type=inline,layout={empty}"], 3, "index.json"),
     (["import", "--import-cache", "type=inline,ref={host}/app:inline", "--dest", "{dest}"], 2, "type=inline"),
+    # a layout's image and a local cache in one directory both rewrite its index.json
+    (["export", "--from", "{src}", "--export-cache", "type=inline,layout={empty}",
+      "--export-cache", "type=local,dest={empty}/,tag=cache"], 2, "duplicate destination: --export-cache #1 and #2"),
+    (["export", "--from", "{src}", "--export-cache", "{empty}",
+      "--export-cache", "type=inline,layout={empty}/.,tag=app"], 2, "both rewrite its index.json"),
 ]
 
 # gha: the runtime token comes from the environment
@@ -98,6 +103,14 @@ S3 = [
     (["export", "--from", "{src}", "--export-cache", "{s3},disable_accept_encoding=yes"], 2,
      'disable_accept_encoding="yes" is not a boolean'),
     (["export", "--from", "{src}", "--export-cache", "{s3},mode=bogus"], 2, "bogus"),
+    # two caches whose name lists overlap in one bucket and prefix overwrite one manifest
+    (["export", "--from", "{src}", "--export-cache", '{s3},"name=a;b"', "--export-cache", '{s3},"name=c;b"'], 2,
+     'duplicate destination: --export-cache #1 and #2 write the same place (s3:http://{host}/b/manifests/, '
+     'manifest name "b"'),
+    (["export", "--from", "{src}", "--export-cache", "{s3},prefix=p/",
+      "--export-cache", '{s3},prefix=p/,"name=x;buildkit"'], 2, 'manifest name "buildkit"'),
+    (["export", "--from", "{src}", "--export-cache", "{s3},prefix=p/m/,manifests_prefix=",
+      "--export-cache", "{s3},prefix=p/,manifests_prefix=m/"], 2, "duplicate destination"),
 ]
 
 S3_SECRET = "cachectl/test+secret/0123456789abcdefghijkl"

@@ -1,7 +1,7 @@
 /* The stream codecs: round trips at every level, multi-member gzip and
  * multi-frame zstd, and clear errors on truncated or damaged streams; the
  * same bytes however the input is cut; members placed by the caller; the
- * read-ahead stage. */
+ * read-ahead stage; one stream into several encoders (encoder_set). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -13,6 +13,7 @@
 #include "core/util/error.h"
 #include "core/codec/layer_pipeline.h"
 #include "core/codec/readahead.h"
+#include "core/codec/encoder_set.h"
 
 static void sample(struct buffer *b, size_t n)
 {
@@ -422,6 +423,78 @@ static void test_readahead(void)
 	buffer_free(&out);
 }
 
+/* A sink that fails its `fail_at`-th write (0: never). */
+struct failing_sink {
+	struct mem_sink m;
+	int writes, fail_at;
+};
+
+static int failing_write(struct byte_sink *s, const void *buf, size_t len)
+{
+	struct failing_sink *f = (struct failing_sink *)s;
+	if (++f->writes == f->fail_at)
+		return error_set(ERR_CORRUPT, "test sink refused write %d", f->writes);
+	return mem_write(s, buf, len);
+}
+
+/* One stream into several encoders: each output is what the encoder alone
+ * makes of the same bytes, the zstd ones at two levels starting together
+ * under the shared memory budget; an encoder's failure on its own thread
+ * comes back with its message. */
+static void test_encoder_set(void)
+{
+	struct buffer in = BUFFER_INIT, alone = BUFFER_INIT;
+	struct codec_options opts[] = {{.compression = COMPRESSION_ZSTD},
+				       {.compression = COMPRESSION_GZIP},
+				       {.compression = COMPRESSION_ZSTD, .level_set = true, .level = 9},
+				       {.compression = COMPRESSION_UNCOMPRESSED}};
+	struct mem_sink outs[4];
+	struct encoder_target t[4];
+	struct encoder_set *set;
+	sample(&in, 3 * (1u << 20) + 4321);
+	for (size_t i = 0; i < 4; i++) {
+		mem_init(&outs[i]);
+		t[i] = (struct encoder_target){.options = &opts[i], .dest = &outs[i].base};
+	}
+	CHECK(encoder_set_new(&set, t, 4) == 0);
+	for (size_t off = 0; off < in.len; off += 65536)
+		CHECK(sink_write(encoder_set_input(set), in.data + off, in.len - off < 65536 ? in.len - off : 65536) == 0);
+	CHECK(sink_finish(encoder_set_input(set)) == 0);
+	encoder_set_results(set);
+	encoder_set_free(set);
+	for (size_t i = 0; i < 4; i++) {
+		char digest[DIGEST_BUF];
+		CHECK(compress_whole(&alone, &in, opts[i].compression, opts[i].level_set, opts[i].level) == 0);
+		CHECK(outs[i].b.len == alone.len && memcmp(outs[i].b.data, alone.data, alone.len) == 0);
+		CHECK_INT(outs[i].finished, 1);
+		CHECK(digest_of_bytes(digest, alone.data, alone.len) == 0);
+		CHECK_STR(t[i].digest, digest);
+		CHECK_INT(t[i].size, (long long)alone.len);
+		buffer_free(&outs[i].b);
+	}
+	/* the second encoder's dest fails on its thread: the writer hears it */
+	struct failing_sink bad = {.fail_at = 2};
+	struct mem_sink good;
+	mem_init(&bad.m);
+	bad.m.base.write = failing_write;
+	mem_init(&good);
+	struct codec_options plain = {.compression = COMPRESSION_UNCOMPRESSED};
+	struct encoder_target two[] = {{.options = &plain, .dest = &good.base}, {.options = &plain, .dest = &bad.m.base}};
+	CHECK(encoder_set_new(&set, two, 2) == 0);
+	int rc = 0;
+	for (size_t off = 0; off < in.len && !rc; off += 65536)
+		rc = sink_write(encoder_set_input(set), in.data + off, in.len - off < 65536 ? in.len - off : 65536);
+	if (!rc)
+		rc = sink_finish(encoder_set_input(set));
+	CHECK_INT(rc, ERR_CORRUPT);
+	CHECK_STR(error_message(), "test sink refused write 2");
+	encoder_set_free(set);
+	buffer_free(&bad.m.b);
+	buffer_free(&good.b);
+	buffer_free(&in);
+	buffer_free(&alone);
+}
+
 /* The one gzip member at `at`, decompressed by zlib (which stops at its end). */
 static size_t one_member(const struct buffer *gz, int64_t at, unsigned char *out, size_t room)
 {
@@ -486,5 +559,6 @@ int main(int argc, char **argv)
 	test_same_bytes_however_cut();
 	test_members_placed();
 	test_readahead();
+	test_encoder_set();
 	CHECK_DONE();
 }

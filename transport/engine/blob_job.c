@@ -1,8 +1,10 @@
 /* One blob job: the source blob read once, in one pass through the layer
  * pipeline -- copied or re-encoded, its diffID measured on the way when the
  * source does not say it -- and written to every destination of the job
- * still missing it (for a re-encode, also to those that take it as it is). */
+ * still missing it (for a re-encode, also to those that take it as it is,
+ * and in the encodings of the re-encodes riding on it). */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@ struct blob_run {
 	struct export_run *run;
 	struct job *job;
 	struct guarded_sink *guards; /* one per open writer */
+	struct job **writer_job;     /* per writer: whose encoding it takes */
 	struct byte_sink **outputs;  /* the guards that take the job's output */
 	struct byte_sink **copies;   /* those that take the source as it is
 				      * while the job re-encodes it */
@@ -74,10 +77,10 @@ static bool as_is(const struct job *j, const struct delivery *dl)
 	return !j->reencode || dl->copy;
 }
 
-/* Gives the delivery a guarded writer, unless it needs none. */
-static void open_delivery(struct blob_run *b, struct delivery *dl)
+/* Gives the delivery of job j (the run's, or one riding on it) a guarded
+ * writer, unless it needs none. */
+static void open_delivery(struct blob_run *b, struct job *j, struct delivery *dl)
 {
-	const struct job *j = b->job;
 	struct transport *t = b->run->dests[dl->dest].transport;
 	struct blob_writer *w;
 	if (as_is(j, dl) && settled_without_bytes(b, dl))
@@ -93,11 +96,12 @@ static void open_delivery(struct blob_run *b, struct delivery *dl)
 		delivery_fail(dl, rc);
 		return;
 	}
+	b->writer_job[b->n_writers] = j;
 	struct guarded_sink *g = &b->guards[b->n_writers++];
 	guarded_sink_init(g, w, dl, &b->alive);
 	if (j->reencode && dl->copy)
 		b->copies[b->n_copies++] = &g->base;
-	else
+	else if (j == b->job)
 		b->outputs[b->n_outputs++] = &g->base;
 }
 
@@ -158,6 +162,58 @@ static void meter_close(struct byte_sink *s)
 	(void)s; /* next is closed by its owner */
 }
 
+/* The encodings riding on the job: each gets a tee of its writers. */
+static int open_riders(struct blob_run *b, struct encoder_target *more, struct byte_sink **tees)
+{
+	struct job *j = b->job;
+	for (size_t k = 0; k < j->n_riders; k++) {
+		struct job *r = &b->run->jobs[j->riders[k]];
+		struct byte_sink **mine = b->outputs + b->n_outputs;
+		size_t n = 0;
+		for (size_t w = 0; w < b->n_writers; w++)
+			if (b->writer_job[w] == r)
+				mine[n++] = &b->guards[w].base;
+		more[k] = (struct encoder_target){.options = &r->target};
+		int rc = n ? tee_sink_new(&tees[k], mine, n) : 0;
+		if (rc)
+			return rc;
+		more[k].dest = tees[k];
+	}
+	return 0;
+}
+
+/* What the progress line says the job does: "copy", "zstd", "zstd+gzip". */
+static void describe(char *what, size_t cap, const struct blob_run *b)
+{
+	const struct job *j = b->job;
+	if (!j->reencode) {
+		snprintf(what, cap, "%s", b->n_writers ? "copy" : "measure");
+		return;
+	}
+	size_t used = (size_t)snprintf(what, cap, "%s", compression_name(j->target.compression));
+	for (size_t k = 0; k < j->n_riders && used < cap; k++)
+		used += (size_t)snprintf(what + used, cap - used, "+%s",
+					 compression_name(b->run->jobs[j->riders[k]].target.compression));
+}
+
+/* The riders' results: their encodings' digests and sizes, the host's
+ * diffID; or the host's failure. */
+static void settle_riders(struct blob_run *b, const struct encoder_target *more, int rc)
+{
+	struct job *j = b->job;
+	for (size_t k = 0; k < j->n_riders; k++) {
+		struct job *r = &b->run->jobs[j->riders[k]];
+		if (rc) {
+			r->failed = true;
+			error_save(&r->error, rc);
+			continue;
+		}
+		r->outcome = j->outcome;
+		memcpy(r->outcome.digest, more[k].digest, DIGEST_BUF);
+		r->outcome.size = more[k].size;
+	}
+}
+
 /* The one pass: source blob -> layer pipeline -> every open writer. */
 static int stream_blob(struct blob_run *b)
 {
@@ -170,13 +226,18 @@ static int stream_blob(struct blob_run *b)
 		.want_diff_id = needs_diff_id(j),
 		.on_progress = on_bytes,
 		.progress_ctx = b,
+		.n_more = j->n_riders,
 	};
-	const char *what = j->reencode ? compression_name(j->target.compression) : b->n_writers ? "copy" : "measure";
-	struct byte_sink *tee = NULL;
+	char what[64];
+	struct byte_sink *tee = NULL, **rider_tees = calloc(j->n_riders + 1, sizeof(*rider_tees));
 	struct byte_source *src;
 	struct output_meter meter = {{meter_write, meter_finish, meter_close}, NULL, b};
+	describe(what, sizeof(what), b);
 	b->task = progress_task_begin(b->run->progress, j->source->digest, what, j->source->size);
-	int rc = b->n_outputs ? tee_sink_new(&tee, b->outputs, b->n_outputs) : 0;
+	task.more = calloc(j->n_riders + 1, sizeof(*task.more));
+	int rc = rider_tees && task.more ? open_riders(b, task.more, rider_tees) : error_oom();
+	if (!rc && b->n_outputs)
+		rc = tee_sink_new(&tee, b->outputs, b->n_outputs);
 	if (!rc && b->n_copies)
 		rc = tee_sink_new(&task.copy_to, b->copies, b->n_copies);
 	if (!rc)
@@ -188,8 +249,14 @@ static int stream_blob(struct blob_run *b)
 		rc = layer_process(&j->outcome, src, &task, j->reencode && tee ? &meter.base : tee);
 	sink_close(tee);
 	sink_close(task.copy_to);
+	for (size_t k = 0; rider_tees && k < j->n_riders; k++)
+		sink_close(rider_tees[k]);
 	if (!rc && task.want_diff_id)
 		memcpy(j->measured_diff_id, j->outcome.diff_id, DIGEST_BUF);
+	if (task.more)
+		settle_riders(b, task.more, rc);
+	free(rider_tees);
+	free(task.more);
 	b->read = !rc;
 	return rc;
 }
@@ -197,8 +264,8 @@ static int stream_blob(struct blob_run *b)
 /* Publishes the blob at every destination whose writer took it whole. */
 static void commit_deliveries(struct blob_run *b)
 {
-	const struct job *j = b->job;
 	for (size_t w = 0; w < b->n_writers; w++) {
+		const struct job *j = b->writer_job[w];
 		struct delivery *dl = b->guards[w].delivery;
 		struct blob_writer *writer = b->guards[w].writer;
 		const char *digest = as_is(j, dl) ? j->source->digest : j->outcome.digest;
@@ -248,13 +315,24 @@ int blob_job_run(void *ctx, size_t index)
 	struct job *j = &run->jobs[index];
 	struct blob_run b = {.run = run, .job = j, .task = -1};
 	int rc = 0;
-	b.guards = calloc(j->n_deliveries + 1, sizeof(*b.guards));
-	b.outputs = calloc(j->n_deliveries + 1, sizeof(*b.outputs));
-	b.copies = calloc(j->n_deliveries + 1, sizeof(*b.copies));
-	if (!b.guards || !b.outputs || !b.copies)
+	if (j->riding)
+		return 0; /* its host reads for it and fills it in */
+	size_t n = j->n_deliveries + 1;
+	for (size_t k = 0; k < j->n_riders; k++)
+		n += run->jobs[j->riders[k]].n_deliveries;
+	b.guards = calloc(n, sizeof(*b.guards));
+	b.writer_job = calloc(n, sizeof(*b.writer_job));
+	b.outputs = calloc(n, sizeof(*b.outputs));
+	b.copies = calloc(n, sizeof(*b.copies));
+	if (!b.guards || !b.writer_job || !b.outputs || !b.copies)
 		rc = error_oom();
 	for (size_t i = 0; i < j->n_deliveries && !rc; i++)
-		open_delivery(&b, &j->deliveries[i]);
+		open_delivery(&b, j, &j->deliveries[i]);
+	for (size_t k = 0; k < j->n_riders && !rc; k++) {
+		struct job *r = &run->jobs[j->riders[k]];
+		for (size_t i = 0; i < r->n_deliveries; i++)
+			open_delivery(&b, r, &r->deliveries[i]);
+	}
 	atomic_init(&b.alive, b.n_writers);
 	if (!rc)
 		rc = move_blob(&b);
@@ -266,11 +344,13 @@ int blob_job_run(void *ctx, size_t index)
 	for (size_t w = 0; w < b.n_writers; w++)
 		b.guards[w].writer->close(b.guards[w].writer);
 	free(b.guards);
+	free(b.writer_job);
 	free(b.outputs);
 	free(b.copies);
 	if (rc) {
 		j->failed = true;
 		error_save(&j->error, rc);
+		settle_riders(&b, NULL, rc);
 	}
 	return rc;
 }

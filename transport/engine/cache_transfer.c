@@ -239,8 +239,10 @@ int cache_export(struct source_set *src, struct destination *dests, size_t n, un
 	}
 	rc = first_error ? error_restore(&saved) : 0;
 out:
-	for (size_t i = 0; i < run.n_jobs; i++)
+	for (size_t i = 0; i < run.n_jobs; i++) {
 		free(run.jobs[i].deliveries);
+		free(run.jobs[i].riders);
+	}
 	free(run.jobs);
 	for (size_t i = 0; i < run.n_reuses; i++)
 		descriptor_free(&run.reuses[i].found);

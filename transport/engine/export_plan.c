@@ -1,8 +1,9 @@
 /* The plan of an export: per destination, the cache it gets (mode=min
  * applied) and, per blob, a copy, a re-encode, or the blob it holds
  * already.  Destinations that want a blob the same way share one job, and
- * the copies of a blob ride on a re-encode of it, so a blob is read once
- * per encoding asked (once, when only one re-encoding is). */
+ * the copies and the other re-encodes of a blob ride on one re-encode of
+ * it, so a blob is read once (twice when eStargz and another re-encoding
+ * are both asked: eStargz walks the tar on its own read). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +212,30 @@ static int ride_along(struct job *host, struct job *c)
 	return 0;
 }
 
+/* eStargz is written by walking a tar source, not from a stream of plain
+ * bytes: it cannot share an encoder set (core/codec/encoder_set.h). */
+static bool can_share_encoders(const struct job *j)
+{
+	return j->reencode && j->target.compression != COMPRESSION_ESTARGZ && !j->riding;
+}
+
+/* Every other re-encode of host's blob rides on host's read. */
+static int gather_riders(struct export_run *run, size_t host)
+{
+	struct job *h = &run->jobs[host];
+	for (size_t i = host + 1; i < run->n_jobs; i++) {
+		struct job *r = &run->jobs[i];
+		if (!can_share_encoders(r) || strcmp(r->source->digest, h->source->digest) != 0)
+			continue;
+		size_t *riders = realloc(h->riders, (h->n_riders + 1) * sizeof(*riders));
+		CHECK_ALLOC(riders);
+		h->riders = riders;
+		h->riders[h->n_riders++] = i;
+		r->riding = true;
+	}
+	return 0;
+}
+
 int export_plan_share_reads(struct export_run *run)
 {
 	int rc = 0;
@@ -227,5 +252,8 @@ int export_plan_share_reads(struct export_run *run)
 		if (run->jobs[i].n_deliveries)
 			run->jobs[kept++] = run->jobs[i];
 	run->n_jobs = kept;
+	for (size_t i = 0; i < run->n_jobs && !rc; i++)
+		if (can_share_encoders(&run->jobs[i]))
+			rc = gather_riders(run, i);
 	return rc;
 }

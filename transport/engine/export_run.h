@@ -36,6 +36,11 @@ struct job {
 	char measured_diff_id[DIGEST_BUF]; /* computed when the source had none */
 	bool failed;
 	struct error_state error;
+	/* Other re-encodes of the same blob that ride on this job's read
+	 * (indexes in run->jobs, owned): one read feeds every encoding. */
+	size_t *riders;
+	size_t n_riders;
+	bool riding; /* this job is one of those: its host runs it */
 };
 
 /* A re-encode not done: destination `dest` holds its result already
@@ -66,7 +71,10 @@ int export_plan_destination(struct export_run *run, size_t di);
 /* Once every destination is planned: a blob both copied and re-encoded is
  * read once, its copies riding on the re-encode's read.  Not when the
  * copy would need its diffID measured (a re-encode measures the diffID of
- * what it writes). */
+ * what it writes).  A blob re-encoded several ways (zstd for one
+ * destination, gzip or another level for another) is read once too, the
+ * other re-encodes riding on the first -- unless one of them writes
+ * eStargz, which walks the tar on its own. */
 int export_plan_share_reads(struct export_run *run);
 
 /* Runs job `index` of the run (a parallel_for body): every delivery ends
