@@ -16,15 +16,26 @@
 #include "transport/s3/xml_text.h"
 
 #define MAX_LINES 8
-#define LIST_PAGE "5000"
+#define LIST_PAGE_MAX 5000 /* the most List Blobs gives in one answer */
 
 struct azblob_client {
 	const struct azblob_config *cfg;
 	struct http_client *http;
 	char *origin;    /* scheme://host[:port] */
 	char *base_path; /* the account URL's path + "/" + container */
+	unsigned list_page;
 	atomic_ulong requests;
 };
+
+/* LIST_PAGE_MAX, or fewer when CACHECTL_AZBLOB_LIST_PAGE says so (for a
+ * test that pages without writing thousands of blobs first). */
+static unsigned list_page_size(void)
+{
+	const char *v = getenv("CACHECTL_AZBLOB_LIST_PAGE");
+	char *end;
+	unsigned long n = v ? strtoul(v, &end, 10) : 0;
+	return v && *v && !*end && n >= 1 && n < LIST_PAGE_MAX ? (unsigned)n : LIST_PAGE_MAX;
+}
 
 int azblob_client_new(struct azblob_client **out, const struct azblob_config *cfg, struct progress *progress)
 {
@@ -39,6 +50,7 @@ int azblob_client_new(struct azblob_client **out, const struct azblob_config *cf
 		rc = error_oom();
 	} else {
 		c->cfg = cfg;
+		c->list_page = list_page_size();
 		c->origin = buffer_detach(&origin, NULL);
 		c->base_path = buffer_detach(&path, NULL);
 		char what[600];
@@ -564,7 +576,7 @@ int azblob_list_blobs(struct azblob_client *c, const char *prefix, azblob_listed
 	do {
 		struct buffer query = BUFFER_INIT;
 		struct http_response resp;
-		rc = buffer_append_str(&query, "restype=container&comp=list&maxresults=" LIST_PAGE "&prefix=");
+		rc = buffer_appendf(&query, "restype=container&comp=list&maxresults=%u&prefix=", c->list_page);
 		if (!rc)
 			rc = http_escape(&query, prefix, false);
 		if (!rc && marker && !(rc = buffer_append_str(&query, "&marker=")))
