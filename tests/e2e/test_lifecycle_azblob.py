@@ -241,27 +241,52 @@ class Credentials(Base):
 class Conditions(Base):
     """Azure itself refuses a delete whose blob changed after prune or rm
     looked at it: the fault proxy holds cachectl's Delete Blob back while
-    the test writes the blob again."""
+    the test writes the blob again (once the proxy's log shows the reads
+    that came before it)."""
 
-    def held_back(self, path, seconds):
+    HOLD = 6  # seconds the first Delete Blob is held back
+
+    def held_back(self, path):
+        self.log = self.dir("proxy.log")
         return self.az.fault_proxy([{"method": "DELETE", "path": path, "from": 1, "to": 1,
-                                     "action": {"delay": seconds}}], self.dir("proxy.log"))
+                                     "action": {"delay": self.HOLD}}], self.log)
 
-    def later(self, seconds, fn):
-        t = threading.Timer(seconds, fn)
+    def deletes(self):
+        with open(self.log) as f:
+            return [json.loads(x)["status"] for x in f if x.strip() and json.loads(x)["method"] == "DELETE"]
+
+    def when_logged(self, seen, fn, not_before=0.0):
+        """Runs fn on a thread once seen(log entries) holds and not_before (time.time()) is past."""
+        def wait():
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                try:
+                    with open(self.log) as f:
+                        entries = [json.loads(x) for x in f if x.strip()]
+                except FileNotFoundError:
+                    entries = []
+                if seen(entries) and time.time() >= not_before:
+                    fn()
+                    return
+                time.sleep(0.02)
+        t = threading.Thread(target=wait)
         t.start()
         return t
 
     def test_rm_never_removes_a_name_written_again_meanwhile(self):
         self.export(fixture("local-gzip-max"), self.az_spec(name="b"))
-        url = self.held_back(r"/manifests%2Fb\b", 3)
+        url = self.held_back(r"/manifests%2Fb\b")
         newer = self.manifest_bytes("b").replace(b'"records"', b'"records" ', 1)  # same cache, other bytes
-        t = self.later(1.0, lambda: self.az.put(self.container, "manifests/b", newer))
+        # rm reads the document twice (listing, then right before deleting), then deletes it
+        reads = lambda log: len([e for e in log if e["method"] == "GET" and
+                                 re.search(r"/manifests%2Fb(\?|$)", e["path"])]) >= 2
+        t = self.when_logged(reads, lambda: self.az.put(self.container, "manifests/b", newer))
         p = self.run_cachectl("rm", self.az_spec(url=url, name="b"), ok=False)
         t.join()
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn("written again meanwhile", p.stderr)
         self.assertEqual(self.manifest_bytes("b"), newer)
+        self.assertEqual(self.deletes(), [412])  # If-Match refused by azurite
 
     def manifest_bytes(self, name):
         return self.az.get(self.container, "manifests/" + name)
@@ -271,13 +296,18 @@ class Conditions(Base):
         stray = b"written again while prune runs"
         self.az.put(self.container, "blobs/" + sha256(stray), stray)
         time.sleep(1.5)  # older than the prune's start, by Azure's one-second clock
-        url = self.held_back(r"/blobs%2Fsha256", 4)
-        t = self.later(2.5, lambda: self.az.put(self.container, "blobs/" + sha256(stray), stray))
+        url = self.held_back(r"/blobs%2Fsha256")
+        listed = lambda log: any(e["method"] == "GET" and "comp=list" in e["path"] and "prefix=blobs" in e["path"]
+                                 for e in log)
+        # after the blob listing, and a second later than the prune's start (Last-Modified has seconds)
+        t = self.when_logged(listed, lambda: self.az.put(self.container, "blobs/" + sha256(stray), stray),
+                             not_before=time.time() + 1.6)
         out = self.run_cachectl("prune", "--grace", "0", self.az_spec(url=url)).stdout
         t.join()
         self.assertIn("delete blob " + sha256(stray), out)  # planned from the listing
         self.assertRegex(out, r"\b0 blobs deleted")  # Azure said ConditionNotMet
         self.assertIn("blobs/" + sha256(stray), self.names())
+        self.assertEqual(self.deletes(), [412])  # If-Unmodified-Since refused by azurite
 
 
 class Paging(Base):

@@ -131,7 +131,7 @@ static int azblob_store_list(struct transport *t, struct store_entry **out, size
 	}
 	store_blobs_free(col.b, col.n);
 	if (rc) {
-		store_entries_free(e, kept);
+		store_entries_free(e, col.n); /* the one being filled in too */
 		return rc;
 	}
 	*out = e;
