@@ -151,6 +151,15 @@ class Store(Base):
         self.assertEqual({n for n in names if n.startswith("ci/x/b/")},
                          {"ci/x/b/" + d for d in self.referenced_at("ci/x/m/team/main")})
 
+    def test_documents_and_blobs_in_one_folder(self):
+        o = {"prefix": "one", "manifests_prefix": ".", "blobs_prefix": "."}  # both "one/"
+        self.put_cache(fixture("local-gzip-max"), "a", **o)
+        self.put_cache(fixture("local-zstd-max"), "b", **o)
+        self.assertEqual(set(self.ls(self.az_spec(**o))), {"a", "b"})
+        self.run_cachectl("prune", "--grace", "0", "--keep-tag", "b", self.az_spec(**o))
+        self.assertEqual(set(self.names()), {"one/b"} | {"one/" + d for d in self.referenced_at("one/b")})
+        self.run_cachectl("verify", self.az_spec(name="b", **o))
+
     def referenced_at(self, manifest):
         return {l["blob"] for l in json.loads(self.az.get(self.container, manifest))["layers"]}
 

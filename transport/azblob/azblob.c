@@ -456,20 +456,17 @@ int azblob_transport_name(char **out, struct transport *t, enum azblob_kind kind
 	const char *kind_prefix = kind == AZBLOB_BLOBS ? a->cfg.blobs_prefix : a->cfg.manifests_prefix;
 	char *dir = NULL;
 	int rc = name_in(&dir, a, kind_prefix, last);
-	if (rc || last)
-		goto out;
-	struct buffer folder = BUFFER_INIT;
-	if (!(rc = buffer_appendf(&folder, "%s%s", dir, *dir && strcmp(dir, "/") != 0 ? "/" : ""))) {
-		free(dir);
-		dir = buffer_detach(&folder, NULL);
-		CHECK_ALLOC(dir);
-	}
-	buffer_free(&folder);
-out:
-	if (rc) {
-		free(dir);
+	if (rc || last) {
+		*out = dir;
 		return rc;
 	}
-	*out = dir;
+	/* The folder, for a listing: "" (everything) or "x/" (never "x" alone, which would list "xy/"). */
+	bool slash = *dir && strcmp(dir, "/") != 0;
+	char *folder = malloc(strlen(dir) + 2);
+	if (folder)
+		snprintf(folder, strlen(dir) + 2, "%s%s", dir, slash ? "/" : "");
+	free(dir);
+	CHECK_ALLOC(folder);
+	*out = folder;
 	return 0;
 }

@@ -48,13 +48,28 @@ struct collected {
 	struct store_blob *b;
 	size_t n, cap;
 	size_t folder_len;
-	const char *skip; /* a folder inside this one that is not ours; NULL: none */
+	const char *blobs; /* listing documents: the blobs folder, whose blobs are not documents */
 };
+
+/* A blob of the blobs folder met while listing documents: the blobs
+ * folder inside the documents' (prefix "" and "blobs"), or the same
+ * folder (blobs_prefix=. and manifests_prefix=.), then only digests. */
+static bool is_blob_of(const struct collected *col, const char *name)
+{
+	size_t n = col->blobs ? strlen(col->blobs) : 0;
+	if (!col->blobs || strncmp(name, col->blobs, n) != 0)
+		return false;
+	if (n > col->folder_len)
+		return true;
+	bool digest = digest_check(name + n, ERR_FAILURE, "blob name") == 0;
+	error_clear();
+	return digest;
+}
 
 static int collect(void *ctx, const struct azblob_listed *l)
 {
 	struct collected *col = ctx;
-	if (col->skip && *col->skip && strncmp(l->name, col->skip, strlen(col->skip)) == 0)
+	if (is_blob_of(col, l->name))
 		return 0;
 	if (col->n == col->cap) {
 		size_t cap = col->cap ? col->cap * 2 : 256;
@@ -86,7 +101,7 @@ static int list_folder(struct transport *t, enum azblob_kind kind, struct collec
 		rc = azblob_transport_name(&other, t, AZBLOB_BLOBS, NULL);
 	if (!rc) {
 		col->folder_len = strlen(folder);
-		col->skip = other && strlen(other) > col->folder_len ? other : NULL;
+		col->blobs = other;
 		rc = azblob_list_blobs(c, folder, collect, col, NULL);
 	}
 	if (rc) {
