@@ -21,6 +21,7 @@
 #include "core/util/semaphore.h"
 #include "core/util/strmap.h"
 #include "formats/annotated_config.h"
+#include "transport/azblob/azblob.h"
 #include "transport/azblob/azblob_client.h"
 #include "transport/azblob/azblob_config.h"
 #include "transport/azblob/azblob_names.h"
@@ -311,6 +312,7 @@ static const struct transport_ops azblob_ops = {
 	.read_cache = azblob_read_cache,
 	.write_cache = azblob_write_cache,
 	.free = azblob_free,
+	.store = &azblob_store_ops,
 };
 
 /* Where the documents go: two specs naming the same place are one. */
@@ -377,3 +379,40 @@ const struct transport_handler azblob_transport_handler = {
 	.keys = azblob_keys,
 	.open = azblob_open,
 };
+
+/* ---- for azblob_store.c -------------------------------------------------- */
+
+int azblob_transport_client(struct transport *t, struct azblob_client **out)
+{
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	int rc = ready(a);
+	if (!rc)
+		*out = a->client;
+	return rc;
+}
+
+struct azblob_config *azblob_transport_config(struct transport *t)
+{
+	return &((struct azblob_transport *)t)->cfg;
+}
+
+int azblob_transport_name(char **out, struct transport *t, enum azblob_kind kind, const char *last)
+{
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	const char *kind_prefix = kind == AZBLOB_BLOBS ? a->cfg.blobs_prefix : a->cfg.manifests_prefix;
+	char *dir = NULL;
+	int rc = name_in(&dir, a, kind_prefix, last);
+	if (rc || last) {
+		*out = dir;
+		return rc;
+	}
+	/* The folder, for a listing: "" (everything) or "x/" (never "x" alone, which would list "xy/"). */
+	bool slash = *dir && strcmp(dir, "/") != 0;
+	char *folder = malloc(strlen(dir) + 2);
+	if (folder)
+		snprintf(folder, strlen(dir) + 2, "%s%s", dir, slash ? "/" : "");
+	free(dir);
+	CHECK_ALLOC(folder);
+	*out = folder;
+	return 0;
+}

@@ -16,15 +16,26 @@
 #include "transport/s3/xml_text.h"
 
 #define MAX_LINES 8
-#define LIST_PAGE "5000"
+#define LIST_PAGE_MAX 5000 /* the most List Blobs gives in one answer */
 
 struct azblob_client {
 	const struct azblob_config *cfg;
 	struct http_client *http;
 	char *origin;    /* scheme://host[:port] */
 	char *base_path; /* the account URL's path + "/" + container */
+	unsigned list_page;
 	atomic_ulong requests;
 };
+
+/* LIST_PAGE_MAX, or fewer when CACHECTL_AZBLOB_LIST_PAGE says so (for a
+ * test that pages without writing thousands of blobs first). */
+static unsigned list_page_size(void)
+{
+	const char *v = getenv("CACHECTL_AZBLOB_LIST_PAGE");
+	char *end;
+	unsigned long n = v ? strtoul(v, &end, 10) : 0;
+	return v && *v && !*end && n >= 1 && n < LIST_PAGE_MAX ? (unsigned)n : LIST_PAGE_MAX;
+}
 
 int azblob_client_new(struct azblob_client **out, const struct azblob_config *cfg, struct progress *progress)
 {
@@ -39,6 +50,7 @@ int azblob_client_new(struct azblob_client **out, const struct azblob_config *cf
 		rc = error_oom();
 	} else {
 		c->cfg = cfg;
+		c->list_page = list_page_size();
 		c->origin = buffer_detach(&origin, NULL);
 		c->base_path = buffer_detach(&path, NULL);
 		char what[600];
@@ -307,19 +319,30 @@ int azblob_blob_properties(struct azblob_client *c, const char *name, int64_t *s
 
 int azblob_blob_get_small(struct azblob_client *c, const char *name, size_t max, struct buffer *out)
 {
+	return azblob_blob_get_versioned(c, name, max, out, NULL);
+}
+
+int azblob_blob_get_versioned(struct azblob_client *c, const char *name, size_t max, struct buffer *out,
+			      char etag[AZBLOB_ETAG_BUF])
+{
 	struct http_response resp;
 	int rc = call(c, "GET", name, NULL, NULL, NULL, NULL, 0, max, &resp);
 	if (rc)
 		return rc;
+	char display[1200];
+	azblob_blob_display(c, name, display, sizeof(display));
+	const char *tag = http_response_header(&resp, "ETag");
 	if (resp.status != 200) {
 		rc = fail(c, &resp, "Get Blob", name);
+	} else if (etag && (!tag || strlen(tag) >= AZBLOB_ETAG_BUF)) {
+		rc = error_set(ERR_FAILURE, "Get Blob %s: the answer has no usable ETag", display);
 	} else {
 		const char *len = http_response_header(&resp, "Content-Length");
 		if (len && strtoull(len, NULL, 10) != resp.body.len) {
-			char display[1200];
-			azblob_blob_display(c, name, display, sizeof(display));
 			rc = error_set(ERR_FAILURE, "Get Blob %s: %s bytes, more than %zu", display, len, max);
 		} else {
+			if (etag)
+				memcpy(etag, tag, strlen(tag) + 1);
 			*out = resp.body;
 			memset(&resp.body, 0, sizeof(resp.body));
 		}
@@ -462,8 +485,61 @@ int azblob_put_block_list(struct azblob_client *c, const char *name, char *const
 
 /* ---- listing ------------------------------------------------------------ */
 
-/* Each <Blob> of one page: its Name and Content-Length. */
-static int list_page(const char *xml, size_t len, azblob_list_fn fn, void *ctx)
+/* An HTTP date ("Thu, 03 Dec 2026 18:17:32 GMT"), as Last-Modified. */
+static int http_date_parse(struct timestamp *out, const char *text)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	memset(out, 0, sizeof(*out));
+	const char *end = strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		return error_set(ERR_FAILURE, "List Blobs: \"%.60s\" is not an HTTP date", text);
+	out->seconds = (int64_t)timegm(&tm);
+	return 0;
+}
+
+static void http_date_format(char *out, size_t size, const struct timestamp *t)
+{
+	time_t when = (time_t)t->seconds;
+	struct tm tm;
+	gmtime_r(&when, &tm);
+	strftime(out, size, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+int azblob_delete_blob(struct azblob_client *c, const char *name, const char *if_match,
+		       const struct timestamp *if_unmodified_since, enum azblob_deleted *result)
+{
+	char match[AZBLOB_ETAG_BUF + 16], since[112], date[64];
+	const char *headers[4] = {"x-ms-delete-snapshots: include"};
+	size_t n = 1;
+	if (if_match) {
+		snprintf(match, sizeof(match), "If-Match: %s", if_match);
+		headers[n++] = match;
+	}
+	if (if_unmodified_since) {
+		http_date_format(date, sizeof(date), if_unmodified_since);
+		snprintf(since, sizeof(since), "If-Unmodified-Since: %s", date);
+		headers[n++] = since;
+	}
+	headers[n] = NULL;
+	struct http_response resp;
+	int rc = call(c, "DELETE", name, NULL, headers, NULL, NULL, 0, 0, &resp);
+	if (rc)
+		return rc;
+	if (resp.status == 202)
+		*result = AZBLOB_DELETED;
+	else if (resp.status == 404)
+		*result = AZBLOB_ABSENT;
+	else if (resp.status == 412)
+		*result = AZBLOB_CHANGED; /* ConditionNotMet: re-pointed or refreshed meanwhile */
+	else
+		rc = fail(c, &resp, "Delete Blob", name);
+	http_response_free(&resp);
+	return rc;
+}
+
+/* Each <Blob> of one page: its Name and the properties prune needs. */
+static int list_page(const char *xml, size_t len, azblob_listed_fn fn, void *ctx)
 {
 	int rc = 0;
 	for (const char *p = xml, *end = xml + len; !rc;) {
@@ -472,18 +548,26 @@ static int list_page(const char *xml, size_t len, azblob_list_fn fn, void *ctx)
 			break;
 		size_t n = (size_t)(close - open);
 		char *name = xml_text(open, n, "Name"), *size = xml_text(open, n, "Content-Length");
+		char *modified = xml_text(open, n, "Last-Modified"), *etag = xml_text(open, n, "Etag");
+		struct azblob_listed b = {.name = name, .etag = etag ? etag : ""};
 		if (!name || !size)
 			rc = error_set(ERR_FAILURE, "List Blobs: a <Blob> without Name or Content-Length");
-		else
-			rc = fn(ctx, name, strtoll(size, NULL, 10));
+		else if (modified && http_date_parse(&b.last_modified, modified))
+			error_clear(); /* unknown time: counts as old, as on s3 */
+		if (!rc) {
+			b.size = strtoll(size, NULL, 10);
+			rc = fn(ctx, &b);
+		}
 		free(name);
 		free(size);
+		free(modified);
+		free(etag);
 		p = close + 7;
 	}
 	return rc;
 }
 
-int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx, long *refused)
+int azblob_list_blobs(struct azblob_client *c, const char *prefix, azblob_listed_fn fn, void *ctx, long *refused)
 {
 	char *marker = NULL;
 	int rc = 0;
@@ -492,7 +576,7 @@ int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, 
 	do {
 		struct buffer query = BUFFER_INIT;
 		struct http_response resp;
-		rc = buffer_append_str(&query, "restype=container&comp=list&maxresults=" LIST_PAGE "&prefix=");
+		rc = buffer_appendf(&query, "restype=container&comp=list&maxresults=%u&prefix=", c->list_page);
 		if (!rc)
 			rc = http_escape(&query, prefix, false);
 		if (!rc && marker && !(rc = buffer_append_str(&query, "&marker=")))
@@ -523,4 +607,21 @@ int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, 
 	} while (!rc && marker);
 	free(marker);
 	return rc;
+}
+
+struct name_and_size {
+	azblob_list_fn fn;
+	void *ctx;
+};
+
+static int only_name_and_size(void *ctx, const struct azblob_listed *b)
+{
+	struct name_and_size *ns = ctx;
+	return ns->fn(ns->ctx, b->name, b->size);
+}
+
+int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx, long *refused)
+{
+	struct name_and_size ns = {fn, ctx};
+	return azblob_list_blobs(c, prefix, only_name_and_size, &ns, refused);
 }

@@ -18,10 +18,13 @@
 #include "core/util/buffer.h"
 #include "core/util/spool.h"
 #include "core/util/stream.h"
+#include "core/util/timestamp.h"
 #include "transport/azblob/azblob_config.h"
 
 struct progress;
 struct azblob_client;
+
+#define AZBLOB_ETAG_BUF 128 /* "0x8DC..." with its quotes; longer ones are refused */
 
 /* cfg (and its credential) must outlive the client. */
 int azblob_client_new(struct azblob_client **out, const struct azblob_config *cfg, struct progress *progress);
@@ -43,6 +46,9 @@ int azblob_blob_get(struct azblob_client *c, const char *name, int64_t offset, s
 
 /* The whole blob, at most max bytes.  ERR_NOT_FOUND when it does not exist. */
 int azblob_blob_get_small(struct azblob_client *c, const char *name, size_t max, struct buffer *out);
+/* The same, and the ETag of the bytes read (for a later If-Match). */
+int azblob_blob_get_versioned(struct azblob_client *c, const char *name, size_t max, struct buffer *out,
+			      char etag[AZBLOB_ETAG_BUF]);
 
 /* Put Blob.  create_only sends If-None-Match: * and sets *existed when
  * the service says the blob is there already (BlobAlreadyExists, 409). */
@@ -52,6 +58,29 @@ int azblob_put_block(struct azblob_client *c, const char *name, const char *bloc
 /* Put Block List naming ids in order (as Latest blocks). */
 int azblob_put_block_list(struct azblob_client *c, const char *name, char *const *ids, size_t n, bool create_only,
 			  bool *existed);
+
+/* What Delete Blob did: deleted, not there, or spared by its condition. */
+enum azblob_deleted { AZBLOB_DELETED, AZBLOB_ABSENT, AZBLOB_CHANGED };
+
+/* Delete Blob (its snapshots with it), only when the blob still has
+ * if_match as ETag (NULL: any) and was not modified after
+ * if_unmodified_since (NULL: whenever); a blob either condition spares is
+ * AZBLOB_CHANGED, one already gone AZBLOB_ABSENT -- both 0. */
+int azblob_delete_blob(struct azblob_client *c, const char *name, const char *if_match,
+		       const struct timestamp *if_unmodified_since, enum azblob_deleted *result);
+
+/* One blob of a listing: the strings live until the callback returns. */
+struct azblob_listed {
+	const char *name;
+	int64_t size;
+	struct timestamp last_modified; /* zero when the service gave none */
+	const char *etag;               /* "" when the service gave none */
+};
+typedef int (*azblob_listed_fn)(void *ctx, const struct azblob_listed *blob);
+
+/* List Blobs under prefix (every page, following NextMarker), as
+ * azblob_list below with every property prune needs. */
+int azblob_list_blobs(struct azblob_client *c, const char *prefix, azblob_listed_fn fn, void *ctx, long *refused);
 
 /* List Blobs under prefix (every page): fn per blob, in the service's
  * order; a non-zero return from fn stops the listing with that code.
