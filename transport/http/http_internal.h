@@ -37,7 +37,8 @@ void http_tls_apply(struct http_client *c, CURL *e);
 /* Why a transfer failed, for a message: libcurl's detail (its error
  * buffer) when it has one, and what to do when the server refused us for
  * want of a client certificate. */
-void http_tls_explain(char *out, size_t size, const struct http_client *c, CURLcode crc, const char *detail);
+void http_tls_explain(char *out, size_t size, const struct http_client *c, CURL *e, CURLcode crc,
+		      const char *detail);
 /* Frees what http_tls_setup kept. */
 void http_tls_free(struct http_client *c);
 

@@ -233,7 +233,7 @@ static int attempt_once(void *ctx, struct http_response *resp, CURLcode *curl_rc
 		char url[1024];
 		http_redact_url(url, sizeof(url), req->url);
 		char why[CURL_ERROR_SIZE + 200];
-		http_tls_explain(why, sizeof(why), t->client, *curl_rc, detail);
+		http_tls_explain(why, sizeof(why), t->client, e, *curl_rc, detail);
 		rc = error_set(ERR_FAILURE, "%s %s: %s", req->method, url, why);
 	} else {
 		char *eff = NULL;

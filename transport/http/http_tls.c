@@ -98,7 +98,23 @@ void http_tls_apply(struct http_client *c, CURL *e)
 	}
 }
 
-void http_tls_explain(char *out, size_t size, const struct http_client *c, CURLcode crc, const char *detail)
+/* The TLS handshake finished, then the connection died before any answer:
+ * what a TLS 1.3 server that requires a client certificate does when its
+ * alert is lost to the reset (the client then sees only "connection reset"
+ * or "getpeername() failed"). */
+static bool closed_after_handshake(CURL *e, CURLcode crc)
+{
+	curl_off_t handshake_done = 0;
+	long status = 0;
+	if (crc != CURLE_RECV_ERROR && crc != CURLE_SEND_ERROR && crc != CURLE_GOT_NOTHING)
+		return false;
+	curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &handshake_done);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	return handshake_done > 0 && status == 0;
+}
+
+void http_tls_explain(char *out, size_t size, const struct http_client *c, CURL *e, CURLcode crc,
+		      const char *detail)
 {
 	const char *text = detail && *detail ? detail : curl_easy_strerror(crc);
 	/* TLS 1.3 servers refuse a missing client certificate after the
@@ -111,6 +127,10 @@ void http_tls_explain(char *out, size_t size, const struct http_client *c, CURLc
 			 "client.key in its certs.d folder, see docs/registry.md)", text);
 	else if (wants_cert)
 		snprintf(out, size, "%s: the server refused the client certificate %s", text, c->client_cert);
+	else if (!c->client_cert && closed_after_handshake(e, crc))
+		snprintf(out, size, "%s: the server closed the connection after the TLS handshake without answering, "
+			 "as one that requires a client certificate does (for a registry: client.cert and client.key "
+			 "in its certs.d folder, see docs/registry.md)", text);
 	else
 		snprintf(out, size, "%s", text);
 }
