@@ -676,11 +676,12 @@ int azblob_blob_touch(struct azblob_client *c, const char *name, double min_age,
 	else if (!young)
 		rc = touch_headers(c, name, &props, lines, &n);
 	http_response_free(&props);
-	if (rc || young)
-		return rc;
-	rc = call(c, "PUT", name, "comp=metadata", (const char *const *)lines, NULL, "", 0, 0, &resp);
+	if (!rc && !young)
+		rc = call(c, "PUT", name, "comp=metadata", (const char *const *)lines, NULL, "", 0, 0, &resp);
 	for (size_t i = 0; i < n; i++)
 		free(lines[i]);
+	if (young)
+		return rc;
 	if (rc)
 		return rc;
 	long status = resp.status;
@@ -688,7 +689,7 @@ int azblob_blob_touch(struct azblob_client *c, const char *name, double min_age,
 		rc = fail(c, &resp, "Set Blob Metadata", name);
 	http_response_free(&resp);
 	/* 412: changed after Get Blob Properties -- written again (so fresh),
-	 * or deleted (Azure and azurite answer 412 to If-Match then, not 404). */
+	 * or deleted (azurite answers 412, not 404, to If-Match then). */
 	int64_t size;
 	if (status == 412)
 		return azblob_blob_properties(c, name, &size);
