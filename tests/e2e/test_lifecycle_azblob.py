@@ -319,6 +319,35 @@ class Conditions(Base):
         self.assertEqual(self.deletes(), [412])  # If-Unmodified-Since refused by azurite
 
 
+    def test_a_blob_deleted_while_being_refreshed_is_uploaded_again(self):
+        """Between the export's Get Blob Properties and its Set Blob Metadata
+        a prune deletes the blob: azurite answers 412 (If-Match on a blob
+        that is gone), and the export must upload it, not count it present."""
+        self.export(fixture("local-gzip-max"), self.az_spec(name="a"))
+        self.log = self.dir("proxy.log")
+        url = self.az.fault_proxy([{"method": "PUT", "path": r"comp=metadata", "action": {"delay": 2}}], self.log)
+        gone = []
+
+        def delete_first_headed():
+            head = [e for e in self.entries() if e["method"] == "HEAD" and "blobs%2F" in e["path"]][0]
+            name = urllib.parse.unquote(head["path"].split("?")[0].split("/", 3)[3])
+            status, _, _ = self.az.request("DELETE", self.container, name)
+            self.assertEqual(status, 202)
+            gone.append(name)
+        headed = lambda log: any(e["method"] == "HEAD" and "blobs%2F" in e["path"] for e in log)
+        t = self.when_logged(headed, delete_first_headed)
+        self.export(fixture("local-gzip-max"), self.az_spec(url=url, name="b", touch_refresh="0s"))
+        t.join()
+        self.assertEqual(len(gone), 1)
+        self.assertIn(gone[0], self.names())  # uploaded again
+        self.assertIn(412, [e["status"] for e in self.entries() if e["method"] == "PUT" and "comp=metadata" in e["path"]])
+        self.assert_complete(manifest="manifests/b")
+        self.run_cachectl("verify", self.az_spec(name="b"))
+
+    def entries(self):
+        with open(self.log) as f:
+            return [json.loads(x) for x in f if x.strip()]
+
 class Paging(Base):
     PAGE = 4  # CACHECTL_AZBLOB_LIST_PAGE: pages of 4 instead of Azure's 5000, without 5000 blobs
 
@@ -342,10 +371,82 @@ class Paging(Base):
         self.assert_complete(manifest="manifests/a")
 
 
+class Touch(Base):
+    """touch_refresh: an export refreshes a present blob older than it with
+    Set Blob Metadata (new Last-Modified and ETag, same bytes, metadata
+    kept), and writes no blob when every present one is younger."""
+
+    def blob_state(self):
+        """name -> (Last-Modified, ETag, sha256 of the bytes, x-ms-meta-* headers) of every blob."""
+        out = {}
+        for n in self.names():
+            if not n.startswith("blobs/"):
+                continue
+            status, headers, _ = self.az.request("HEAD", self.container, n)
+            self.assertEqual(status, 200)
+            meta = {k: v for k, v in headers.items() if k.startswith("x-ms-meta-")}
+            out[n] = (headers["last-modified"], headers["etag"], sha256(self.az.get(self.container, n)), meta)
+        return out
+
+    def test_touch_refresh_renews_last_modified_not_bytes(self):
+        src = fixture("local-gzip-max")
+        self.export(src, self.az_spec(name="a"))
+        some = sorted(self.names())[0]
+        self.assertTrue(some.startswith("blobs/"))
+        status, _, body = self.az.request("PUT", self.container, some, query="comp=metadata",
+                                          headers={"x-ms-meta-owner": "kept"}, body=b"")
+        self.assertEqual(status, 200, body)
+        before = self.blob_state()
+        time.sleep(1.2)  # Last-Modified counts whole seconds
+        self.export(src, self.az_spec(name="b", touch_refresh="0s"))
+        after = self.blob_state()
+        self.assertEqual(set(after), set(before))  # nothing uploaded, nothing lost
+        for n, (modified, etag, digest, meta) in after.items():
+            self.assertNotEqual(modified, before[n][0], n)
+            self.assertNotEqual(etag, before[n][1], n)
+            self.assertEqual(digest, before[n][2], n)
+            self.assertEqual(digest, n[len("blobs/"):])
+            self.assertEqual(meta, before[n][3], n)
+        self.assertEqual(after[some][3], {"x-ms-meta-owner": "kept"})
+        for name in ("a", "b"):
+            self.run_cachectl("verify", self.az_spec(name=name))
+
+    def test_a_young_blob_is_not_written(self):
+        src = fixture("local-gzip-max")
+        self.export(src, self.az_spec(name="a"))
+        before = self.blob_state()
+        time.sleep(1.2)
+        for opts in ({}, {"touch_refresh": "1h"}):  # default 24h, and a shorter one
+            self.export(src, self.az_spec(name="a", **opts))
+            self.assertEqual(self.blob_state(), before, opts)
+
+    def test_the_grace_floor_follows_touch_refresh(self):
+        self.export(fixture("local-gzip-max"), self.az_spec(name="a"))
+        cases = [  # (touch_refresh on the store spec, --grace, warned)
+            (None, "24h", True),
+            (None, "26h", False),
+            ("0s", "1h", False),
+            ("0s", "30m", True),
+            ("2h", "2h", True),
+            ("2h", "3h", False),
+        ]
+        for refresh, grace, warned in cases:
+            opts = {"touch_refresh": refresh} if refresh else {}
+            p = self.run_cachectl("prune", "--dry-run", "--grace", grace, self.az_spec(**opts))
+            self.assertEqual("--grace is shorter than" in p.stderr, warned, (refresh, grace, p.stderr))
+
+    def test_a_bad_touch_refresh_is_refused(self):
+        p = self.run_cachectl("export", "--from", "type=local,src=" + fixture("local-gzip-max"),
+                              "--export-cache", self.az_spec(touch_refresh="soon"), ok=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn('touch_refresh="soon" is not a duration', p.stderr)
+        self.assertEqual(self.names(), [])
+
+
 class Race(Base):
     """An export and a prune on one container at the same time, round after
     round: no kept or newly written cache loses a blob.  Each export brings
-    new blobs (azblob exporters never refresh a present one: docs/azblob.md)."""
+    new blobs (RaceReuse is the round where exports reuse old ones)."""
 
     ROUNDS = 4
     GRACE = 8  # seconds: longer than one export takes here, even on a loaded machine
@@ -363,6 +464,37 @@ class Race(Base):
                                     "--export-cache", self.az_spec(name="t%d" % i)],
                                    stderr=subprocess.PIPE, text=True, env=self.env)
             # keeps t(i-1) and t(i): t(i-2) goes, while t(i) is being uploaded
+            self.run_cachectl("prune", "--grace", "%ds" % self.GRACE, "--keep-tag", "t%d" % (i - 1),
+                              "--keep-tag", "t%d" % i, self.az_spec())
+            err = exp.communicate(timeout=300)[1]
+            self.assertEqual(exp.returncode, 0, err)
+            for name in ("t%d" % (i - 1), "t%d" % i):
+                self.assert_complete(manifest="manifests/" + name)
+                self.run_cachectl("verify", self.az_spec(name=name))
+        self.assertNotIn("manifests/t0", self.names())
+
+
+class RaceReuse(Base):
+    """The same race where each export reuses the blobs of the cache the
+    prune removes meanwhile: with touch_refresh=0s the export refreshes them
+    before counting them as present, so --grace spares them."""
+
+    ROUNDS = 3
+    GRACE = 15  # seconds: longer than one export's refresh-to-manifest time, even loaded
+
+    def test_export_reusing_old_blobs_and_prune_at_once(self):
+        srcs = []
+        for i in range(self.ROUNDS + 1):
+            srcs.append(self.dir("src%d" % i))
+            makecache.make(srcs[-1], 5, 2048, 400 + i % 2)  # t(i) has the layers of t(i-2)
+        for i in (0, 1):
+            self.export(srcs[i], self.az_spec(name="t%d" % i, touch_refresh="0s"))
+        for i in range(2, self.ROUNDS + 1):
+            time.sleep(self.GRACE + 1.5)  # what is there is now older than the grace
+            exp = subprocess.Popen([h.CACHECTL, "export", "--progress", "quiet", "--from", srcs[i],
+                                    "--export-cache", self.az_spec(name="t%d" % i, touch_refresh="0s")],
+                                   stderr=subprocess.PIPE, text=True, env=self.env)
+            # keeps t(i-1) and t(i): t(i-2) goes, and with it the old blobs t(i) is reusing right now
             self.run_cachectl("prune", "--grace", "%ds" % self.GRACE, "--keep-tag", "t%d" % (i - 1),
                               "--keep-tag", "t%d" % i, self.az_spec())
             err = exp.communicate(timeout=300)[1]

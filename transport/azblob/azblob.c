@@ -8,13 +8,17 @@
  * Both directions create the container when it is missing.  Export: one
  * listing of the blobs prefix tells which blobs are there (not one request
  * per blob; one each only when a SAS may not list); absent ones go up in parallel (upload_parallelism, 4), with
- * If-None-Match: *, large ones as blocks (azblob_stream_upload.c); the
- * document goes last, unconditionally, under every name.  Import reads
+ * If-None-Match: *, large ones as blocks (azblob_stream_upload.c).  A
+ * present blob the listing shows older than touch_refresh (cachectl's
+ * key, 24h) is refreshed first (azblob_blob_touch), so a prune running
+ * meanwhile with a grace past touch_refresh spares it; one gone by then
+ * is uploaded.  The document goes last, unconditionally, under every name.  Import reads
  * every name and merges them, as BuildKit does; a missing name is empty. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/util/error.h"
 #include "core/util/progress.h"
@@ -41,6 +45,9 @@ struct azblob_transport {
 	bool listed;
 	bool per_blob;         /* the listing was refused: one properties request per blob */
 	struct strmap present; /* digest -> size, from the listing */
+	struct strmap modified; /* digest -> Last-Modified (seconds), from the listing */
+	struct strmap touched;  /* digests refreshed (or found young) by this export */
+	enum transport_direction dir;
 	struct semaphore upload_slots; /* upload_parallelism */
 };
 
@@ -74,17 +81,20 @@ static int blob_name(char **out, const struct azblob_transport *a, const char *d
 /* ---- which blobs are there: one listing --------------------------------- */
 
 struct listing {
-	struct strmap *present;
+	struct strmap *present, *modified;
 	const char *prefix; /* "<prefix>/<blobs_prefix>/" */
 	size_t prefix_len;
 };
 
-static int note_listed(void *ctx, const char *name, int64_t size)
+static int note_listed(void *ctx, const struct azblob_listed *b)
 {
 	struct listing *l = ctx;
-	if (strncmp(name, l->prefix, l->prefix_len) != 0 || strchr(name + l->prefix_len, '/'))
+	const char *digest = b->name + l->prefix_len;
+	if (strncmp(b->name, l->prefix, l->prefix_len) != 0 || strchr(digest, '/'))
 		return 0;
-	return strmap_put(l->present, name + l->prefix_len, (size_t)size);
+	int64_t when = b->last_modified.seconds > 0 ? b->last_modified.seconds : 0; /* 0: unknown, old */
+	int rc = strmap_put(l->present, digest, (size_t)b->size);
+	return rc ? rc : strmap_put(l->modified, digest, (size_t)when);
 }
 
 /* Called with the lock held. */
@@ -96,9 +106,9 @@ static int list_blobs(struct azblob_transport *a)
 	if (!rc)
 		rc = buffer_appendf(&prefix, "%s%s", dir, *dir && strcmp(dir, "/") != 0 ? "/" : "");
 	if (!rc) {
-		struct listing l = {&a->present, prefix.data, prefix.len};
+		struct listing l = {&a->present, &a->modified, prefix.data, prefix.len};
 		long refused = 0;
-		rc = azblob_list(a->client, prefix.data, note_listed, &l, &refused);
+		rc = azblob_list_blobs(a->client, prefix.data, note_listed, &l, &refused);
 		if (refused == 403) {
 			/* A SAS without the list permission: BuildKit's way works. */
 			progress_note(a->base.progress, "%s; checking each blob instead", error_message());
@@ -139,9 +149,39 @@ static int listed_size(struct azblob_transport *a, const char *digest, int64_t *
 	return rc;
 }
 
+/* A present blob an export will count on: refreshed first when older
+ * than touch_refresh (once per export), so a prune running meanwhile does
+ * not delete it.  ERR_NOT_FOUND when it is gone by then: uploaded instead. */
+static int refresh_present(struct azblob_transport *a, const char *digest)
+{
+	size_t listed = 0, seen = 0;
+	if (a->dir != TRANSPORT_DESTINATION)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	bool known = strmap_get(&a->modified, digest, &listed);
+	bool done = strmap_get(&a->touched, digest, &seen);
+	int rc = done ? 0 : strmap_put(&a->touched, digest, 1);
+	pthread_mutex_unlock(&a->lock);
+	double age = known && listed ? difftime(time(NULL), (time_t)listed) : -1;
+	/* Young by the listing: nothing to write.  Not listed (a SAS that may
+	 * not list): Get Blob Properties tells the age. */
+	if (done || rc || (a->cfg.touch_refresh > 0 && age >= 0 && age <= a->cfg.touch_refresh))
+		return rc;
+	char *name = NULL;
+	bool touched = false;
+	if (!(rc = blob_name(&name, a, digest)))
+		rc = azblob_blob_touch(a->client, name, a->cfg.touch_refresh, &touched);
+	if (rc == ERR_NOT_FOUND)
+		error_clear(); /* the export uploads it, and then it is fresh */
+	free(name);
+	return rc == ERR_NOT_FOUND || !rc ? rc : error_wrap(rc, "refresh (touch_refresh)");
+}
+
 static int azblob_blob_stat(struct transport *t, const char *digest, int64_t *size)
 {
-	return listed_size((struct azblob_transport *)t, digest, size);
+	struct azblob_transport *a = (struct azblob_transport *)t;
+	int rc = listed_size(a, digest, size);
+	return rc ? rc : refresh_present(a, digest);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -249,6 +289,8 @@ static int writer_present(void *store, const char *digest, int64_t size, bool *e
 {
 	int64_t listed;
 	int rc = listed_size(store, digest, &listed);
+	if (!rc && listed == size)
+		rc = refresh_present(store, digest);
 	*existed = !rc && listed == size;
 	return rc == ERR_NOT_FOUND ? 0 : rc;
 }
@@ -300,6 +342,8 @@ static void azblob_free(struct transport *t)
 	azblob_client_free(a->client);
 	azblob_config_free(&a->cfg);
 	strmap_free(&a->present);
+	strmap_free(&a->modified);
+	strmap_free(&a->touched);
 	semaphore_destroy(&a->upload_slots);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -333,9 +377,10 @@ static int set_location(struct azblob_transport *a)
 
 static int azblob_open(struct transport **out, struct cache_options *o, enum transport_direction dir)
 {
-	(void)dir; /* both directions create the container, as BuildKit does */
+	/* both directions create the container, as BuildKit does */
 	struct azblob_transport *a = calloc(1, sizeof(*a));
 	CHECK_ALLOC(a);
+	a->dir = dir;
 	pthread_mutex_init(&a->lock, NULL);
 	semaphore_init(&a->upload_slots, 1);
 	int rc = azblob_config_parse(&a->cfg, o);
@@ -354,7 +399,8 @@ static int azblob_open(struct transport **out, struct cache_options *o, enum tra
 	return 0;
 }
 
-/* BuildKit's keys, then cachectl's (sas_token, upload_parallelism).
+/* BuildKit's keys, then cachectl's (sas_token, upload_parallelism,
+ * touch_refresh -- BuildKit's azblob has no touch_refresh; its s3 does).
  * account_url is secret: it may carry a SAS in its query. */
 static const struct option_key azblob_keys[] = {
 	{.name = "account_url", .directions = OPTION_BOTH, .secret = true},
@@ -367,6 +413,7 @@ static const struct option_key azblob_keys[] = {
 	{.name = "secret_access_key", .directions = OPTION_BOTH, .secret = true},
 	{.name = "sas_token", .directions = OPTION_BOTH, .secret = true},
 	{.name = "upload_parallelism", .directions = OPTION_BOTH},
+	{.name = "touch_refresh", .directions = OPTION_BOTH},
 	{.name = NULL},
 };
 

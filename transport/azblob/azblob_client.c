@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/util/error.h"
@@ -15,7 +16,8 @@
 #include "transport/s3/url_parts.h"
 #include "transport/s3/xml_text.h"
 
-#define MAX_LINES 8
+#define MAX_LINES 24 /* room for a blob's metadata echoed back (azblob_blob_touch) */
+#define TOUCH_META_MAX 16
 #define LIST_PAGE_MAX 5000 /* the most List Blobs gives in one answer */
 
 struct azblob_client {
@@ -609,19 +611,88 @@ int azblob_list_blobs(struct azblob_client *c, const char *prefix, azblob_listed
 	return rc;
 }
 
-struct name_and_size {
-	azblob_list_fn fn;
-	void *ctx;
-};
+/* ---- refreshing ---------------------------------------------------------- */
 
-static int only_name_and_size(void *ctx, const struct azblob_listed *b)
+/* "name: value", a new string; NULL when out of memory. */
+static char *header_line(const char *name, const char *value)
 {
-	struct name_and_size *ns = ctx;
-	return ns->fn(ns->ctx, b->name, b->size);
+	struct buffer b = BUFFER_INIT;
+	if (buffer_appendf(&b, "%s: %s", name, value)) {
+		buffer_free(&b);
+		return NULL;
+	}
+	return buffer_detach(&b, NULL);
 }
 
-int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx, long *refused)
+/* Set Blob Metadata replaces all of it: the blob's own x-ms-meta-* lines,
+ * as Get Blob Properties gave them, go back unchanged. */
+static int touch_headers(struct azblob_client *c, const char *name, const struct http_response *props,
+			 char **lines, size_t *n)
 {
-	struct name_and_size ns = {fn, ctx};
-	return azblob_list_blobs(c, prefix, only_name_and_size, &ns, refused);
+	const char *etag = http_response_header(props, "ETag");
+	*n = 0;
+	if (etag && !(lines[(*n)++] = header_line("If-Match", etag)))
+		return error_oom();
+	for (size_t i = 0; i < props->n_headers; i++) {
+		const struct http_header *h = &props->headers[i];
+		if (strncasecmp(h->name, "x-ms-meta-", 10) != 0)
+			continue;
+		if (*n == TOUCH_META_MAX) {
+			char display[1200];
+			azblob_blob_display(c, name, display, sizeof(display));
+			return error_set(ERR_FAILURE, "%s has more than %d metadata entries: cachectl cannot refresh it",
+					 display, TOUCH_META_MAX - 1);
+		}
+		if (!(lines[(*n)++] = header_line(h->name, h->value)))
+			return error_oom();
+	}
+	return 0;
+}
+
+/* Modified less than min_age seconds ago (by Get Blob Properties' answer)? */
+static bool younger_than(const struct http_response *props, double min_age)
+{
+	const char *text = http_response_header(props, "Last-Modified");
+	struct timestamp when;
+	if (min_age <= 0 || !text || http_date_parse(&when, text)) {
+		error_clear(); /* no usable time: counts as old */
+		return false;
+	}
+	return difftime(time(NULL), (time_t)when.seconds) <= min_age;
+}
+
+int azblob_blob_touch(struct azblob_client *c, const char *name, double min_age, bool *touched)
+{
+	struct http_response props, resp;
+	char *lines[TOUCH_META_MAX + 1] = {0};
+	size_t n = 0;
+	*touched = false;
+	int rc = call(c, "HEAD", name, NULL, NULL, NULL, NULL, 0, 0, &props);
+	if (rc)
+		return rc;
+	bool young = props.status == 200 && younger_than(&props, min_age);
+	if (props.status != 200)
+		rc = fail(c, &props, "Get Blob Properties", name);
+	else if (!young)
+		rc = touch_headers(c, name, &props, lines, &n);
+	http_response_free(&props);
+	if (!rc && !young)
+		rc = call(c, "PUT", name, "comp=metadata", (const char *const *)lines, NULL, "", 0, 0, &resp);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	if (young)
+		return rc;
+	if (rc)
+		return rc;
+	long status = resp.status;
+	if (status != 200 && status != 412)
+		rc = fail(c, &resp, "Set Blob Metadata", name);
+	http_response_free(&resp);
+	/* 412: changed after Get Blob Properties -- written again (so fresh),
+	 * or deleted (azurite answers 412, not 404, to If-Match then). */
+	int64_t size;
+	if (status == 412)
+		return azblob_blob_properties(c, name, &size);
+	*touched = !rc;
+	return rc;
 }

@@ -59,6 +59,14 @@ int azblob_put_block(struct azblob_client *c, const char *name, const char *bloc
 int azblob_put_block_list(struct azblob_client *c, const char *name, char *const *ids, size_t n, bool create_only,
 			  bool *existed);
 
+/* Renews the blob's Last-Modified without changing its bytes, unless Get
+ * Blob Properties says it was modified less than min_age seconds ago
+ * (<= 0: always): Set Blob Metadata with the metadata that answer gave
+ * (Set Blob Metadata replaces all of it), under If-Match on its ETag -- a
+ * blob changed in between was written anyway.  *touched tells whether it
+ * wrote.  ERR_NOT_FOUND when the blob is gone, before or in between. */
+int azblob_blob_touch(struct azblob_client *c, const char *name, double min_age, bool *touched);
+
 /* What Delete Blob did: deleted, not there, or spared by its condition. */
 enum azblob_deleted { AZBLOB_DELETED, AZBLOB_ABSENT, AZBLOB_CHANGED };
 
@@ -78,16 +86,12 @@ struct azblob_listed {
 };
 typedef int (*azblob_listed_fn)(void *ctx, const struct azblob_listed *blob);
 
-/* List Blobs under prefix (every page, following NextMarker), as
- * azblob_list below with every property prune needs. */
+/* List Blobs under prefix (every page, following NextMarker): fn per
+ * blob, in the service's order; a non-zero return from fn stops the
+ * listing with that code.  When the service refuses the listing,
+ * *refused (may be NULL) is its HTTP status (403: a SAS without the list
+ * permission). */
 int azblob_list_blobs(struct azblob_client *c, const char *prefix, azblob_listed_fn fn, void *ctx, long *refused);
-
-/* List Blobs under prefix (every page): fn per blob, in the service's
- * order; a non-zero return from fn stops the listing with that code.
- * When the service refuses the listing, *refused (may be NULL) is its
- * HTTP status (403: a SAS without the list permission). */
-typedef int (*azblob_list_fn)(void *ctx, const char *name, int64_t size);
-int azblob_list(struct azblob_client *c, const char *prefix, azblob_list_fn fn, void *ctx, long *refused);
 
 /* Requests made so far (answered or not, retries included), for the
  * benchmark's request count. */

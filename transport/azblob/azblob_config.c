@@ -8,6 +8,7 @@
 
 #include "core/util/array_grow.h"
 #include "core/util/base64.h"
+#include "core/util/duration.h"
 #include "core/util/error.h"
 #include "core/util/secrets.h"
 #include "transport/s3/url_parts.h"
@@ -291,6 +292,11 @@ int azblob_config_parse(struct azblob_config *c, struct cache_options *o)
 		else
 			c->upload_parallelism = (unsigned)n;
 	}
+	/* cachectl's (docs/azblob.md): how old a present blob may be before an
+	 * export refreshes it; refused when bad, as s3's is. */
+	c->touch_refresh = 24 * 3600;
+	if (!rc && (v = options_get(o, "touch_refresh")) && duration_parse(&c->touch_refresh, v, "touch_refresh"))
+		rc = error_set(ERR_USAGE, "azblob: touch_refresh=\"%s\" is not a duration (like 24h or 90m)", v);
 	if (!rc)
 		rc = pick_credential(c, o, url_sas, &cs);
 	free(url_sas);

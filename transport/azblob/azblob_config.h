@@ -42,6 +42,7 @@ struct azblob_config {
 	char **names;
 	size_t n_names;
 	unsigned upload_parallelism;
+	double touch_refresh; /* seconds; <= 0 refreshes every present blob an export finds */
 	struct azblob_auth auth;
 };
 

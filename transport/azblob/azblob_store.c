@@ -11,9 +11,9 @@
  *
  * Azure has no lock: prune lists the documents again right before it
  * deletes (store_prune.c).  BuildKit's azblob exporter never refreshes a
- * blob it finds present (spec: azblob.md, "no touch/refresh"), nor does
- * cachectl's: --grace protects the blobs an export running meanwhile
- * uploads, not an old unreferenced blob it reuses (docs/azblob.md). */
+ * blob it finds present (spec: azblob.md, "no touch/refresh"); cachectl's
+ * does when it is older than touch_refresh (azblob.c), so the grace must
+ * be longer than that for a blob an export reuses meanwhile to be spared. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +295,14 @@ static int azblob_store_delete_blobs(struct transport *t, const struct store_blo
 	return rc;
 }
 
+/* A present blob younger than touch_refresh (24h) keeps its old time when
+ * an export reuses it: the grace must outlast that, plus an hour. */
+static double azblob_store_grace_floor(struct transport *t)
+{
+	double refresh = azblob_transport_config(t)->touch_refresh;
+	return (refresh > 0 ? refresh : 0) + 3600;
+}
+
 const struct store_ops azblob_store_ops = {
 	.list = azblob_store_list,
 	.selected = azblob_store_selected,
@@ -303,7 +311,6 @@ const struct store_ops azblob_store_ops = {
 	.remove = azblob_store_remove,
 	.list_blobs = azblob_store_list_blobs,
 	.delete_blobs = azblob_store_delete_blobs,
-	/* No grace_floor: nothing refreshes a present blob here, so no grace
-	 * longer than the default protects a reused one (docs/azblob.md). */
+	.grace_floor = azblob_store_grace_floor,
 	.blob_fate = "deleted",
 };
