@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/util/digest.h"
+#include "core/util/error.h"
 #include "core/util/strmap.h"
 #include "core/util/timestamp.h"
 
@@ -68,6 +69,11 @@ struct store_ops {
 	 * "freed by the registry's garbage collector"). */
 	const char *blob_fate;
 };
+
+struct cache;
+/* Adds every blob c references (layers and config) to marks, digest ->
+ * size: what a backend's `mark` does once it has read the entry's cache. */
+CACHECTL_MUST_CHECK int store_mark_cache(struct strmap *marks, const struct cache *c);
 
 void store_entries_free(struct store_entry *e, size_t n);
 void store_blobs_free(struct store_blob *b, size_t n);

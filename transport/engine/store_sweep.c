@@ -29,17 +29,6 @@ int store_read_entry(struct cache **out, struct transport *t, const struct store
 	return rc ? rc : t->ops->read_cache(t, out);
 }
 
-int store_mark_cache(struct strmap *marks, const struct cache *c)
-{
-	const struct descriptor **blobs = NULL;
-	size_t n = 0;
-	int rc = cache_referenced_blobs(c, &blobs, &n);
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = strmap_put(marks, blobs[i]->digest, (size_t)blobs[i]->size);
-	free(blobs);
-	return rc;
-}
-
 /* ---- survey (ls, du) ----------------------------------------------------- */
 
 static void summarize_cache(struct entry_summary *s, struct transport *t)

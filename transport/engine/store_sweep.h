@@ -75,10 +75,8 @@ int store_prune(struct transport *t, const struct prune_settings *s, struct prun
 int store_remove_cache(struct transport *t, const char *name, FILE *out);
 
 /* For the files of this module: the store ops of t (ERR_USAGE naming the
- * verb when the backend has none); the cache entry e names; the blobs c
- * references added to marks. */
+ * verb when the backend has none); the cache entry e names. */
 const struct store_ops *store_ops_for(struct transport *t, const char *verb);
 int store_read_entry(struct cache **out, struct transport *t, const struct store_entry *e);
-int store_mark_cache(struct strmap *marks, const struct cache *c);
 
 #endif

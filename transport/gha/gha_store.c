@@ -244,8 +244,6 @@ static const char *gha_store_selected(struct transport *t)
 static int gha_store_mark(struct transport *t, const struct store_entry *e, struct strmap *marks)
 {
 	struct cache *c = NULL;
-	const struct descriptor **blobs = NULL;
-	size_t n = 0;
 	int rc = select_scope(t, e->name);
 	if (rc)
 		return rc;
@@ -254,10 +252,7 @@ static int gha_store_mark(struct transport *t, const struct store_entry *e, stru
 		return 0;
 	}
 	if (!rc)
-		rc = cache_referenced_blobs(c, &blobs, &n);
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = strmap_put(marks, blobs[i]->digest, (size_t)blobs[i]->size);
-	free(blobs);
+		rc = store_mark_cache(marks, c);
 	cache_free(c);
 	return rc;
 }

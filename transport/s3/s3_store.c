@@ -101,22 +101,17 @@ static int s3_store_mark(struct transport *t, const struct store_entry *e, struc
 	struct s3_transport *s = (struct s3_transport *)t;
 	struct buffer doc = BUFFER_INIT;
 	struct cache *c = NULL;
-	const struct descriptor **blobs = NULL;
 	char digest[DIGEST_BUF];
-	size_t n = 0;
 	int rc = read_document(s, e->name, &doc, digest);
 	if (rc == ERR_NOT_FOUND) {
 		error_clear();
 		rc = 0;
 		goto out;
 	}
-	if (rc || (rc = annotated_config_load(&c, doc.data ? doc.data : "", doc.len, e->name)) ||
-	    (rc = cache_referenced_blobs(c, &blobs, &n)))
+	if (rc || (rc = annotated_config_load(&c, doc.data ? doc.data : "", doc.len, e->name)))
 		goto out;
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = strmap_put(marks, blobs[i]->digest, (size_t)blobs[i]->size);
+	rc = store_mark_cache(marks, c);
 out:
-	free(blobs);
 	cache_free(c);
 	buffer_free(&doc);
 	return rc;
