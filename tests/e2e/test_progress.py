@@ -46,7 +46,7 @@ class SlowReencode(h.TempDirCase):
     def setUp(self):
         super().setUp()
         self.src = self.dir("src")
-        makecache.make(self.src, 1, 5 << 20, seed=7)
+        makecache.make(self.src, 1, 10 << 20, seed=7)  # about 2.5 s of zstd-19 on an idle core
 
     def export(self, mode, dest):
         return run("export", "--progress", mode, "--jobs", "1", "--from", self.src, "--export-cache",
@@ -59,7 +59,7 @@ class SlowReencode(h.TempDirCase):
         self.assertEqual((len(begin), len(end)), (1, 1))
         self.assertEqual(end[0]["outcome"], "done")
         # The run must be long enough for the rule to be tested at all.
-        self.assertGreater(end[0]["elapsed"] - begin[0]["elapsed"], 1.2, "zstd-19 of 5 MiB took under 1.2 s")
+        self.assertGreater(end[0]["elapsed"] - begin[0]["elapsed"], 1.2, "zstd-19 of 10 MiB took under 1.2 s")
         during = [e for e in ev if begin[0]["elapsed"] <= e["elapsed"] <= end[0]["elapsed"]]
         times = [e["elapsed"] for e in during]
         self.assertEqual(times, sorted(times))
